@@ -1,0 +1,132 @@
+//! The lexical pre-pass: finds comments (for `fmt`), and rejects the inputs
+//! the grammar would handle badly — an unterminated block comment, nesting so
+//! deep that a recursive parser would exhaust its stack.
+
+use crate::span::Span;
+
+/// How deeply `(`, `[` and `{` may nest. Real policies nest a handful of
+/// levels; the limit keeps every recursive stage's stack bounded.
+pub const MAX_NESTING: usize = 64;
+
+/// A comment and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub span: Span,
+    /// The comment's text, delimiters included, trailing spaces removed.
+    pub text: String,
+}
+
+/// Something the pre-pass refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanError {
+    UnterminatedComment(Span),
+    TooDeep(Span),
+}
+
+/// Scans `text` for comments, skipping strings and quoted identifiers.
+pub fn scan(text: &str) -> Result<Vec<Comment>, ScanError> {
+    let bytes = text.as_bytes();
+    let mut comments = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i + 1),
+            b'`' => i = skip_quoted_ident(bytes, i + 1),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                comments.push(comment(text, i, end));
+                i = end;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let Some(close) = text[i + 2..].find("*/") else {
+                    return Err(ScanError::UnterminatedComment(Span::new(i, i + 2)));
+                };
+                let end = i + 2 + close + 2;
+                comments.push(comment(text, i, end));
+                i = end;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ScanError::TooDeep(Span::new(i, i + 1)));
+                }
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(comments)
+}
+
+fn comment(text: &str, start: usize, end: usize) -> Comment {
+    Comment {
+        span: Span::new(start, end),
+        text: text[start..end].trim_end().to_string(),
+    }
+}
+
+/// The index just past a string that starts before `i`; strings end at an
+/// unescaped quote or, unterminated, at the end of the line.
+fn skip_string(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            b'\n' => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The index just past a backtick-quoted identifier; a doubled backtick is
+/// part of the name.
+fn skip_quoted_ident(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            if bytes.get(i + 1) == Some(&b'`') {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_comments_outside_strings() {
+        let text = "a // one\n\"//not\" `/*x` /* two */";
+        let found: Vec<_> = scan(text)
+            .expect("scans")
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(found, ["// one", "/* two */"]);
+    }
+
+    #[test]
+    fn rejects_unterminated_block_comment() {
+        assert_eq!(
+            scan("x /* open"),
+            Err(ScanError::UnterminatedComment(Span::new(2, 4)))
+        );
+    }
+
+    #[test]
+    fn rejects_deep_nesting() {
+        let text = "(".repeat(MAX_NESTING + 1);
+        assert!(matches!(scan(&text), Err(ScanError::TooDeep(_))));
+        assert!(scan(&"(".repeat(MAX_NESTING)).is_ok());
+    }
+}
