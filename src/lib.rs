@@ -10,6 +10,10 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod identities;
 pub mod span;
 pub mod suggest;
 pub mod syntax;
+pub mod check;
+pub mod model;
+pub mod sql_expr;

@@ -1,0 +1,233 @@
+//! `identities.yaml`: the declared vocabulary and the users, cross-checked.
+
+use super::{Checker, loc, valid_name};
+use crate::diagnostic::Diagnostic;
+use crate::identities::{Identities, YamlName};
+use crate::model::{Dialect, User};
+use crate::span::{FileId, Loc};
+use std::collections::{BTreeMap, HashMap};
+
+impl Checker<'_> {
+    /// Reports a second declaration of a name in one list.
+    fn unique<'n>(
+        &mut self,
+        file: FileId,
+        what: &str,
+        names: impl IntoIterator<Item = &'n YamlName>,
+    ) -> Vec<String> {
+        let mut seen: HashMap<&str, Loc> = HashMap::new();
+        let mut out = Vec::new();
+        for name in names {
+            let here = loc(file, name.span);
+            if let Some(first) = seen.get(name.node.as_str()) {
+                self.push(
+                    Diagnostic::error("check::duplicate", format!("{what} `{}` is listed twice", name.node))
+                        .at_loc(here, "listed again here")
+                        .related(*first, "first listed here")
+                        .help("remove the second entry"),
+                );
+                continue;
+            }
+            seen.insert(&name.node, here);
+            out.push(name.node.clone());
+        }
+        out
+    }
+
+    /// Checks that `name` is one of `known`.
+    fn declared(&mut self, file: FileId, what: &str, name: &YamlName, known: &[String], section: &str) -> bool {
+        if known.iter().any(|k| *k == name.node) {
+            return true;
+        }
+        self.unknown(
+            what,
+            &name.node,
+            loc(file, name.span),
+            known.iter().map(String::as_str),
+            &format!("declare it under `{section}` at the top of identities.yaml"),
+        );
+        false
+    }
+
+    pub(super) fn directory(&mut self, file: FileId, ids: &Identities) {
+        let groups = self.unique(file, "group", &ids.groups);
+        let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let keys = self.unique(file, "attribute", ids.attributes.0.iter().map(|(k, _)| k));
+        for (key, values) in &ids.attributes.0 {
+            let values = self.unique(file, "attribute value", values);
+            attributes.entry(key.node.clone()).or_insert(values);
+        }
+        let _ = keys;
+        let purpose_names = self.unique(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k));
+        let purposes: BTreeMap<String, String> = ids
+            .purposes
+            .0
+            .iter()
+            .map(|(k, v)| (k.node.clone(), v.clone()))
+            .collect();
+        self.unique(file, "project", ids.projects.0.iter().map(|(k, _)| k));
+        let mut projects = BTreeMap::new();
+        for (name, project) in &ids.projects.0 {
+            let mut list = Vec::new();
+            for p in &project.purposes {
+                if self.declared(file, "purpose", p, &purpose_names, "purposes") {
+                    list.push(p.node.clone());
+                }
+            }
+            projects.entry(name.node.clone()).or_insert(list);
+        }
+        let project_names: Vec<String> = projects.keys().cloned().collect();
+        let redshift = self
+            .model
+            .integrations
+            .iter()
+            .any(|i| i.dialect == Dialect::Redshift);
+        let strictest = if self
+            .model
+            .integrations
+            .iter()
+            .any(|i| i.dialect == Dialect::Postgres)
+        {
+            Dialect::Postgres
+        } else {
+            Dialect::Redshift
+        };
+
+        self.unique(file, "user", ids.users.0.iter().map(|(k, _)| k));
+        let mut users = Vec::new();
+        let mut seen_users: HashMap<&str, ()> = HashMap::new();
+        for (name, def) in &ids.users.0 {
+            if seen_users.insert(&name.node, ()).is_some() {
+                continue;
+            }
+            let at = loc(file, name.span);
+            if let Err(problem) = valid_name(&name.node, strictest) {
+                self.error(
+                    "check::invalid_name",
+                    format!("invalid user name `{}`: {problem}", name.node.escape_debug()),
+                    at,
+                    "not a valid user name",
+                    "user names must be valid database user names on every integration",
+                );
+            }
+            if redshift && name.node.chars().any(|c| c.is_ascii_uppercase()) {
+                self.push(
+                    Diagnostic::warning(
+                        "check::uppercase_user",
+                        format!("user `{}` has upper-case letters", name.node),
+                    )
+                    .at_loc(at, "matched exactly against current_user")
+                    .help("on Redshift this only matches a user created with a quoted name; write the name in lower case unless it was"),
+                );
+            }
+            let mut user = User {
+                name: name.node.clone(),
+                ..User::default()
+            };
+            for g in self.unique(file, "group", &def.groups) {
+                user.groups.push(g);
+            }
+            let declared_groups: Vec<&YamlName> = def.groups.iter().collect();
+            for g in declared_groups {
+                self.declared(file, "group", g, &groups, "groups");
+            }
+            for (key, values) in &def.attributes.0 {
+                let Some(allowed) = attributes.get(&key.node) else {
+                    let keys: Vec<String> = attributes.keys().cloned().collect();
+                    self.declared(file, "attribute", key, &keys, "attributes");
+                    continue;
+                };
+                let allowed = allowed.clone();
+                let mut list = Vec::new();
+                for v in self.unique(file, "attribute value", &values.0) {
+                    list.push(v);
+                }
+                if !allowed.is_empty() {
+                    for v in &values.0 {
+                        if !allowed.contains(&v.node) {
+                            let what = format!("value of attribute `{}`", key.node);
+                            self.unknown(
+                                &what,
+                                &v.node,
+                                loc(file, v.span),
+                                allowed.iter().map(String::as_str),
+                                &format!("the allowed values are {}", allowed.join(", ")),
+                            );
+                        }
+                    }
+                }
+                if user.attributes.insert(key.node.clone(), list).is_some() {
+                    self.error(
+                        "check::duplicate",
+                        format!("attribute `{}` is set twice for user `{}`", key.node, name.node),
+                        loc(file, key.span),
+                        "set again here",
+                        "list every value once, as a list",
+                    );
+                }
+            }
+            for p in &def.projects {
+                if self.declared(file, "project", p, &project_names, "projects") {
+                    user.projects.push(p.node.clone());
+                }
+            }
+            for a in &def.acknowledged {
+                if self.declared(file, "purpose", a, &purpose_names, "purposes") {
+                    user.acknowledged.push(a.node.clone());
+                }
+            }
+            if let Some(current) = &def.current_project {
+                if self.declared(file, "project", current, &project_names, "projects") {
+                    if !user.projects.contains(&current.node) {
+                        self.error(
+                            "check::current_project",
+                            format!("user `{}` is not a member of project `{}`", name.node, current.node),
+                            loc(file, current.span),
+                            "not one of the user's projects",
+                            format!("add `{}` to the user's `projects`, or choose one of them", current.node),
+                        );
+                    } else {
+                        user.current_project = Some(current.node.clone());
+                        // Purposes in effect: the current project's
+                        // purposes that the user has acknowledged.
+                        user.purposes = projects
+                            .get(&current.node)
+                            .map(|ps| {
+                                ps.iter()
+                                    .filter(|p| user.acknowledged.contains(p))
+                                    .cloned()
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                    }
+                }
+            }
+            user.approved = def.approved.iter().map(|a| a.node.clone()).collect();
+            users.push(user);
+        }
+        let directory = &mut self.model.directory;
+        directory.groups = groups;
+        directory.attributes = attributes;
+        directory.purposes = purposes;
+        directory.projects = projects;
+        directory.users = users;
+    }
+
+    /// Every source a user's entry approves must exist.
+    pub(super) fn check_approved(&mut self, file: FileId, ids: &Identities) {
+        let sources: Vec<String> = self.source_index.keys().cloned().collect();
+        for (_, def) in &ids.users.0 {
+            for approved in &def.approved {
+                if !self.source_index.contains_key(&approved.node) {
+                    self.unknown(
+                        "source",
+                        &approved.node,
+                        loc(file, approved.span),
+                        sources.iter().map(String::as_str),
+                        "`approved` lists source ids declared with `source ID { … }`",
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Stage 2, `AST + identities → Model`: resolves every name, checks every
+//! rule SPEC'd for the language, and orders the mask rules of each column.
+//! All problems of a run are collected; warnings are kept apart from errors.
+
+mod declarations;
+mod directory;
+mod rules;
+pub mod types;
+
+use crate::ast;
+use crate::diagnostic::{Diagnostic, Files};
+use crate::identities::Identities;
+use crate::model::{Dialect, Directory, Model};
+use crate::span::{FileId, Loc, Span};
+use crate::suggest::did_you_mean;
+use std::collections::{HashMap, HashSet};
+
+/// The outcome of checking: a model when there was no error, and every
+/// diagnostic found (warnings included).
+#[derive(Debug)]
+pub struct Checked {
+    pub model: Option<Model>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks a parsed project against its identities.
+pub fn check(
+    files: &Files,
+    asts: &[(FileId, &ast::File)],
+    identities: (FileId, &Identities),
+) -> Checked {
+    let mut checker = Checker {
+        files,
+        diagnostics: Vec::new(),
+        model: Model {
+            integrations: Vec::new(),
+            sources: Vec::new(),
+            access: Vec::new(),
+            masks: Vec::new(),
+            filters: Vec::new(),
+            directory: Directory::default(),
+        },
+        integration_index: HashMap::new(),
+        source_index: HashMap::new(),
+        source_tags: HashMap::new(),
+        column_tags: HashMap::new(),
+    };
+    let items: Vec<(FileId, &crate::span::Node<ast::Item>)> = asts
+        .iter()
+        .flat_map(|(file, ast)| ast.items.iter().map(move |item| (*file, item)))
+        .collect();
+
+    for (file, item) in &items {
+        if let ast::Item::Integration(integration) = &item.node {
+            checker.integration(*file, integration);
+        }
+    }
+    checker.directory(identities.0, identities.1);
+    for (file, item) in &items {
+        if let ast::Item::Source(source) = &item.node {
+            checker.source(*file, source);
+        }
+    }
+    checker.check_approved(identities.0, identities.1);
+    checker.index_tags();
+    for (file, item) in &items {
+        let loc = Loc {
+            file: *file,
+            span: item.span,
+        };
+        match &item.node {
+            ast::Item::Access(access) => checker.access(loc, access),
+            ast::Item::Mask(mask) => checker.mask(loc, mask),
+            ast::Item::Filter(filter) => checker.filter(loc, filter),
+            ast::Item::Integration(_) | ast::Item::Source(_) => {}
+        }
+    }
+    checker.order_masks();
+
+    let mut diagnostics = checker.diagnostics;
+    dedup(&mut diagnostics);
+    let model = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        Some(checker.model)
+    };
+    Checked { model, diagnostics }
+}
+
+/// Drops repeats (a rule over several sources can find one problem once per
+/// source) and sorts by severity, then by place.
+fn dedup(diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.loc, d.message.clone())));
+    diagnostics.sort_by_key(|d| (d.severity, d.loc.map(|l| (l.file, l.span.start))));
+}
+
+/// The state of one check run.
+pub(crate) struct Checker<'a> {
+    files: &'a Files,
+    diagnostics: Vec<Diagnostic>,
+    model: Model,
+    /// Integration name → index.
+    integration_index: HashMap<String, usize>,
+    /// Source id → index.
+    source_index: HashMap<String, usize>,
+    /// Tag (and every prefix of a dotted tag) → sources carrying it.
+    source_tags: HashMap<String, Vec<usize>>,
+    /// Tag (and every prefix) → (source, column) pairs carrying it.
+    column_tags: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn error(&mut self, code: &'static str, message: impl Into<String>, loc: Loc, label: &str, help: impl Into<String>) {
+        self.push(Diagnostic::error(code, message).at_loc(loc, label).help(help));
+    }
+
+    /// An unknown name: an error with "did you mean" when one is close.
+    fn unknown<'c>(
+        &mut self,
+        what: &str,
+        name: &str,
+        loc: Loc,
+        candidates: impl IntoIterator<Item = &'c str>,
+        otherwise: &str,
+    ) {
+        let help = did_you_mean(name, candidates).unwrap_or_else(|| otherwise.to_string());
+        self.push(
+            Diagnostic::error("check::unknown_name", format!("unknown {what} `{name}`"))
+                .at_loc(loc, format!("no {what} of this name"))
+                .help(help),
+        );
+    }
+
+    fn cite(&self, loc: Loc) -> String {
+        self.files.cite(loc)
+    }
+
+    /// Checks a SQL name against the dialect's rules.
+    fn sql_name(&mut self, what: &str, name: &str, dialect: Dialect, loc: Loc) {
+        if let Err(problem) = valid_name(name, dialect) {
+            self.error(
+                "check::invalid_name",
+                format!("invalid {what} `{}`: {problem}", name.escape_debug()),
+                loc,
+                "not a valid name here",
+                format!(
+                    "{} names are printable UTF-8 of 1 to {} bytes",
+                    dialect.name(),
+                    dialect.max_name_bytes()
+                ),
+            );
+        }
+    }
+}
+
+/// Whether `name` is a valid identifier for `dialect`.
+pub fn valid_name(name: &str, dialect: Dialect) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > dialect.max_name_bytes() {
+        return Err(format!(
+            "it is {} bytes long, more than {}",
+            name.len(),
+            dialect.max_name_bytes()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!("it holds the control character U+{:04X}", c as u32));
+    }
+    Ok(())
+}
+
+/// A location in `file`.
+fn loc(file: FileId, span: Span) -> Loc {
+    Loc { file, span }
+}

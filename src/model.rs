@@ -1,0 +1,253 @@
+//! The checked model: every name resolved, every rule attached to the
+//! sources and columns it covers, mask rules in precedence order per column.
+//! This is what the compiler lowers and what `explain` reads.
+
+use crate::ast::{self, ExemptionKind, GranteeKind, Predicate, Subject};
+use crate::span::Loc;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A checked project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub integrations: Vec<Integration>,
+    pub sources: Vec<Source>,
+    pub access: Vec<AccessRule>,
+    pub masks: Vec<MaskRule>,
+    pub filters: Vec<FilterRule>,
+    pub directory: Directory,
+}
+
+/// The SQL dialect of an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Redshift,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Redshift => "redshift",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    /// The longest identifier the dialect accepts, in bytes.
+    pub fn max_name_bytes(self) -> usize {
+        match self {
+            Dialect::Redshift => 127,
+            Dialect::Postgres => 63,
+        }
+    }
+
+    /// The name the catalog stores for a table, column or schema name.
+    /// Redshift folds ASCII letters to lower case even inside quotes.
+    pub fn catalog_name(self, name: &str) -> String {
+        match self {
+            Dialect::Redshift => name.to_ascii_lowercase(),
+            Dialect::Postgres => name.to_string(),
+        }
+    }
+}
+
+/// A database the project governs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Integration {
+    pub name: String,
+    pub dialect: Dialect,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database: String,
+    pub view_schema: String,
+    pub node_type: Option<String>,
+    /// The environment variable that holds the connection URL.
+    pub connection_env: String,
+    /// Who may select from the views; empty means `PUBLIC`.
+    pub grant_to: Vec<Grantee>,
+    pub expose_profile: bool,
+    pub system_prefix: String,
+    pub loc: Loc,
+}
+
+/// A grantee of the views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grantee {
+    pub kind: GranteeKind,
+    pub name: String,
+}
+
+/// A governed table and its view.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub id: String,
+    pub integration: usize,
+    pub table: TableRef,
+    pub view: String,
+    pub tags: Vec<String>,
+    /// The column time filters read.
+    pub event_time: Option<usize>,
+    pub columns: Vec<Column>,
+    /// The table lives in another database than the integration's.
+    pub cross_database: bool,
+    pub loc: Loc,
+}
+
+/// `database.schema.table`; the database defaults to the integration's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableRef {
+    pub database: String,
+    pub schema: String,
+    pub table: String,
+}
+
+/// A declared column.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub ty: SqlType,
+    pub tags: Vec<String>,
+    /// The mask rules that target this column, first in precedence first.
+    pub masks: Vec<ColumnMask>,
+    pub loc: Loc,
+}
+
+/// One mask rule as it applies to one column.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnMask {
+    /// Index into `Model::masks`.
+    pub rule: usize,
+    /// The method in effect: the rule's, or `null` where the rule's method
+    /// does not fit the column's type (tag and pattern rules only).
+    pub method: ast::Method,
+    pub fallback_to_null: bool,
+}
+
+/// A column type, classified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlType {
+    pub kind: TypeKind,
+    /// The canonical SQL spelling, such as `varchar(256)` or `numeric(12,2)`.
+    pub sql: String,
+}
+
+/// The families of column types the masks care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeKind {
+    SmallInt,
+    Integer,
+    BigInt,
+    /// `numeric(precision, scale)`.
+    Decimal(u32, u32),
+    Real,
+    Double,
+    Boolean,
+    /// Fixed-length text of n characters (bytes on Redshift).
+    Char(u32),
+    /// Variable-length text; `None` is unbounded (`text`).
+    Varchar(Option<u32>),
+    Date,
+    Timestamp,
+    TimestampTz,
+    Time,
+    TimeTz,
+    /// A type veil passes through but cannot mask except by `hash`, `null`
+    /// or `none` (`super`, `jsonb`, `uuid`, …).
+    Other,
+}
+
+impl TypeKind {
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            TypeKind::SmallInt
+                | TypeKind::Integer
+                | TypeKind::BigInt
+                | TypeKind::Decimal(..)
+                | TypeKind::Real
+                | TypeKind::Double
+        )
+    }
+
+    pub fn is_text(self) -> bool {
+        matches!(self, TypeKind::Char(_) | TypeKind::Varchar(_))
+    }
+
+    pub fn is_temporal(self) -> bool {
+        matches!(
+            self,
+            TypeKind::Date | TypeKind::Timestamp | TypeKind::TimestampTz
+        )
+    }
+}
+
+/// `access SOURCES { … }`, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessRule {
+    pub sources: Vec<usize>,
+    pub allow: Vec<(Subject, Loc)>,
+    pub require: Vec<(Subject, Loc)>,
+    pub loc: Loc,
+}
+
+/// How a mask rule selects its columns; decides its rank in precedence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskScope {
+    /// Names the column: rank 0.
+    Named,
+    /// By tag, with the tag's depth (`pii.email` is 2): rank 1, deeper first.
+    Tagged { tag: String, depth: usize },
+    /// By a pattern on column names: rank 2.
+    Matching { pattern: String },
+}
+
+/// A mask rule, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaskRule {
+    pub scope: MaskScope,
+    pub method: ast::Method,
+    pub exemption: Option<(ExemptionKind, Subject)>,
+    pub when: Option<Predicate>,
+    pub priority: i64,
+    pub loc: Loc,
+}
+
+/// A filter rule, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterRule {
+    pub sources: Vec<usize>,
+    pub kind: ast::FilterKind,
+    pub except: Option<Subject>,
+    pub loc: Loc,
+}
+
+/// The identities, checked: the vocabulary and the users.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Directory {
+    pub groups: Vec<String>,
+    /// Attribute key → allowed values (empty: any value).
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub purposes: BTreeMap<String, String>,
+    /// Project → its purposes.
+    pub projects: BTreeMap<String, Vec<String>>,
+    pub users: Vec<User>,
+}
+
+/// One user's profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub projects: Vec<String>,
+    pub current_project: Option<String>,
+    pub acknowledged: Vec<String>,
+    /// The purposes in effect: the current project's purposes the user has
+    /// acknowledged.
+    pub purposes: Vec<String>,
+    /// Source ids the user's entry approves (`allow approved`).
+    pub approved: Vec<String>,
+}
