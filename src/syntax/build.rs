@@ -3,7 +3,7 @@
 //! methods and units) with a precise span and a hint.
 
 use super::errors::{pest_error, suggest};
-use super::{Rule, SyntaxError, VeilParser};
+use super::{Comment, Rule, SyntaxError, VeilParser};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Node, Span};
@@ -15,6 +15,7 @@ use pest::iterators::Pair;
 pub(super) fn parse_item(
     file: FileId,
     text: &str,
+    comments: &[Comment],
     offset: usize,
 ) -> Result<(Node<Item>, usize, Vec<Diagnostic>), SyntaxError> {
     let rest = &text[offset..];
@@ -35,10 +36,12 @@ pub(super) fn parse_item(
     };
     let mut builder = Builder {
         file,
+        text,
+        comments,
         base: offset,
         diagnostics: Vec::new(),
     };
-    let end = offset + pair.as_span().end();
+    let end = builder.span(&pair).end;
     // Builder errors (a bad escape, an unknown method) do not stop the
     // parse: the item is kept and the errors are reported with the rest.
     let item = builder.item(pair);
@@ -46,8 +49,11 @@ pub(super) fn parse_item(
 }
 
 /// Builds AST nodes from pest pairs of one item.
-struct Builder {
+struct Builder<'t> {
     file: FileId,
+    text: &'t str,
+    /// The file's comments, sorted, to trim them off the end of spans.
+    comments: &'t [Comment],
     /// Offset of the parsed text in the file.
     base: usize,
     diagnostics: Vec<Diagnostic>,
@@ -108,10 +114,23 @@ fn is_keyword(rule: Rule) -> bool {
     )
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// The span of a pair, without the white space and comments pest
+    /// consumes after a rule's last optional part.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        let start = self.base + s.start();
+        let mut end = self.base + s.end();
+        loop {
+            while end > start && self.text.as_bytes()[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            let i = self.comments.partition_point(|c| c.span.end < end);
+            match self.comments.get(i) {
+                Some(c) if c.span.start < end && c.span.start >= start => end = c.span.start,
+                _ => return Span::new(start, end),
+            }
+        }
     }
 
     fn error(&mut self, span: Span, code: &'static str, message: String, label: &str, help: String) {
@@ -487,7 +506,7 @@ impl Builder {
         let Some(first) = it.next() else {
             return Node::new(Subject::Everyone, span);
         };
-        let next_string = |b: &mut Builder, it: &mut pest::iterators::Pairs<'_, Rule>| {
+        let next_string = |b: &mut Builder<'_>, it: &mut pest::iterators::Pairs<'_, Rule>| {
             it.next().map(|s| b.string(s).node).unwrap_or_default()
         };
         let subject = match first.as_rule() {

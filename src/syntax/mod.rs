@@ -9,6 +9,7 @@ pub mod scan;
 use crate::ast;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Span};
+pub use errors::is_reserved;
 pub use scan::Comment;
 
 /// The generated parser of `grammar/veil.pest`.
@@ -36,7 +37,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     // One item at a time: a broken item is reported and parsing resumes at
     // the next line that starts an item, so one run reports every broken item.
     while offset < text.len() {
-        match build::parse_item(file, text, offset) {
+        match build::parse_item(file, text, &comments, offset) {
             Ok((item, end, mut found)) => {
                 items.push(item);
                 diagnostics.append(&mut found);

@@ -1,0 +1,101 @@
+//! The command line: parses arguments, calls the library, prints, and maps
+//! the outcome to an exit code (0 success, 1 any error or refusal).
+
+use crate::commands::{self, Outcome};
+use crate::diagnostic::ErrorFormat;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// veil compiles data-access policies into secure views for Redshift and
+/// PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "veil", version, about, propagate_version = true)]
+pub struct Cli {
+    /// How diagnostics are printed (to standard error).
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub error_format: ErrorFormat,
+
+    /// How command output is printed (to standard output).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The shape of command output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a small working example project.
+    Init {
+        /// Where to write it; must be empty or absent.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Parse and check a project; report every problem.
+    Validate {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Rewrite policy files in the canonical layout.
+    Fmt {
+        /// List the files that would change and exit 1, writing nothing.
+        #[arg(long)]
+        check: bool,
+        /// The project directory, or policy files.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    let outcome = match &cli.command {
+        Command::Init { dir } => commands::init(dir),
+        Command::Validate { dir } => commands::validate(dir, cli.format),
+        Command::Fmt { check, paths } => commands::fmt(paths, *check),
+    };
+    report(&cli, outcome)
+}
+
+/// Prints an outcome: diagnostics to standard error, output to standard out.
+fn report(cli: &Cli, outcome: Outcome) -> ExitCode {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let rendered = crate::diagnostic::render_all(
+        &outcome.files,
+        &outcome.diagnostics,
+        cli.error_format,
+        color,
+    );
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(rendered.as_bytes());
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(outcome.output.as_bytes());
+    if outcome.success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

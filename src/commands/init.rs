@@ -1,0 +1,52 @@
+//! `veil init`: writes a small working example project.
+
+use super::Outcome;
+use crate::diagnostic::Diagnostic;
+use std::path::Path;
+
+/// The files of the example project, embedded in the binary.
+const FILES: [(&str, &str); 2] = [
+    ("policies.veil", include_str!("example/policies.veil")),
+    ("identities.yaml", include_str!("example/identities.yaml")),
+];
+
+pub fn init(dir: &Path) -> Outcome {
+    let refuse = |message: String, help: &str| Outcome {
+        diagnostics: vec![Diagnostic::error("init::refused", message).help(help)],
+        ..Outcome::default()
+    };
+    if dir.exists() {
+        let occupied = std::fs::read_dir(dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(true);
+        if occupied {
+            return refuse(
+                format!("`{}` is not empty", dir.display()),
+                "run `veil init` with a new or empty directory; it never overwrites files",
+            );
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return refuse(
+            format!("cannot create `{}`: {e}", dir.display()),
+            "check the path and its permissions",
+        );
+    }
+    for (name, text) in FILES {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            return refuse(
+                format!("cannot write `{}`: {e}", dir.join(name).display()),
+                "check the directory's permissions",
+            );
+        }
+    }
+    Outcome {
+        output: format!(
+            "wrote an example project to {}\nnext: veil validate {}\n",
+            dir.display(),
+            dir.display()
+        ),
+        success: true,
+        ..Outcome::default()
+    }
+}

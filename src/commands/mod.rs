@@ -1,0 +1,34 @@
+//! The commands, as library functions a test can call: each returns what to
+//! print and whether it succeeded, and prints nothing itself.
+
+mod fmt;
+mod init;
+mod validate;
+
+use crate::diagnostic::{Diagnostic, Files};
+pub use fmt::fmt;
+pub use init::init;
+pub use validate::validate;
+
+/// What a command produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The files diagnostics point into.
+    pub files: Files,
+    /// Errors and warnings, printed to standard error.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The command's output, printed to standard output.
+    pub output: String,
+    pub success: bool,
+}
+
+impl Outcome {
+    fn failed(files: Files, diagnostics: Vec<Diagnostic>) -> Outcome {
+        Outcome {
+            files,
+            diagnostics,
+            output: String::new(),
+            success: false,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A policy project on disk: every `*.veil` file below a directory, and
+//! `identities.yaml` at its root. Loading runs the first stages (parse and
+//! load) and collects their diagnostics.
+
+use crate::check::{self, Checked};
+use crate::diagnostic::{Diagnostic, Files};
+use crate::identities::{self, Identities};
+use crate::span::FileId;
+use crate::syntax::{self, Parsed};
+use std::path::{Path, PathBuf};
+
+/// The name of the identities file at a project's root.
+pub const IDENTITIES: &str = "identities.yaml";
+
+/// A loaded project: its files, the parsed policies and the identities.
+#[derive(Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub files: Files,
+    /// Each policy file with its path on disk and its parse.
+    pub policies: Vec<(FileId, PathBuf, Parsed)>,
+    pub identities: (FileId, Identities),
+}
+
+/// Loading failed: the files read so far, to show the diagnostics against.
+#[derive(Debug)]
+pub struct LoadError {
+    pub files: Files,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The `*.veil` files below `root`, sorted, skipping hidden directories.
+pub fn policy_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            Diagnostic::error(
+                "project::read",
+                format!("cannot read directory `{}`: {e}", dir.display()),
+            )
+            .help("pass the directory of a policy project (it holds `*.veil` files and identities.yaml)")
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && !hidden && entry.file_name() != "target" {
+                stack.push(path);
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "veil") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads a file as UTF-8 text.
+pub fn read(path: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::error(
+            "project::read",
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+        .help("check that the file exists and is readable")
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error(
+            "project::encoding",
+            format!(
+                "`{}` is not UTF-8 (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+        .help("save the file as UTF-8")
+    })
+}
+
+/// Loads and parses the project at `root`; every syntax and YAML error of
+/// every file is reported.
+pub fn load(root: &Path) -> Result<Project, LoadError> {
+    let mut files = Files::default();
+    let mut diagnostics = Vec::new();
+    let paths = match policy_files(root) {
+        Ok(paths) => paths,
+        Err(d) => {
+            return Err(LoadError {
+                files,
+                diagnostics: vec![d],
+            });
+        }
+    };
+    if paths.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(
+                "project::empty",
+                format!("no `*.veil` files in `{}`", root.display()),
+            )
+            .help("run `veil init` to create an example project, or pass the project's directory"),
+        );
+    }
+    let mut policies = Vec::new();
+    for path in paths {
+        match read(&path) {
+            Ok(text) => {
+                let id = files.add(path.display().to_string(), text);
+                match syntax::parse(id, &files.get(id).text) {
+                    Ok(parsed) => policies.push((id, path, parsed)),
+                    Err(mut found) => diagnostics.append(&mut found),
+                }
+            }
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    let identities_path = root.join(IDENTITIES);
+    let identities = match read(&identities_path) {
+        Ok(text) => {
+            let id = files.add(identities_path.display().to_string(), text);
+            match identities::load(id, &files.get(id).text) {
+                Ok(ids) => Some((id, ids)),
+                Err(d) => {
+                    diagnostics.push(d);
+                    None
+                }
+            }
+        }
+        Err(_) if !identities_path.exists() => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "project::no_identities",
+                    format!("`{}` is missing", identities_path.display()),
+                )
+                .help("create identities.yaml at the project's root (it may be empty): it is the source of truth for every user's profile"),
+            );
+            None
+        }
+        Err(d) => {
+            diagnostics.push(d);
+            None
+        }
+    };
+    match identities {
+        Some(identities) if diagnostics.is_empty() => Ok(Project {
+            root: root.to_path_buf(),
+            files,
+            policies,
+            identities,
+        }),
+        _ => Err(LoadError { files, diagnostics }),
+    }
+}
+
+impl Project {
+    /// Runs the checker over the loaded project.
+    pub fn check(&self) -> Checked {
+        let asts: Vec<(FileId, &crate::ast::File)> = self
+            .policies
+            .iter()
+            .map(|(id, _, parsed)| (*id, &parsed.file))
+            .collect();
+        check::check(
+            &self.files,
+            &asts,
+            (self.identities.0, &self.identities.1),
+        )
+    }
+}
