@@ -170,7 +170,11 @@ pub fn render_human(files: &Files, diagnostic: &Diagnostic, color: bool) -> Stri
     if handler.render_report(&mut out, &report).is_err() {
         // Rendering into a String cannot fail in practice; fall back to the
         // plain message rather than lose the diagnostic.
-        out = format!("{}: {}\n", severity_word(diagnostic.severity), diagnostic.message);
+        out = format!(
+            "{}: {}\n",
+            severity_word(diagnostic.severity),
+            diagnostic.message
+        );
     }
     out
 }

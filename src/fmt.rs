@@ -138,14 +138,33 @@ impl Printer<'_> {
         let limit = usize::MAX;
         match &item.node {
             Item::Integration(it) => {
-                let first = it.properties.first().map_or(item.span.end, |p| p.span.start);
-                self.open(item.span, "", &format!("integration {}", name(&it.name)), first);
-                self.properties(it.properties.iter().map(|p| (p.span, &p.node)).collect(), INDENT);
+                let first = it
+                    .properties
+                    .first()
+                    .map_or(item.span.end, |p| p.span.start);
+                self.open(
+                    item.span,
+                    "",
+                    &format!("integration {}", name(&it.name)),
+                    first,
+                );
+                self.properties(
+                    it.properties.iter().map(|p| (p.span, &p.node)).collect(),
+                    INDENT,
+                );
                 self.close(item.span, "", INDENT, limit);
             }
             Item::Source(source) => {
-                let first = source.entries.first().map_or(item.span.end, |e| e.span.start);
-                self.open(item.span, "", &format!("source {}", path(&source.id)), first);
+                let first = source
+                    .entries
+                    .first()
+                    .map_or(item.span.end, |e| e.span.start);
+                self.open(
+                    item.span,
+                    "",
+                    &format!("source {}", path(&source.id)),
+                    first,
+                );
                 // Properties in runs, each run aligned; the columns block
                 // where it stands.
                 let mut run: Vec<(Span, &Property)> = Vec::new();
@@ -163,13 +182,23 @@ impl Printer<'_> {
             }
             Item::Access(access) => {
                 let first = access.lines.first().map_or(item.span.end, |l| l.span.start);
-                self.open(item.span, "", &format!("access {}", selectors(&access.sources)), first);
+                self.open(
+                    item.span,
+                    "",
+                    &format!("access {}", selectors(&access.sources)),
+                    first,
+                );
                 for line in &access.lines {
                     let word = match line.kind {
                         AccessKind::Allow => "allow",
                         AccessKind::Require => "require",
                     };
-                    self.line(line.span, INDENT, limit, &format!("{word} {}", subject(&line.subject)));
+                    self.line(
+                        line.span,
+                        INDENT,
+                        limit,
+                        &format!("{word} {}", subject(&line.subject)),
+                    );
                 }
                 self.close(item.span, "", INDENT, limit);
             }
@@ -179,9 +208,18 @@ impl Printer<'_> {
     }
 
     fn properties(&mut self, props: Vec<(Span, &Property)>, indent: &str) {
-        let width = props.iter().map(|(_, p)| p.key.node.len()).max().unwrap_or(0);
+        let width = props
+            .iter()
+            .map(|(_, p)| p.key.node.len())
+            .max()
+            .unwrap_or(0);
         for (span, prop) in props {
-            let body = format!("{:width$} = {}", prop.key.node, value(&prop.value), width = width);
+            let body = format!(
+                "{:width$} = {}",
+                prop.key.node,
+                value(&prop.value),
+                width = width
+            );
             self.line(span, indent, usize::MAX, &body);
         }
     }
@@ -352,7 +390,10 @@ pub fn predicate(p: &Predicate) -> String {
         Predicate::Compare { left, op, right } => {
             format!("{} {} {}", operand(left), op.symbol(), operand(right))
         }
-        Predicate::IsNull { operand: o, negated } => {
+        Predicate::IsNull {
+            operand: o,
+            negated,
+        } => {
             format!("{} is {}null", operand(o), not(*negated))
         }
         Predicate::InList {
@@ -365,7 +406,10 @@ pub fn predicate(p: &Predicate) -> String {
             not(*negated),
             join(values.iter().map(|v| literal(v)), ", ")
         ),
-        Predicate::InUserGroups { operand: o, negated } => {
+        Predicate::InUserGroups {
+            operand: o,
+            negated,
+        } => {
             format!("{} {}in user.groups", operand(o), not(*negated))
         }
         Predicate::InUserAttribute {
@@ -427,7 +471,9 @@ fn mask_text(mask: &Mask) -> String {
             join(columns.iter().map(name), ", "),
             selectors(sources)
         ),
-        MaskTarget::Tagged { tag, sources } if sources.is_empty() => format!("tagged {}", path(tag)),
+        MaskTarget::Tagged { tag, sources } if sources.is_empty() => {
+            format!("tagged {}", path(tag))
+        }
         MaskTarget::Tagged { tag, sources } => {
             format!("tagged {} on {}", path(tag), selectors(sources))
         }

@@ -270,7 +270,9 @@ impl<'de> Deserialize<'de> for OneOrMany {
                 Ok(OneOrMany(values))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<OneOrMany, E> {
-                NameVisitor.visit_borrowed_str(v).map(|n| OneOrMany(vec![n]))
+                NameVisitor
+                    .visit_borrowed_str(v)
+                    .map(|n| OneOrMany(vec![n]))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
                 NameVisitor.visit_str(v).map(|n| OneOrMany(vec![n]))

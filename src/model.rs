@@ -83,6 +83,8 @@ pub struct Grantee {
 pub struct Source {
     pub id: String,
     pub integration: usize,
+    /// The integration's dialect, which decides how names compare.
+    pub dialect: Dialect,
     pub table: TableRef,
     pub view: String,
     pub tags: Vec<String>,

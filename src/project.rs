@@ -44,7 +44,9 @@ pub fn policy_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         for entry in entries.flatten() {
             let path = entry.path();
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() && !hidden && entry.file_name() != "target" {
                 stack.push(path);
             } else if kind.is_file() && path.extension().is_some_and(|e| e == "veil") {
@@ -160,10 +162,6 @@ impl Project {
             .iter()
             .map(|(id, _, parsed)| (*id, &parsed.file))
             .collect();
-        check::check(
-            &self.files,
-            &asts,
-            (self.identities.0, &self.identities.1),
-        )
+        check::check(&self.files, &asts, (self.identities.0, &self.identities.1))
     }
 }

@@ -10,8 +10,18 @@ const MAX_DEPTH: usize = 64;
 /// The functions an escape hatch may call: scalar, deterministic, present on
 /// both dialects.
 pub const FUNCTIONS: [&str; 12] = [
-    "lower", "upper", "length", "coalesce", "abs", "trim", "left", "right", "round", "nullif",
-    "date_trunc", "concat",
+    "lower",
+    "upper",
+    "length",
+    "coalesce",
+    "abs",
+    "trim",
+    "left",
+    "right",
+    "round",
+    "nullif",
+    "date_trunc",
+    "concat",
 ];
 
 /// A parsed escape-hatch expression.
@@ -153,7 +163,12 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SqlError> {
         let start = i;
         match c {
             b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            b';' => return Err(err(i, "`;` is not allowed: the escape hatch is one expression")),
+            b';' => {
+                return Err(err(
+                    i,
+                    "`;` is not allowed: the escape hatch is one expression",
+                ));
+            }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 return Err(err(i, "comments are not allowed in the escape hatch"));
             }
@@ -182,7 +197,10 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SqlError> {
                     if ch == '\\' {
                         // Backslashes mean different things on the two
                         // dialects; refuse rather than guess.
-                        return Err(err(i, "backslashes are not allowed in escape-hatch strings"));
+                        return Err(err(
+                            i,
+                            "backslashes are not allowed in escape-hatch strings",
+                        ));
                     }
                     value.push(ch);
                     i += ch.len_utf8();

@@ -126,11 +126,16 @@ impl Checker<'_> {
             },
             None => Dialect::Redshift,
         };
-        let string = |c: &mut Self, key: &str| props.get(key).and_then(|p| c.expect_string(file, p));
+        let string =
+            |c: &mut Self, key: &str| props.get(key).and_then(|p| c.expect_string(file, p));
         let host = string(self, "host");
         let node_type = string(self, "node_type");
-        let database = props.get("database").and_then(|p| self.expect_name(file, p));
-        let view_schema = props.get("view_schema").and_then(|p| self.expect_name(file, p));
+        let database = props
+            .get("database")
+            .and_then(|p| self.expect_name(file, p));
+        let view_schema = props
+            .get("view_schema")
+            .and_then(|p| self.expect_name(file, p));
         let port = props.get("port").and_then(|p| match &p.value.node {
             Value::Number(n) => match n.parse::<u16>() {
                 Ok(port) if port > 0 => Some(port),
@@ -262,10 +267,16 @@ impl Checker<'_> {
         if let Some(&first) = self.integration_index.get(&name) {
             let first = self.model.integrations[first].loc;
             self.push(
-                Diagnostic::error("check::duplicate", format!("integration `{name}` is declared twice"))
-                    .at_loc(name_loc, "declared again here")
-                    .related(first, "first declared here")
-                    .help(format!("rename one of them; the first is at {}", self.cite(first))),
+                Diagnostic::error(
+                    "check::duplicate",
+                    format!("integration `{name}` is declared twice"),
+                )
+                .at_loc(name_loc, "declared again here")
+                .related(first, "first declared here")
+                .help(format!(
+                    "rename one of them; the first is at {}",
+                    self.cite(first)
+                )),
             );
             return;
         }
@@ -320,7 +331,8 @@ impl Checker<'_> {
                     match self.integration_index.get(name) {
                         Some(&i) => Some(i),
                         None => {
-                            let names: Vec<String> = self.integration_index.keys().cloned().collect();
+                            let names: Vec<String> =
+                                self.integration_index.keys().cloned().collect();
                             self.unknown(
                                 "integration",
                                 name,
@@ -432,7 +444,9 @@ impl Checker<'_> {
                     for item in items {
                         match &item.node {
                             ListItem::Path(path) => tags.push(path.dotted()),
-                            _ => self.wrong_value(file, p, "a list of tags such as `[finance, pii]`"),
+                            _ => {
+                                self.wrong_value(file, p, "a list of tags such as `[finance, pii]`")
+                            }
                         }
                     }
                 }
@@ -559,9 +573,12 @@ impl Checker<'_> {
 
         let Some(table) = table else { return };
         let Some(view) = view else { return };
-        let cross_database = dialect.catalog_name(&table.database) != dialect.catalog_name(&int_database);
+        let cross_database =
+            dialect.catalog_name(&table.database) != dialect.catalog_name(&int_database);
         if cross_database {
-            let at = props.get("table").map_or(id_loc, |p| loc(file, p.value.span));
+            let at = props
+                .get("table")
+                .map_or(id_loc, |p| loc(file, p.value.span));
             let integration = &self.model.integrations[integration];
             match dialect {
                 Dialect::Postgres => self.error(
@@ -591,10 +608,12 @@ impl Checker<'_> {
         }
 
         // One view name per integration, compared as the catalog stores it.
-        let view_key = dialect.catalog_name(&view);
-        if let Some(other) = self.model.sources.iter().find(|s| {
-            s.integration == integration && dialect.catalog_name(&s.view) == view_key
-        }) {
+        let view_key = (integration, dialect.catalog_name(&view));
+        if let Some(other) = self
+            .view_index
+            .get(&view_key)
+            .map(|&i| &self.model.sources[i])
+        {
             let other_loc = other.loc;
             let other_id = other.id.clone();
             self.push(
@@ -602,7 +621,12 @@ impl Checker<'_> {
                     "check::duplicate_view",
                     format!("sources `{other_id}` and `{id}` would both create view `{view}`"),
                 )
-                .at_loc(props.get("view").map_or(id_loc, |p| loc(file, p.value.span)), "same view name")
+                .at_loc(
+                    props
+                        .get("view")
+                        .map_or(id_loc, |p| loc(file, p.value.span)),
+                    "same view name",
+                )
                 .related(other_loc, "the other source")
                 .help("give one of them another name with `view = …`"),
             );
@@ -610,17 +634,26 @@ impl Checker<'_> {
         if let Some(&first) = self.source_index.get(&id) {
             let first = self.model.sources[first].loc;
             self.push(
-                Diagnostic::error("check::duplicate", format!("source `{id}` is declared twice"))
-                    .at_loc(id_loc, "declared again here")
-                    .related(first, "first declared here")
-                    .help(format!("give one of them another id; the first is at {}", self.cite(first))),
+                Diagnostic::error(
+                    "check::duplicate",
+                    format!("source `{id}` is declared twice"),
+                )
+                .at_loc(id_loc, "declared again here")
+                .related(first, "first declared here")
+                .help(format!(
+                    "give one of them another id; the first is at {}",
+                    self.cite(first)
+                )),
             );
             return;
         }
-        self.source_index.insert(id.clone(), self.model.sources.len());
+        self.source_index
+            .insert(id.clone(), self.model.sources.len());
+        self.view_index.insert(view_key, self.model.sources.len());
         self.model.sources.push(Source {
             id,
             integration,
+            dialect,
             table,
             view,
             tags,

@@ -5,7 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::identities::{Identities, YamlName};
 use crate::model::{Dialect, User};
 use crate::span::{FileId, Loc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 impl Checker<'_> {
     /// Reports a second declaration of a name in one list.
@@ -21,10 +21,13 @@ impl Checker<'_> {
             let here = loc(file, name.span);
             if let Some(first) = seen.get(name.node.as_str()) {
                 self.push(
-                    Diagnostic::error("check::duplicate", format!("{what} `{}` is listed twice", name.node))
-                        .at_loc(here, "listed again here")
-                        .related(*first, "first listed here")
-                        .help("remove the second entry"),
+                    Diagnostic::error(
+                        "check::duplicate",
+                        format!("{what} `{}` is listed twice", name.node),
+                    )
+                    .at_loc(here, "listed again here")
+                    .related(*first, "first listed here")
+                    .help("remove the second entry"),
                 );
                 continue;
             }
@@ -35,8 +38,15 @@ impl Checker<'_> {
     }
 
     /// Checks that `name` is one of `known`.
-    fn declared(&mut self, file: FileId, what: &str, name: &YamlName, known: &[String], section: &str) -> bool {
-        if known.iter().any(|k| *k == name.node) {
+    fn declared(
+        &mut self,
+        file: FileId,
+        what: &str,
+        name: &YamlName,
+        known: &HashSet<String>,
+        section: &str,
+    ) -> bool {
+        if known.contains(&name.node) {
             return true;
         }
         self.unknown(
@@ -51,6 +61,7 @@ impl Checker<'_> {
 
     pub(super) fn directory(&mut self, file: FileId, ids: &Identities) {
         let groups = self.unique(file, "group", &ids.groups);
+        let group_set: HashSet<String> = groups.iter().cloned().collect();
         let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let keys = self.unique(file, "attribute", ids.attributes.0.iter().map(|(k, _)| k));
         for (key, values) in &ids.attributes.0 {
@@ -58,7 +69,10 @@ impl Checker<'_> {
             attributes.entry(key.node.clone()).or_insert(values);
         }
         let _ = keys;
-        let purpose_names = self.unique(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k));
+        let purpose_names: HashSet<String> = self
+            .unique(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k))
+            .into_iter()
+            .collect();
         let purposes: BTreeMap<String, String> = ids
             .purposes
             .0
@@ -76,7 +90,7 @@ impl Checker<'_> {
             }
             projects.entry(name.node.clone()).or_insert(list);
         }
-        let project_names: Vec<String> = projects.keys().cloned().collect();
+        let project_names: HashSet<String> = projects.keys().cloned().collect();
         let redshift = self
             .model
             .integrations
@@ -104,7 +118,10 @@ impl Checker<'_> {
             if let Err(problem) = valid_name(&name.node, strictest) {
                 self.error(
                     "check::invalid_name",
-                    format!("invalid user name `{}`: {problem}", name.node.escape_debug()),
+                    format!(
+                        "invalid user name `{}`: {problem}",
+                        name.node.escape_debug()
+                    ),
                     at,
                     "not a valid user name",
                     "user names must be valid database user names on every integration",
@@ -129,11 +146,11 @@ impl Checker<'_> {
             }
             let declared_groups: Vec<&YamlName> = def.groups.iter().collect();
             for g in declared_groups {
-                self.declared(file, "group", g, &groups, "groups");
+                self.declared(file, "group", g, &group_set, "groups");
             }
             for (key, values) in &def.attributes.0 {
                 let Some(allowed) = attributes.get(&key.node) else {
-                    let keys: Vec<String> = attributes.keys().cloned().collect();
+                    let keys: HashSet<String> = attributes.keys().cloned().collect();
                     self.declared(file, "attribute", key, &keys, "attributes");
                     continue;
                 };
@@ -145,10 +162,11 @@ impl Checker<'_> {
                 if !allowed.is_empty() {
                     for v in &values.0 {
                         if !allowed.contains(&v.node) {
-                            let what = format!("value of attribute `{}`", key.node);
-                            self.unknown(
-                                &what,
+                            let container = format!("of attribute `{}`", key.node);
+                            self.unknown_in(
+                                "value",
                                 &v.node,
+                                &container,
                                 loc(file, v.span),
                                 allowed.iter().map(String::as_str),
                                 &format!("the allowed values are {}", allowed.join(", ")),
@@ -159,7 +177,10 @@ impl Checker<'_> {
                 if user.attributes.insert(key.node.clone(), list).is_some() {
                     self.error(
                         "check::duplicate",
-                        format!("attribute `{}` is set twice for user `{}`", key.node, name.node),
+                        format!(
+                            "attribute `{}` is set twice for user `{}`",
+                            key.node, name.node
+                        ),
                         loc(file, key.span),
                         "set again here",
                         "list every value once, as a list",
@@ -181,10 +202,16 @@ impl Checker<'_> {
                     if !user.projects.contains(&current.node) {
                         self.error(
                             "check::current_project",
-                            format!("user `{}` is not a member of project `{}`", name.node, current.node),
+                            format!(
+                                "user `{}` is not a member of project `{}`",
+                                name.node, current.node
+                            ),
                             loc(file, current.span),
                             "not one of the user's projects",
-                            format!("add `{}` to the user's `projects`, or choose one of them", current.node),
+                            format!(
+                                "add `{}` to the user's `projects`, or choose one of them",
+                                current.node
+                            ),
                         );
                     } else {
                         user.current_project = Some(current.node.clone());
@@ -205,6 +232,8 @@ impl Checker<'_> {
             user.approved = def.approved.iter().map(|a| a.node.clone()).collect();
             users.push(user);
         }
+        self.user_names = users.iter().map(|u| u.name.clone()).collect();
+        self.group_names = groups.iter().cloned().collect();
         let directory = &mut self.model.directory;
         directory.groups = groups;
         directory.attributes = attributes;

@@ -42,6 +42,9 @@ pub fn check(
         },
         integration_index: HashMap::new(),
         source_index: HashMap::new(),
+        view_index: HashMap::new(),
+        user_names: HashSet::new(),
+        group_names: HashSet::new(),
         source_tags: HashMap::new(),
         column_tags: HashMap::new(),
     };
@@ -104,6 +107,11 @@ pub(crate) struct Checker<'a> {
     integration_index: HashMap<String, usize>,
     /// Source id → index.
     source_index: HashMap<String, usize>,
+    /// (integration, view name as the catalog stores it) → source.
+    view_index: HashMap<(usize, String), usize>,
+    /// Declared users and groups, for lookups.
+    user_names: HashSet<String>,
+    group_names: HashSet<String>,
     /// Tag (and every prefix of a dotted tag) → sources carrying it.
     source_tags: HashMap<String, Vec<usize>>,
     /// Tag (and every prefix) → (source, column) pairs carrying it.
@@ -115,8 +123,19 @@ impl Checker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
-    fn error(&mut self, code: &'static str, message: impl Into<String>, loc: Loc, label: &str, help: impl Into<String>) {
-        self.push(Diagnostic::error(code, message).at_loc(loc, label).help(help));
+    fn error(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        loc: Loc,
+        label: &str,
+        help: impl Into<String>,
+    ) {
+        self.push(
+            Diagnostic::error(code, message)
+                .at_loc(loc, label)
+                .help(help),
+        );
     }
 
     /// An unknown name: an error with "did you mean" when one is close.
@@ -128,10 +147,28 @@ impl Checker<'_> {
         candidates: impl IntoIterator<Item = &'c str>,
         otherwise: &str,
     ) {
+        self.unknown_in(what, name, "", loc, candidates, otherwise);
+    }
+
+    /// An unknown name inside something (`in `s.orders``).
+    fn unknown_in<'c>(
+        &mut self,
+        what: &str,
+        name: &str,
+        container: &str,
+        loc: Loc,
+        candidates: impl IntoIterator<Item = &'c str>,
+        otherwise: &str,
+    ) {
         let help = did_you_mean(name, candidates).unwrap_or_else(|| otherwise.to_string());
+        let message = if container.is_empty() {
+            format!("unknown {what} `{name}`")
+        } else {
+            format!("unknown {what} `{name}` {container}")
+        };
         self.push(
-            Diagnostic::error("check::unknown_name", format!("unknown {what} `{name}`"))
-                .at_loc(loc, format!("no {what} of this name"))
+            Diagnostic::error("check::unknown_name", message)
+                .at_loc(loc, format!("no such {what}"))
                 .help(help),
         );
     }

@@ -3,13 +3,16 @@
 
 use super::{Checker, loc};
 use crate::ast::{
-    self, AccessKind, FilterKind, Literal, MaskTarget, Method, Operand, Predicate,
-    Selector, Subject,
+    self, AccessKind, FilterKind, Literal, MaskTarget, Method, Operand, Predicate, Selector,
+    Subject,
 };
 use crate::diagnostic::Diagnostic;
-use crate::model::{AccessRule, ColumnMask, FilterRule, MaskRule, MaskScope, Source, TypeKind};
+use crate::model::{
+    AccessRule, ColumnMask, Dialect, FilterRule, MaskRule, MaskScope, Source, TypeKind,
+};
 use crate::span::{Loc, Node};
 use crate::sql_expr;
+use std::collections::HashMap;
 
 /// What a predicate operand yields, for type checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +138,21 @@ impl Checker<'_> {
                 }
             }
             Subject::User(name) => {
-                if !self.model.directory.users.iter().any(|u| u.name == *name) {
-                    let users: Vec<String> = self.model.directory.users.iter().map(|u| u.name.clone()).collect();
-                    self.unknown("user", name, at, users.iter().map(String::as_str), "add the user under `users` in identities.yaml");
+                if !self.user_names.contains(name) {
+                    let users: Vec<String> = self
+                        .model
+                        .directory
+                        .users
+                        .iter()
+                        .map(|u| u.name.clone())
+                        .collect();
+                    self.unknown(
+                        "user",
+                        name,
+                        at,
+                        users.iter().map(String::as_str),
+                        "add the user under `users` in identities.yaml",
+                    );
                 }
             }
             Subject::Group(name) => self.known_group(name, at),
@@ -153,16 +168,28 @@ impl Checker<'_> {
     }
 
     fn known_group(&mut self, name: &str, at: Loc) {
-        if !self.model.directory.groups.iter().any(|g| g == name) {
+        if !self.group_names.contains(name) {
             let groups = self.model.directory.groups.clone();
-            self.unknown("group", name, at, groups.iter().map(String::as_str), "declare it under `groups` in identities.yaml");
+            self.unknown(
+                "group",
+                name,
+                at,
+                groups.iter().map(String::as_str),
+                "declare it under `groups` in identities.yaml",
+            );
         }
     }
 
     fn known_purpose(&mut self, name: &str, at: Loc) {
         if !self.model.directory.purposes.contains_key(name) {
             let purposes: Vec<String> = self.model.directory.purposes.keys().cloned().collect();
-            self.unknown("purpose", name, at, purposes.iter().map(String::as_str), "declare it under `purposes` in identities.yaml");
+            self.unknown(
+                "purpose",
+                name,
+                at,
+                purposes.iter().map(String::as_str),
+                "declare it under `purposes` in identities.yaml",
+            );
         }
     }
 
@@ -170,15 +197,22 @@ impl Checker<'_> {
         match self.model.directory.attributes.get(key) {
             None => {
                 let keys: Vec<String> = self.model.directory.attributes.keys().cloned().collect();
-                self.unknown("attribute", key, at, keys.iter().map(String::as_str), "declare it under `attributes` in identities.yaml");
+                self.unknown(
+                    "attribute",
+                    key,
+                    at,
+                    keys.iter().map(String::as_str),
+                    "declare it under `attributes` in identities.yaml",
+                );
             }
             Some(allowed) => {
                 if let Some(value) = value {
                     if !allowed.is_empty() && !allowed.iter().any(|v| v == value) {
                         let allowed = allowed.clone();
-                        self.unknown(
-                            &format!("value of attribute `{key}`"),
+                        self.unknown_in(
+                            "value",
                             value,
+                            &format!("of attribute `{key}`"),
                             at,
                             allowed.iter().map(String::as_str),
                             &format!("the allowed values are {}", allowed.join(", ")),
@@ -238,8 +272,8 @@ impl Checker<'_> {
                             found = true;
                         } else if sources.iter().any(|sel| matches!(&sel.node, Selector::Source(p) if p.dotted() == self.model.sources[s].id)) {
                             let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                            let what = format!("column of `{}`", self.model.sources[s].id);
-                            self.unknown(&what, &column.node, loc(file, column.span), names.iter().map(String::as_str), "name a column declared in the source's `columns` block");
+                            let container = format!("in `{}`", self.model.sources[s].id);
+                            self.unknown_in("column", &column.node, &container, loc(file, column.span), names.iter().map(String::as_str), "name a column declared in the source's `columns` block");
                             found = true;
                         }
                     }
@@ -257,7 +291,11 @@ impl Checker<'_> {
             }
             MaskTarget::Tagged { tag, sources } => {
                 let name = tag.dotted();
-                let selected = if sources.is_empty() { None } else { Some(self.select(file, sources)) };
+                let selected = if sources.is_empty() {
+                    None
+                } else {
+                    Some(self.select(file, sources))
+                };
                 match self.column_tags.get(&name) {
                     Some(pairs) => targets.extend(
                         pairs
@@ -267,8 +305,12 @@ impl Checker<'_> {
                     ),
                     None => {
                         let tags: Vec<String> = self.column_tags.keys().cloned().collect();
-                        let help = crate::suggest::did_you_mean(&name, tags.iter().map(String::as_str))
-                            .unwrap_or_else(|| "tag a column with `tags(…)` in its source's `columns` block".into());
+                        let help =
+                            crate::suggest::did_you_mean(&name, tags.iter().map(String::as_str))
+                                .unwrap_or_else(|| {
+                                    "tag a column with `tags(…)` in its source's `columns` block"
+                                        .into()
+                                });
                         self.error(
                             "check::unknown_tag",
                             format!("no column is tagged `{name}`"),
@@ -280,9 +322,12 @@ impl Checker<'_> {
                 }
                 if targets.is_empty() && self.column_tags.contains_key(&name) {
                     self.push(
-                        Diagnostic::warning("check::mask_never", format!("no column of the selected sources is tagged `{name}`"))
-                            .at_loc(loc(file, mask.target.span), "covers no column")
-                            .help("this rule can never apply; select other sources or remove it"),
+                        Diagnostic::warning(
+                            "check::mask_never",
+                            format!("no column of the selected sources is tagged `{name}`"),
+                        )
+                        .at_loc(loc(file, mask.target.span), "covers no column")
+                        .help("this rule can never apply; select other sources or remove it"),
                     );
                 }
                 MaskScope::Tagged {
@@ -298,9 +343,14 @@ impl Checker<'_> {
                 };
                 match regex::RegexBuilder::new(&pattern.node).size_limit(1 << 20).build() {
                     Ok(re) => {
+                        // Column names repeat across sources: test each once.
+                        let mut seen: HashMap<&str, bool> = HashMap::new();
                         for s in selected {
                             for (c, column) in self.model.sources[s].columns.iter().enumerate() {
-                                if re.is_match(&column.name) {
+                                let hit = *seen
+                                    .entry(column.name.as_str())
+                                    .or_insert_with(|| re.is_match(&column.name));
+                                if hit {
                                     targets.push((s, c));
                                 }
                             }
@@ -318,7 +368,10 @@ impl Checker<'_> {
                         "invalid regular expression",
                         loc(file, pattern.span),
                         "does not compile",
-                        format!("{}", error).lines().last().unwrap_or("check the pattern").trim().to_string(),
+                        format!(
+                            "fix the regular expression ({}); column patterns use Rust's regex syntax, unanchored",
+                            error.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ")
+                        ),
                     ),
                 }
                 MaskScope::Matching {
@@ -355,7 +408,10 @@ impl Checker<'_> {
                     let sql = column.ty.sql.clone();
                     self.error(
                         "check::method_type",
-                        format!("`{}` cannot mask column `{name}` of `{id}`: {why}", method_name(&method)),
+                        format!(
+                            "`{}` cannot mask column `{name}` of `{id}`: {why}",
+                            method_name(&method)
+                        ),
                         loc(file, mask.method.span),
                         &format!("column is `{sql}`"),
                         "choose a method for this type, such as `hash`, `null` or `constant …`",
@@ -409,17 +465,30 @@ impl Checker<'_> {
                 MaskScope::Tagged { depth, .. } => (1, *depth),
                 MaskScope::Matching { .. } => (2, 0),
             };
-            (rank, std::cmp::Reverse(depth), std::cmp::Reverse(rule.priority))
+            (
+                rank,
+                std::cmp::Reverse(depth),
+                std::cmp::Reverse(rule.priority),
+            )
         };
         let mut ties = Vec::new();
         let mut reachable = vec![false; masks.len()];
+        let mut targeted = vec![false; masks.len()];
         for source in &mut self.model.sources {
             for column in &mut source.columns {
                 column.masks.sort_by_key(|m| (key(m), m.rule));
                 for pair in column.masks.windows(2) {
                     if key(&pair[0]) == key(&pair[1]) && pair[0].rule != pair[1].rule {
-                        ties.push((pair[0].rule, pair[1].rule, source.id.clone(), column.name.clone()));
+                        ties.push((
+                            pair[0].rule,
+                            pair[1].rule,
+                            source.id.clone(),
+                            column.name.clone(),
+                        ));
                     }
+                }
+                for m in &column.masks {
+                    targeted[m.rule] = true;
                 }
                 for m in &column.masks {
                     reachable[m.rule] = true;
@@ -445,16 +514,13 @@ impl Checker<'_> {
                 )
                 .at_loc(second, "this rule")
                 .related(first, "ties with this rule")
-                .help(format!("give one of them a higher `priority` (the other is at {cite})")),
+                .help(format!(
+                    "give one of them a higher `priority` (the other is at {cite})"
+                )),
             );
         }
         for (i, rule) in self.model.masks.iter().enumerate() {
-            let targets_any = self
-                .model
-                .sources
-                .iter()
-                .any(|s| s.columns.iter().any(|c| c.masks.iter().any(|m| m.rule == i)));
-            if targets_any && !reachable[i] {
+            if targeted[i] && !reachable[i] {
                 self.diagnostics.push(
                     Diagnostic::warning("check::mask_never", "this mask rule can never apply")
                         .at_loc(rule.loc, "shadowed")
@@ -467,12 +533,18 @@ impl Checker<'_> {
         for source in &self.model.sources {
             for column in &source.columns {
                 for m in &column.masks {
-                    let Some(when) = &self.model.masks[m.rule].when else { continue };
+                    let Some(when) = &self.model.masks[m.rule].when else {
+                        continue;
+                    };
                     let mut read = Vec::new();
                     columns_read(when, source, &mut read);
                     for c in read {
                         if !source.columns[c].masks.is_empty() {
-                            warnings.push((m.rule, source.columns[c].name.clone(), source.id.clone()));
+                            warnings.push((
+                                m.rule,
+                                source.columns[c].name.clone(),
+                                source.id.clone(),
+                            ));
                         }
                     }
                 }
@@ -526,17 +598,36 @@ impl Checker<'_> {
             FilterKind::Sample { percent, column } => {
                 let ok = percent.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 100.0);
                 if !ok {
-                    self.error("check::sample_percent", format!("cannot sample {percent} percent"), kind_at, "out of range", "write a percentage above 0 and at most 100");
+                    self.error(
+                        "check::sample_percent",
+                        format!("cannot sample {percent} percent"),
+                        kind_at,
+                        "out of range",
+                        "write a percentage above 0 and at most 100",
+                    );
                 }
                 for &s in &sources {
                     if find_column(&self.model.sources[s], &column.node).is_none() {
-                        let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                        let what = format!("column of `{}`", self.model.sources[s].id);
-                        self.unknown(&what, &column.node, loc(file, column.span), names.iter().map(String::as_str), "sample by a declared column, usually the primary key");
+                        let names: Vec<String> = self.model.sources[s]
+                            .columns
+                            .iter()
+                            .map(|c| c.name.clone())
+                            .collect();
+                        let container = format!("in `{}`", self.model.sources[s].id);
+                        self.unknown_in(
+                            "column",
+                            &column.node,
+                            &container,
+                            loc(file, column.span),
+                            names.iter().map(String::as_str),
+                            "sample by a declared column, usually the primary key",
+                        );
                     }
                 }
             }
-            FilterKind::LimitToPurpose(purpose) => self.known_purpose(&purpose.node, loc(file, purpose.span)),
+            FilterKind::LimitToPurpose(purpose) => {
+                self.known_purpose(&purpose.node, loc(file, purpose.span))
+            }
             FilterKind::LimitToAnyPurpose | FilterKind::Never => {}
         }
         self.model.filters.push(FilterRule {
@@ -567,25 +658,51 @@ impl Checker<'_> {
                 let l = self.operand(file, left, s);
                 let r = self.operand(file, right, s);
                 if l == Some(Kind::Null) || r == Some(Kind::Null) {
-                    self.error("check::compare_null", format!("`{} null` is never true", op.symbol()), at, "compares with null", "write `is null` or `is not null`");
+                    self.error(
+                        "check::compare_null",
+                        format!("`{} null` is never true", op.symbol()),
+                        at,
+                        "compares with null",
+                        "write `is null` or `is not null`",
+                    );
                 } else if let (Some(l), Some(r)) = (l, r) {
                     if !l.comparable(r) || l == Kind::Other {
-                        self.error("check::compare_types", format!("cannot compare {} with {}", l.word(), r.word()), at, "mismatched types", "compare values of the same kind; quote strings, leave numbers bare");
+                        self.error(
+                            "check::compare_types",
+                            format!("cannot compare {} with {}", l.word(), r.word()),
+                            at,
+                            "mismatched types",
+                            "compare values of the same kind; quote strings, leave numbers bare",
+                        );
                     }
                 }
             }
             Predicate::IsNull { operand, .. } => {
                 self.operand(file, operand, s);
             }
-            Predicate::InList { operand, values, .. } => {
+            Predicate::InList {
+                operand, values, ..
+            } => {
                 let kind = self.operand(file, operand, s);
                 for value in values {
                     let v = literal_kind(&value.node);
                     if v == Kind::Null {
-                        self.error("check::null_in_list", "`null` in a list never matches", loc(file, value.span), "null", "remove it, and add `or COLUMN is null` if null rows should match");
+                        self.error(
+                            "check::null_in_list",
+                            "`null` in a list never matches",
+                            loc(file, value.span),
+                            "null",
+                            "remove it, and add `or COLUMN is null` if null rows should match",
+                        );
                     } else if let Some(k) = kind {
                         if !k.comparable(v) {
-                            self.error("check::compare_types", format!("cannot compare {} with {}", k.word(), v.word()), loc(file, value.span), "mismatched type", "list values of the operand's type");
+                            self.error(
+                                "check::compare_types",
+                                format!("cannot compare {} with {}", k.word(), v.word()),
+                                loc(file, value.span),
+                                "mismatched type",
+                                "list values of the operand's type",
+                            );
                         }
                     }
                 }
@@ -593,7 +710,13 @@ impl Checker<'_> {
             Predicate::InUserGroups { operand, .. } => {
                 if let Some(k) = self.operand(file, operand, s) {
                     if k != Kind::Text {
-                        self.error("check::compare_types", format!("`in user.groups` needs text, not {}", k.word()), at, "not text", "group names are text: test a text column");
+                        self.error(
+                            "check::compare_types",
+                            format!("`in user.groups` needs text, not {}", k.word()),
+                            at,
+                            "not text",
+                            "group names are text: test a text column",
+                        );
                     }
                 }
             }
@@ -601,14 +724,29 @@ impl Checker<'_> {
                 self.known_attribute(&key.node, None, loc(file, key.span));
                 if let Some(k) = self.operand(file, operand, s) {
                     if k != Kind::Text {
-                        self.error("check::compare_types", format!("`in user.attribute(…)` needs text, not {}", k.word()), at, "not text", "attribute values are text: test a text column");
+                        self.error(
+                            "check::compare_types",
+                            format!("`in user.attribute(…)` needs text, not {}", k.word()),
+                            at,
+                            "not text",
+                            "attribute values are text: test a text column",
+                        );
                     }
                 }
             }
             Predicate::Operand(operand) => {
                 if let Some(k) = self.operand(file, operand, s) {
                     if k != Kind::Boolean {
-                        self.error("check::not_boolean", format!("a condition must be true or false, but this is {}", k.word()), at, "not a condition", "compare it with something, such as `= \"EU\"` or `is not null`");
+                        self.error(
+                            "check::not_boolean",
+                            format!(
+                                "a condition must be true or false, but this is {}",
+                                k.word()
+                            ),
+                            at,
+                            "not a condition",
+                            "compare it with something, such as `= \"EU\"` or `is not null`",
+                        );
                     }
                 }
             }
@@ -616,7 +754,12 @@ impl Checker<'_> {
     }
 
     /// Checks an operand; its kind when known.
-    fn operand(&mut self, file: crate::span::FileId, operand: &Node<Operand>, s: usize) -> Option<Kind> {
+    fn operand(
+        &mut self,
+        file: crate::span::FileId,
+        operand: &Node<Operand>,
+        s: usize,
+    ) -> Option<Kind> {
         let at = loc(file, operand.span);
         match &operand.node {
             Operand::Literal(l) => Some(literal_kind(l)),
@@ -624,9 +767,20 @@ impl Checker<'_> {
             Operand::Column(name) => match find_column(&self.model.sources[s], name) {
                 Some(c) => Some(Kind::of(self.model.sources[s].columns[c].ty.kind)),
                 None => {
-                    let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                    let what = format!("column of `{}`", self.model.sources[s].id);
-                    self.unknown(&what, name, at, names.iter().map(String::as_str), "name a declared column; quote strings with double quotes");
+                    let names: Vec<String> = self.model.sources[s]
+                        .columns
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let container = format!("in `{}`", self.model.sources[s].id);
+                    self.unknown_in(
+                        "column",
+                        name,
+                        &container,
+                        at,
+                        names.iter().map(String::as_str),
+                        "name a declared column; quote strings with double quotes",
+                    );
                     None
                 }
             },
@@ -655,8 +809,8 @@ impl Checker<'_> {
                         for c in &columns {
                             if find_column(&self.model.sources[s], c).is_none() {
                                 let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                                let what = format!("column of `{}`", self.model.sources[s].id);
-                                self.unknown(&what, c, at, names.iter().map(String::as_str), "the escape hatch may read only the source's declared columns");
+                                let container = format!("in `{}`", self.model.sources[s].id);
+                                self.unknown_in("column", c, &container, at, names.iter().map(String::as_str), "the escape hatch may read only the source's declared columns");
                             }
                         }
                         let boolean = match expr.is_boolean() {
@@ -696,16 +850,13 @@ fn literal_kind(l: &Literal) -> Kind {
 
 /// The index of the column called `name`, as the source's dialect compares.
 pub fn find_column(source: &Source, name: &str) -> Option<usize> {
-    source
-        .columns
-        .iter()
-        .position(|c| c.name == name)
-        .or_else(|| {
-            source
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(name))
-        })
+    match source.dialect {
+        Dialect::Postgres => source.columns.iter().position(|c| c.name == name),
+        Dialect::Redshift => source
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name)),
+    }
 }
 
 /// The one column of `source` carrying `tag` (or a tag below it); otherwise
@@ -741,7 +892,9 @@ fn columns_read(p: &Predicate, source: &Source, out: &mut Vec<usize>) {
         Operand::Literal(_) | Operand::UserName => {}
     };
     match p {
-        Predicate::Or(parts) | Predicate::And(parts) => parts.iter().for_each(|p| columns_read(p, source, out)),
+        Predicate::Or(parts) | Predicate::And(parts) => {
+            parts.iter().for_each(|p| columns_read(p, source, out))
+        }
         Predicate::Not(inner) => columns_read(inner, source, out),
         Predicate::Compare { left, right, .. } => {
             operand(left, out);
@@ -757,14 +910,22 @@ fn columns_read(p: &Predicate, source: &Source, out: &mut Vec<usize>) {
 
 /// Whether a method fits a column type; why not otherwise.
 pub fn fits(method: &Method, ty: TypeKind) -> Result<(), String> {
-    let need = |ok: bool, what: &str| if ok { Ok(()) } else { Err(format!("it needs {what}, the column is {}", ty.family())) };
+    let need = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("it needs {what}, the column is {}", ty.family()))
+        }
+    };
     match method {
         Method::Hash | Method::Null | Method::None => Ok(()),
         Method::Constant(Literal::Null) => Ok(()),
         Method::Constant(Literal::String(_)) => need(ty.is_text(), "a text column"),
         Method::Constant(Literal::Number(_)) => need(ty.is_numeric(), "a numeric column"),
         Method::Constant(Literal::Bool(_)) => need(ty == TypeKind::Boolean, "a boolean column"),
-        Method::Regex { .. } | Method::ShowFirst(_) | Method::ShowLast(_) => need(ty.is_text(), "a text column"),
+        Method::Regex { .. } | Method::ShowFirst(_) | Method::ShowLast(_) => {
+            need(ty.is_text(), "a text column")
+        }
         Method::Round(_) => need(ty.is_numeric(), "a numeric column"),
         Method::Truncate(unit) => {
             if ty == TypeKind::Date && *unit == ast::TimeUnit::Hour {
@@ -806,7 +967,9 @@ pub fn check_posix_pattern(pattern: &str) -> Result<(), String> {
             '\\' => {
                 let next = chars.get(i + 1).copied().unwrap_or(' ');
                 if next.is_ascii_alphanumeric() {
-                    return Err(format!("`\\{next}` is not portable; write a bracket expression such as `[0-9]`"));
+                    return Err(format!(
+                        "`\\{next}` is not portable; write a bracket expression such as `[0-9]`"
+                    ));
                 }
                 i += 2;
                 continue;

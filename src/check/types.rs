@@ -5,10 +5,41 @@ use crate::model::{Dialect, SqlType, TypeKind};
 
 /// The type names veil knows, for "did you mean".
 pub const KNOWN: [&str; 35] = [
-    "smallint", "int2", "integer", "int", "int4", "bigint", "int8", "decimal", "numeric", "real",
-    "float4", "double precision", "float8", "float", "boolean", "bool", "char", "character",
-    "nchar", "bpchar", "varchar", "character varying", "nvarchar", "text", "date", "timestamp",
-    "timestamptz", "time", "timetz", "super", "varbyte", "uuid", "json", "jsonb", "bytea",
+    "smallint",
+    "int2",
+    "integer",
+    "int",
+    "int4",
+    "bigint",
+    "int8",
+    "decimal",
+    "numeric",
+    "real",
+    "float4",
+    "double precision",
+    "float8",
+    "float",
+    "boolean",
+    "bool",
+    "char",
+    "character",
+    "nchar",
+    "bpchar",
+    "varchar",
+    "character varying",
+    "nvarchar",
+    "text",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "time",
+    "timetz",
+    "super",
+    "varbyte",
+    "uuid",
+    "json",
+    "jsonb",
+    "bytea",
 ];
 
 /// Classifies a declared type, or says why it is not valid.
@@ -32,10 +63,7 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
             [] => Ok(default),
             [Some(n)] if (1..=max).contains(n) => Ok(Some(*n)),
             [None] if ty.args[0] == "max" && dialect == Dialect::Redshift => Ok(Some(max)),
-            _ => Err(format!(
-                "`{}` takes one length from 1 to {max}",
-                ty.name
-            )),
+            _ => Err(format!("`{}` takes one length from 1 to {max}", ty.name)),
         }
     };
     if ty.time_zone.is_some() && !matches!(ty.name.as_str(), "timestamp" | "time") {
@@ -58,7 +86,9 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
                 _ => return Err("`numeric` takes a precision and an optional scale".into()),
             };
             if !(1..=38).contains(&p) || s > p {
-                return Err("a numeric precision is 1 to 38 and its scale at most the precision".into());
+                return Err(
+                    "a numeric precision is 1 to 38 and its scale at most the precision".into(),
+                );
             }
             Ok(SqlType {
                 kind: TypeKind::Decimal(p, s),
@@ -104,10 +134,9 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
         "uuid" | "json" | "jsonb" | "bytea" if dialect == Dialect::Postgres => {
             no_args(TypeKind::Other, ty.name.as_str())
         }
-        other if KNOWN.contains(&other) => Err(format!(
-            "`{other}` is not a {} type",
-            dialect.name()
-        )),
+        other if KNOWN.contains(&other) => {
+            Err(format!("`{other}` is not a {} type", dialect.name()))
+        }
         other => Err(format!("unknown column type `{other}`")),
     }
 }

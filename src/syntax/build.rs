@@ -10,30 +10,16 @@ use crate::span::{FileId, Node, Span};
 use pest::Parser;
 use pest::iterators::Pair;
 
-/// Parses the one item that starts at `offset`: the item, the offset just
-/// past it, and any diagnostics the builder raised.
-pub(super) fn parse_item(
+/// Parses the items of `text` from `offset` to the end, and any
+/// diagnostics the builder raised.
+pub(super) fn parse_items(
     file: FileId,
     text: &str,
     comments: &[Comment],
     offset: usize,
-) -> Result<(Node<Item>, usize, Vec<Diagnostic>), SyntaxError> {
-    let rest = &text[offset..];
-    let mut pairs = VeilParser::parse(Rule::item, rest)
+) -> Result<(Vec<Node<Item>>, Vec<Diagnostic>), SyntaxError> {
+    let mut pairs = VeilParser::parse(Rule::file, &text[offset..])
         .map_err(|error| pest_error(file, text, offset, error))?;
-    let Some(pair) = pairs.next() else {
-        return Err(pest_error(
-            file,
-            text,
-            offset,
-            pest::error::Error::new_from_pos(
-                pest::error::ErrorVariant::CustomError {
-                    message: "expected an item".into(),
-                },
-                pest::Position::from_start(rest),
-            ),
-        ));
-    };
     let mut builder = Builder {
         file,
         text,
@@ -41,11 +27,18 @@ pub(super) fn parse_item(
         base: offset,
         diagnostics: Vec::new(),
     };
-    let end = builder.span(&pair).end;
     // Builder errors (a bad escape, an unknown method) do not stop the
-    // parse: the item is kept and the errors are reported with the rest.
-    let item = builder.item(pair);
-    Ok((item, end, builder.diagnostics))
+    // parse: the items are kept and the errors reported with the rest.
+    let items = pairs
+        .next()
+        .map(|file| {
+            file.into_inner()
+                .filter(|p| p.as_rule() != Rule::EOI)
+                .map(|p| builder.item(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((items, builder.diagnostics))
 }
 
 /// Builds AST nodes from pest pairs of one item.
@@ -133,7 +126,14 @@ impl Builder<'_> {
         }
     }
 
-    fn error(&mut self, span: Span, code: &'static str, message: String, label: &str, help: String) {
+    fn error(
+        &mut self,
+        span: Span,
+        code: &'static str,
+        message: String,
+        label: &str,
+        help: String,
+    ) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
                 .at(self.file, span, label)
@@ -264,9 +264,17 @@ impl Builder<'_> {
                 self.error(
                     span,
                     "syntax::bad_number",
-                    format!("{what} must be a whole number from {} to {}", range.start(), range.end()),
+                    format!(
+                        "{what} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
                     "out of range",
-                    format!("write {what} as a whole number between {} and {}", range.start(), range.end()),
+                    format!(
+                        "write {what} as a whole number between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
                 );
                 *range.start()
             }
@@ -660,7 +668,10 @@ impl Builder<'_> {
             None => (String::new(), span),
         };
         // The argument pairs: a literal, two strings, or one parenthesised value.
-        let args: Vec<Pair<'_, Rule>> = it.next().map(|a| a.into_inner().collect()).unwrap_or_default();
+        let args: Vec<Pair<'_, Rule>> = it
+            .next()
+            .map(|a| a.into_inner().collect())
+            .unwrap_or_default();
         let takes = |n: usize| args.len() == n;
         let method = match word.as_str() {
             "hash" if takes(0) => Method::Hash,
@@ -681,7 +692,8 @@ impl Builder<'_> {
                         "syntax::bad_number",
                         "`round` needs a positive number".into(),
                         "not positive",
-                        "write the multiple to round to, such as `round(100)` or `round(0.5)`".into(),
+                        "write the multiple to round to, such as `round(100)` or `round(0.5)`"
+                            .into(),
                     );
                 }
                 Method::Round(n)
@@ -714,7 +726,9 @@ impl Builder<'_> {
             }
             known if METHODS.contains(&known) => {
                 let usage = match known {
-                    "constant" => "`constant <literal>`, such as `constant \"n/a\"` or `constant 0`",
+                    "constant" => {
+                        "`constant <literal>`, such as `constant \"n/a\"` or `constant 0`"
+                    }
                     "regex" => "`regex \"<pattern>\" \"<replacement>\"`",
                     "round" => "`round(<n>)`, such as `round(100)`",
                     "truncate" => "`truncate(<unit>)`, such as `truncate(month)`",

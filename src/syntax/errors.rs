@@ -38,15 +38,31 @@ pub(super) fn pest_error(
         };
     let at = floor_char_boundary(text, at.min(text.len()));
     let found = token_at(text, at);
-    let span = Span::new(at, at + found.len().max(if at < text.len() { 1 } else { 0 }));
-    let span = Span::new(span.start, floor_char_boundary(text, span.end.min(text.len())).max(span.start));
+    let span = Span::new(
+        at,
+        at + found.len().max(if at < text.len() { 1 } else { 0 }),
+    );
+    let span = Span::new(
+        span.start,
+        floor_char_boundary(text, span.end.min(text.len())).max(span.start),
+    );
     let (message, expected) = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_words(positives);
             let what = if found.is_empty() {
                 "end of file".to_string()
             } else {
-                format!("`{}`", found.escape_debug())
+                let shown: String = found
+                    .chars()
+                    .flat_map(|c| {
+                        if c.is_control() {
+                            c.escape_default().collect::<Vec<_>>()
+                        } else {
+                            vec![c]
+                        }
+                    })
+                    .collect();
+                format!("`{shown}`")
             };
             let message = if expected.is_empty() {
                 format!("unexpected {what}")
@@ -174,8 +190,21 @@ fn describe(rule: Rule) -> &'static str {
 
 /// A hint for the mistakes authors make most.
 fn hint(found: &str, expected: &[String]) -> String {
-    let wants_name = expected.iter().any(|w| w == "a name");
-    if wants_name && is_reserved(found) {
+    let lower = found.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "integration" | "source" | "access" | "mask" | "filter"
+    ) && !expected.iter().any(|w| w.starts_with("`integration`"))
+    {
+        return format!("`{lower}` starts a new item: the item before it is incomplete");
+    }
+    let wants_name = expected.iter().any(|w| {
+        w == "a name"
+            || w.starts_with("a mask target")
+            || w.starts_with("a row condition")
+            || w.starts_with("a source id")
+    });
+    if is_reserved(found) && wants_name {
         return format!("`{found}` is a reserved word; write `` `{found}` `` to use it as a name");
     }
     if found == "'" {
@@ -185,10 +214,12 @@ fn hint(found: &str, expected: &[String]) -> String {
         return "the file ends before this item is complete: is a `}`, `)` or `\"` missing?".into();
     }
     if expected.iter().any(|w| w.starts_with("`integration`")) {
-        return "every item starts with `integration`, `source`, `access`, `mask` or `filter`".into();
+        return "every item starts with `integration`, `source`, `access`, `mask` or `filter`"
+            .into();
     }
     if found == "\"" && expected.iter().any(|w| w == "a name") {
-        return "names are written bare or in backticks (`name`); double quotes make a string".into();
+        return "names are written bare or in backticks (`name`); double quotes make a string"
+            .into();
     }
     "see docs/language.md for the syntax of this item".into()
 }
@@ -196,11 +227,49 @@ fn hint(found: &str, expected: &[String]) -> String {
 /// Whether `word` is one of the language's reserved words.
 pub fn is_reserved(word: &str) -> bool {
     const RESERVED: [&str; 43] = [
-        "integration", "everyone", "approved", "priority", "matching", "attribute", "require",
-        "columns", "percent", "purpose", "source", "access", "except", "tagged", "column",
-        "filter", "sample", "allow", "using", "where", "group", "newer", "older", "never",
-        "limit", "false", "mask", "when", "user", "than", "null", "true", "for", "not", "and",
-        "any", "sql", "or", "on", "in", "is", "by", "to",
+        "integration",
+        "everyone",
+        "approved",
+        "priority",
+        "matching",
+        "attribute",
+        "require",
+        "columns",
+        "percent",
+        "purpose",
+        "source",
+        "access",
+        "except",
+        "tagged",
+        "column",
+        "filter",
+        "sample",
+        "allow",
+        "using",
+        "where",
+        "group",
+        "newer",
+        "older",
+        "never",
+        "limit",
+        "false",
+        "mask",
+        "when",
+        "user",
+        "than",
+        "null",
+        "true",
+        "for",
+        "not",
+        "and",
+        "any",
+        "sql",
+        "or",
+        "on",
+        "in",
+        "is",
+        "by",
+        "to",
     ];
     let lower = word.to_ascii_lowercase();
     RESERVED.contains(&lower.as_str())

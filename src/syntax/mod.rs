@@ -33,22 +33,28 @@ pub fn parse(file: FileId, text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     };
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
-    let mut offset = skip_trivia(text, 0);
-    // One item at a time: a broken item is reported and parsing resumes at
-    // the next line that starts an item, so one run reports every broken item.
-    while offset < text.len() {
-        match build::parse_item(file, text, &comments, offset) {
-            Ok((item, end, mut found)) => {
-                items.push(item);
+    let mut offset = 0;
+    // The whole file at once, so pest reports the furthest point it reached;
+    // after an error, parsing resumes at the next line that starts an item,
+    // so one run reports every broken item.
+    loop {
+        match build::parse_items(file, text, &comments, offset) {
+            Ok((mut parsed, mut found)) => {
+                items.append(&mut parsed);
                 diagnostics.append(&mut found);
-                offset = skip_trivia(text, end);
+                break;
             }
             Err(error) => {
                 let error_at = error.span.start;
                 diagnostics.push(error.diagnostic);
-                match next_item_start(text, error_at.max(offset)) {
-                    Some(next) => offset = next,
-                    None => break,
+                let mut next = next_item_start(text, error_at.max(offset));
+                if next == Some(offset) {
+                    // The item at `offset` itself is broken: skip its line.
+                    next = next_item_start(text, offset + 1);
+                }
+                match next {
+                    Some(next) if next > offset => offset = next,
+                    _ => break,
                 }
             }
         }
@@ -62,26 +68,6 @@ pub fn parse(file: FileId, text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     })
 }
 
-/// The first offset at or after `from` that is not white space or comment.
-fn skip_trivia(text: &str, mut from: usize) -> usize {
-    let bytes = text.as_bytes();
-    loop {
-        while from < bytes.len() && matches!(bytes[from], b' ' | b'\t' | b'\r' | b'\n') {
-            from += 1;
-        }
-        if text[from..].starts_with('\u{FEFF}') {
-            from += '\u{FEFF}'.len_utf8();
-        } else if text[from..].starts_with("//") {
-            from = text[from..].find('\n').map_or(text.len(), |n| from + n);
-        } else if text[from..].starts_with("/*") {
-            // The pre-pass has already rejected an unterminated comment.
-            from = text[from + 2..].find("*/").map_or(text.len(), |n| from + 2 + n + 2);
-        } else {
-            return from;
-        }
-    }
-}
-
 /// A syntax error of one parse attempt, with the byte where it was found.
 pub(crate) struct SyntaxError {
     pub span: Span,
@@ -91,6 +77,12 @@ pub(crate) struct SyntaxError {
 /// The start of the first line at or after `from` that begins (after
 /// indentation) with a top-level keyword.
 fn next_item_start(text: &str, from: usize) -> Option<usize> {
+    // An error right at an item keyword that starts a line (the item before
+    // it was cut short) resumes there.
+    let line_begin = text.get(..from)?.rfind('\n').map_or(0, |n| n + 1);
+    if text[line_begin..from].trim().is_empty() && starts_item(&text[from..]) && from > 0 {
+        return Some(from);
+    }
     let mut line_start = match text.get(from..)?.find('\n') {
         Some(n) => from + n + 1,
         None => return None,
@@ -98,15 +90,7 @@ fn next_item_start(text: &str, from: usize) -> Option<usize> {
     while line_start < text.len() {
         let line = &text[line_start..];
         let trimmed = line.trim_start_matches([' ', '\t']);
-        let word: String = trimmed
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if matches!(
-            word.as_str(),
-            "integration" | "source" | "access" | "mask" | "filter"
-        ) {
+        if starts_item(trimmed) {
             return Some(line_start + (line.len() - trimmed.len()));
         }
         line_start = match line.find('\n') {
@@ -115,4 +99,17 @@ fn next_item_start(text: &str, from: usize) -> Option<usize> {
         };
     }
     None
+}
+
+/// Whether `text` begins with a top-level keyword.
+fn starts_item(text: &str) -> bool {
+    let word: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(
+        word.as_str(),
+        "integration" | "source" | "access" | "mask" | "filter"
+    )
 }
