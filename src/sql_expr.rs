@@ -367,6 +367,9 @@ impl SqlParser {
         let mut count = 0;
         while self.word("not") {
             count += 1;
+            if count > 8 {
+                return Err(self.error("more than 8 `not` in a row"));
+            }
         }
         let mut expr = self.predicate()?;
         for _ in 0..count {

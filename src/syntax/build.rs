@@ -41,6 +41,9 @@ pub(super) fn parse_items(
     Ok((items, builder.diagnostics))
 }
 
+/// How many `not`s may stand in a row.
+const MAX_NOTS: usize = 8;
+
 /// Builds AST nodes from pest pairs of one item.
 struct Builder<'t> {
     file: FileId,
@@ -141,6 +144,21 @@ impl Builder<'_> {
         );
     }
 
+    /// Checks a run of `not`s: more than a few is a mistake, and an unbounded
+    /// run would make every later stage recurse without limit.
+    fn nots(&mut self, nots: &[usize]) {
+        if nots.len() > MAX_NOTS {
+            let start = nots[MAX_NOTS];
+            self.error(
+                Span::new(start, start + 3),
+                "syntax::too_deep",
+                format!("more than {MAX_NOTS} `not` in a row"),
+                "too many",
+                "two `not`s cancel out: remove them in pairs".into(),
+            );
+        }
+    }
+
     fn item(&mut self, pair: Pair<'_, Rule>) -> Node<Item> {
         let span = self.span(&pair);
         let item = match pair.as_rule() {
@@ -163,6 +181,9 @@ impl Builder<'_> {
             Rule::quoted_ident => {
                 let inner = &text[1..text.len() - 1];
                 let name = inner.replace("``", "`");
+                if let Some(i) = name.find('\0') {
+                    self.nul(Span::new(span.start + 1 + i, span.start + 2 + i));
+                }
                 if name.is_empty() {
                     self.error(
                         span,
@@ -200,6 +221,10 @@ impl Builder<'_> {
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
+            if c == '\0' {
+                self.nul(Span::new(start + i, start + i + 1));
+                continue;
+            }
             if c != '\\' {
                 out.push(c);
                 continue;
@@ -244,6 +269,16 @@ impl Builder<'_> {
             }
         }
         out
+    }
+
+    fn nul(&mut self, span: Span) {
+        self.error(
+            span,
+            "syntax::nul",
+            "the character U+0000 is not allowed".into(),
+            "NUL character",
+            "remove it: databases cannot store U+0000 in names or text".into(),
+        );
     }
 
     fn number(&self, pair: &Pair<'_, Rule>) -> String {
@@ -497,6 +532,8 @@ impl Builder<'_> {
                         atom = Some(self.subject(p));
                     }
                 }
+                self.nots(&nots);
+                nots.truncate(MAX_NOTS);
                 let mut node = atom.unwrap_or_else(|| Node::new(Subject::Everyone, span));
                 for start in nots.into_iter().rev() {
                     let s = Span::new(start, node.span.end);
@@ -878,6 +915,8 @@ impl Builder<'_> {
                         test = Some(self.pred_test(p));
                     }
                 }
+                self.nots(&nots);
+                nots.truncate(MAX_NOTS);
                 let mut node = test.unwrap_or_else(|| {
                     Node::new(
                         Predicate::Operand(Node::new(Operand::Literal(Literal::Bool(false)), span)),

@@ -6,7 +6,7 @@ use crate::span::Span;
 
 /// How deeply `(`, `[` and `{` may nest. Real policies nest a handful of
 /// levels; the limit keeps every recursive stage's stack bounded.
-pub const MAX_NESTING: usize = 64;
+pub const MAX_NESTING: usize = 32;
 
 /// A comment and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
