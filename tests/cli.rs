@@ -1,0 +1,253 @@
+//! The command line as a user runs it: exit codes, output, diagnostics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// One run of the `veil` binary and what it must produce.
+struct Test {
+    args: Vec<String>,
+    dir: Option<PathBuf>,
+}
+
+/// What a run produced.
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Test {
+    fn new() -> Test {
+        Test {
+            args: Vec::new(),
+            dir: None,
+        }
+    }
+
+    fn args(mut self, args: &[&str]) -> Test {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    fn current_dir(mut self, dir: &Path) -> Test {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    fn run(self) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_veil"));
+        command.args(&self.args).env("NO_COLOR", "1");
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let output = command.output().expect("runs veil");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and checks the exit status.
+    fn status(self, expected: i32) -> Run {
+        let args = self.args.join(" ");
+        let run = self.run();
+        assert_eq!(
+            run.status, expected,
+            "veil {args}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "veil-cli-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates scratch dir");
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("writes file");
+        path
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const POLICY: &str = "integration db {\n  dialect     = postgres\n  database    = \"app\"\n  view_schema = \"governed\"\n}\n\nsource s.t {\n  table = public.t\n  columns {\n    id    bigint\n    email text tags(pii)\n  }\n}\n\naccess s.t {\n  allow group \"analysts\"\n}\n\nmask tagged pii using hash\n";
+const IDENTITIES: &str = "groups: [analysts]\nusers:\n  ann:\n    groups: [analysts]\n";
+
+#[test]
+fn the_example_project_is_valid_and_formatted() {
+    let run = Test::new().args(&["validate", "policies"]).status(0);
+    assert!(run.stdout.contains("policies: valid"), "{}", run.stdout);
+    assert!(run.stderr.is_empty(), "no warnings expected:\n{}", run.stderr);
+    Test::new().args(&["fmt", "--check", "policies"]).status(0);
+}
+
+#[test]
+fn validate_reports_errors_with_exit_1() {
+    let dir = Scratch::new();
+    dir.write("p.veil", &POLICY.replace("analysts", "analyst"));
+    dir.write("identities.yaml", IDENTITIES);
+    let run = Test::new().args(&["validate", dir.arg()]).status(1);
+    assert!(run.stderr.contains("unknown group `analyst`"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean `analysts`?"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let dir = Scratch::new();
+    dir.write("p.veil", &format!("{POLICY}mask columns matching \"phone\" using null\n"));
+    dir.write("identities.yaml", IDENTITIES);
+    let run = Test::new().args(&["validate", dir.arg()]).status(0);
+    assert!(run.stderr.contains("this pattern matches no column"), "{}", run.stderr);
+    assert!(run.stdout.contains("1 warning"), "{}", run.stdout);
+}
+
+#[test]
+fn json_diagnostics_carry_file_line_column_and_help() {
+    let dir = Scratch::new();
+    let file = dir.write("p.veil", &POLICY.replace("using hash", "using hsah"));
+    dir.write("identities.yaml", IDENTITIES);
+    let run = Test::new()
+        .args(&["validate", "--error-format", "json", dir.arg()])
+        .status(1);
+    let line = run.stderr.lines().next().expect("one diagnostic");
+    let json: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(json["severity"], "error");
+    assert_eq!(json["code"], "syntax::unknown_method");
+    assert_eq!(json["file"], file.display().to_string());
+    assert_eq!(json["line"], 19);
+    assert_eq!(json["column"], 23);
+    assert_eq!(json["help"], "did you mean `hash`?");
+}
+
+#[test]
+fn validate_json_output_summarises() {
+    let run = Test::new()
+        .args(&["validate", "--format", "json", "policies"])
+        .status(0);
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("valid JSON");
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["integrations"], 2);
+}
+
+#[test]
+fn every_file_reports_its_errors() {
+    let dir = Scratch::new();
+    dir.write("a.veil", &POLICY.replace("using hash", "using"));
+    dir.write("b.veil", "filter s.t where email = 'x'\n");
+    dir.write("identities.yaml", "groups: [analysts]\nusers:\n  ann:\n    grups: []\n");
+    let run = Test::new()
+        .args(&["validate", "--error-format", "json", dir.arg()])
+        .status(1);
+    let files: Vec<String> = run
+        .stderr
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            v["file"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(files, ["a.veil", "b.veil", "identities.yaml"], "{}", run.stderr);
+}
+
+#[test]
+fn project_problems_are_errors() {
+    let empty = Scratch::new();
+    let run = Test::new().args(&["validate", empty.arg()]).status(1);
+    assert!(run.stderr.contains("no `*.veil` files"), "{}", run.stderr);
+    assert!(run.stderr.contains("identities.yaml"), "{}", run.stderr);
+
+    let run = Test::new()
+        .args(&["validate", "/nonexistent/veil/project"])
+        .status(1);
+    assert!(run.stderr.contains("cannot read directory"), "{}", run.stderr);
+
+    let binary = Scratch::new();
+    std::fs::write(binary.path().join("p.veil"), b"mask \xff\xfe").expect("writes");
+    binary.write("identities.yaml", IDENTITIES);
+    let run = Test::new().args(&["validate", binary.arg()]).status(1);
+    assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_1() {
+    Test::new().args(&["validate", "--no-such-flag"]).status(1);
+    Test::new().args(&["frobnicate"]).status(1);
+    Test::new().args(&["--help"]).status(0);
+}
+
+#[test]
+fn fmt_check_lists_then_fmt_rewrites() {
+    let dir = Scratch::new();
+    let messy = POLICY.replace("  dialect     = postgres", "dialect=postgres").replace("\n\n", "\n\n\n\n");
+    let file = dir.write("p.veil", &messy);
+    let run = Test::new().args(&["fmt", "--check", dir.arg()]).status(1);
+    assert!(run.stdout.contains("would reformat"), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(&file).expect("reads"), messy, "--check wrote");
+    Test::new().args(&["fmt", dir.arg()]).status(0);
+    assert_eq!(std::fs::read_to_string(&file).expect("reads"), POLICY);
+    Test::new().args(&["fmt", "--check", dir.arg()]).status(0);
+}
+
+#[test]
+fn fmt_leaves_broken_files_alone() {
+    let dir = Scratch::new();
+    let broken = "mask x on s.t using\n";
+    let file = dir.write("p.veil", broken);
+    let run = Test::new().args(&["fmt", file.to_str().expect("utf-8")]).status(1);
+    assert!(run.stderr.contains("expected a mask method"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&file).expect("reads"), broken);
+}
+
+#[test]
+fn init_writes_a_project_that_validates() {
+    let dir = Scratch::new();
+    let target = dir.path().join("new");
+    let target = target.to_str().expect("utf-8");
+    Test::new().args(&["init", target]).status(0);
+    let run = Test::new().args(&["validate", target]).status(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    Test::new().args(&["fmt", "--check", target]).status(0);
+    // Never over an existing project.
+    let run = Test::new().args(&["init", target]).status(1);
+    assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
+}
+
+#[test]
+fn commands_default_to_the_current_directory() {
+    let dir = Scratch::new();
+    dir.write("p.veil", POLICY);
+    dir.write("identities.yaml", IDENTITIES);
+    Test::new().args(&["validate"]).current_dir(dir.path()).status(0);
+    Test::new().args(&["fmt", "--check"]).current_dir(dir.path()).status(0);
+}
