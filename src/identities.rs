@@ -5,6 +5,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Node, Span, floor_char_boundary};
+use crate::suggest::did_you_mean;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -107,20 +108,28 @@ pub fn load(file: FileId, text: &str) -> Result<Identities, Diagnostic> {
 }
 
 fn yaml_error(file: FileId, text: &str, error: &serde_yaml::Error) -> Diagnostic {
-    let message = error.to_string();
-    // serde_yaml appends "at line L column C"; the rendered span says it.
-    let message = match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message,
-    };
-    let help = if message.contains("unknown field") {
-        "remove the key or correct its spelling; the allowed keys are listed above"
-    } else if message.contains("must be quoted") {
-        "put the value in quotes, for example \"123\""
+    let message = without_position(&error.to_string());
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
+    let help = if let Some(field) = message
+        .contains("unknown field")
+        .then(|| quoted(&message))
+        .flatten()
+    {
+        let expected: Vec<&str> = message
+            .split("expected ")
+            .nth(1)
+            .map(|list| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        did_you_mean(&field, expected.iter().copied())
+            .unwrap_or_else(|| "remove the key or correct its spelling; the allowed keys are listed above".into())
+    } else if message.contains("must be quoted") && message.contains("null") {
+        "write a name here in quotes, or remove the empty entry".into()
+    } else if let Some(value) = message.contains("must be quoted").then(|| quoted(&message)).flatten() {
+        format!("write it in quotes: \"{value}\"")
     } else if message.contains("invalid type") {
-        "check the shape of this entry against the example in docs/language.md"
+        "check the shape of this entry against the identities.yaml reference in docs/language.md".into()
     } else {
-        "fix the YAML syntax at this point"
+        "fix the YAML syntax at this point".into()
     };
     let diagnostic = Diagnostic::error("identities::yaml", message).help(help);
     match error.location() {
@@ -138,6 +147,24 @@ fn yaml_error(file: FileId, text: &str, error: &serde_yaml::Error) -> Diagnostic
         }
         None => diagnostic,
     }
+}
+
+/// The message without the "at line L column C" serde_yaml puts in it: the
+/// rendered span says where.
+fn without_position(message: &str) -> String {
+    let mut out = message.to_string();
+    while let Some(i) = out.find(" at line ") {
+        let rest = &out[i + " at line ".len()..];
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let line_len = digits(rest);
+        let after_line = &rest[line_len..];
+        let Some(col) = after_line.strip_prefix(" column ") else {
+            break;
+        };
+        let end = i + " at line ".len() + line_len + " column ".len() + digits(col);
+        out.replace_range(i..end, "");
+    }
+    out
 }
 
 /// The span of `s` if it borrows from the text being loaded.

@@ -106,7 +106,11 @@ const IDENTITIES: &str = "groups: [analysts]\nusers:\n  ann:\n    groups: [analy
 fn the_example_project_is_valid_and_formatted() {
     let run = Test::new().args(&["validate", "policies"]).status(0);
     assert!(run.stdout.contains("policies: valid"), "{}", run.stdout);
-    assert!(run.stderr.is_empty(), "no warnings expected:\n{}", run.stderr);
+    assert!(
+        run.stderr.is_empty(),
+        "no warnings expected:\n{}",
+        run.stderr
+    );
     Test::new().args(&["fmt", "--check", "policies"]).status(0);
 }
 
@@ -116,18 +120,33 @@ fn validate_reports_errors_with_exit_1() {
     dir.write("p.veil", &POLICY.replace("analysts", "analyst"));
     dir.write("identities.yaml", IDENTITIES);
     let run = Test::new().args(&["validate", dir.arg()]).status(1);
-    assert!(run.stderr.contains("unknown group `analyst`"), "{}", run.stderr);
-    assert!(run.stderr.contains("did you mean `analysts`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown group `analyst`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `analysts`?"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }
 
 #[test]
 fn warnings_alone_exit_0() {
     let dir = Scratch::new();
-    dir.write("p.veil", &format!("{POLICY}mask columns matching \"phone\" using null\n"));
+    dir.write(
+        "p.veil",
+        &format!("{POLICY}mask columns matching \"phone\" using null\n"),
+    );
     dir.write("identities.yaml", IDENTITIES);
     let run = Test::new().args(&["validate", dir.arg()]).status(0);
-    assert!(run.stderr.contains("this pattern matches no column"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("this pattern matches no column"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.contains("1 warning"), "{}", run.stdout);
 }
 
@@ -165,7 +184,10 @@ fn every_file_reports_its_errors() {
     let dir = Scratch::new();
     dir.write("a.veil", &POLICY.replace("using hash", "using"));
     dir.write("b.veil", "filter s.t where email = 'x'\n");
-    dir.write("identities.yaml", "groups: [analysts]\nusers:\n  ann:\n    grups: []\n");
+    dir.write(
+        "identities.yaml",
+        "groups: [analysts]\nusers:\n  ann:\n    grups: []\n",
+    );
     let run = Test::new()
         .args(&["validate", "--error-format", "json", dir.arg()])
         .status(1);
@@ -174,10 +196,21 @@ fn every_file_reports_its_errors() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
-            v["file"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string()
+            v["file"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string()
         })
         .collect();
-    assert_eq!(files, ["a.veil", "b.veil", "identities.yaml"], "{}", run.stderr);
+    assert_eq!(
+        files,
+        ["a.veil", "b.veil", "identities.yaml"],
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -190,7 +223,11 @@ fn project_problems_are_errors() {
     let run = Test::new()
         .args(&["validate", "/nonexistent/veil/project"])
         .status(1);
-    assert!(run.stderr.contains("cannot read directory"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read directory"),
+        "{}",
+        run.stderr
+    );
 
     let binary = Scratch::new();
     std::fs::write(binary.path().join("p.veil"), b"mask \xff\xfe").expect("writes");
@@ -209,11 +246,17 @@ fn usage_errors_exit_1() {
 #[test]
 fn fmt_check_lists_then_fmt_rewrites() {
     let dir = Scratch::new();
-    let messy = POLICY.replace("  dialect     = postgres", "dialect=postgres").replace("\n\n", "\n\n\n\n");
+    let messy = POLICY
+        .replace("  dialect     = postgres", "dialect=postgres")
+        .replace("\n\n", "\n\n\n\n");
     let file = dir.write("p.veil", &messy);
     let run = Test::new().args(&["fmt", "--check", dir.arg()]).status(1);
     assert!(run.stdout.contains("would reformat"), "{}", run.stdout);
-    assert_eq!(std::fs::read_to_string(&file).expect("reads"), messy, "--check wrote");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("reads"),
+        messy,
+        "--check wrote"
+    );
     Test::new().args(&["fmt", dir.arg()]).status(0);
     assert_eq!(std::fs::read_to_string(&file).expect("reads"), POLICY);
     Test::new().args(&["fmt", "--check", dir.arg()]).status(0);
@@ -224,8 +267,14 @@ fn fmt_leaves_broken_files_alone() {
     let dir = Scratch::new();
     let broken = "mask x on s.t using\n";
     let file = dir.write("p.veil", broken);
-    let run = Test::new().args(&["fmt", file.to_str().expect("utf-8")]).status(1);
-    assert!(run.stderr.contains("expected a mask method"), "{}", run.stderr);
+    let run = Test::new()
+        .args(&["fmt", file.to_str().expect("utf-8")])
+        .status(1);
+    assert!(
+        run.stderr.contains("expected a mask method"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(std::fs::read_to_string(&file).expect("reads"), broken);
 }
 
@@ -248,6 +297,12 @@ fn commands_default_to_the_current_directory() {
     let dir = Scratch::new();
     dir.write("p.veil", POLICY);
     dir.write("identities.yaml", IDENTITIES);
-    Test::new().args(&["validate"]).current_dir(dir.path()).status(0);
-    Test::new().args(&["fmt", "--check"]).current_dir(dir.path()).status(0);
+    Test::new()
+        .args(&["validate"])
+        .current_dir(dir.path())
+        .status(0);
+    Test::new()
+        .args(&["fmt", "--check"])
+        .current_dir(dir.path())
+        .status(0);
 }

@@ -253,16 +253,17 @@ impl Checker<'_> {
                 );
             }
         }
-        if dialect == Dialect::Postgres && node_type.is_some() {
-            if let Some(p) = props.get("node_type") {
-                self.error(
-                    "check::property_value",
-                    "`node_type` is a Redshift setting",
-                    loc(file, p.key.span),
-                    "not for postgres",
-                    "remove `node_type` from a postgres integration",
-                );
-            }
+        if dialect == Dialect::Postgres
+            && node_type.is_some()
+            && let Some(p) = props.get("node_type")
+        {
+            self.error(
+                "check::property_value",
+                "`node_type` is a Redshift setting",
+                loc(file, p.key.span),
+                "not for postgres",
+                "remove `node_type` from a postgres integration",
+            );
         }
         if let Some(&first) = self.integration_index.get(&name) {
             let first = self.model.integrations[first].loc;
@@ -410,30 +411,30 @@ impl Checker<'_> {
             self.sql_name("view name", view, dialect, loc(file, p.value.span));
         }
 
-        if let Some(p) = props.get("host") {
-            if let Some(host) = self.expect_string(file, p) {
-                let integration_host = self.model.integrations[integration].host.clone();
-                let same = integration_host
-                    .as_deref()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(&host));
-                if !same {
-                    let int_name = self.model.integrations[integration].name.clone();
-                    let help = match integration_host {
-                        Some(h) => format!(
-                            "a view can only read tables on its own host: integration `{int_name}` is on `{h}`; move the source to an integration on `{host}`"
-                        ),
-                        None => format!(
-                            "integration `{int_name}` declares no host; set its `host` or remove this one"
-                        ),
-                    };
-                    self.error(
-                        "check::host_mismatch",
-                        format!("source `{id}` is on another host than its integration"),
-                        loc(file, p.value.span),
-                        "this host",
-                        help,
-                    );
-                }
+        if let Some(p) = props.get("host")
+            && let Some(host) = self.expect_string(file, p)
+        {
+            let integration_host = self.model.integrations[integration].host.clone();
+            let same = integration_host
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&host));
+            if !same {
+                let int_name = self.model.integrations[integration].name.clone();
+                let help = match integration_host {
+                    Some(h) => format!(
+                        "a view can only read tables on its own host: integration `{int_name}` is on `{h}`; move the source to an integration on `{host}`"
+                    ),
+                    None => format!(
+                        "integration `{int_name}` declares no host; set its `host` or remove this one"
+                    ),
+                };
+                self.error(
+                    "check::host_mismatch",
+                    format!("source `{id}` is on another host than its integration"),
+                    loc(file, p.value.span),
+                    "this host",
+                    help,
+                );
             }
         }
 

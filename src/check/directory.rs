@@ -197,36 +197,36 @@ impl Checker<'_> {
                     user.acknowledged.push(a.node.clone());
                 }
             }
-            if let Some(current) = &def.current_project {
-                if self.declared(file, "project", current, &project_names, "projects") {
-                    if !user.projects.contains(&current.node) {
-                        self.error(
-                            "check::current_project",
-                            format!(
-                                "user `{}` is not a member of project `{}`",
-                                name.node, current.node
-                            ),
-                            loc(file, current.span),
-                            "not one of the user's projects",
-                            format!(
-                                "add `{}` to the user's `projects`, or choose one of them",
-                                current.node
-                            ),
-                        );
-                    } else {
-                        user.current_project = Some(current.node.clone());
-                        // Purposes in effect: the current project's
-                        // purposes that the user has acknowledged.
-                        user.purposes = projects
-                            .get(&current.node)
-                            .map(|ps| {
-                                ps.iter()
-                                    .filter(|p| user.acknowledged.contains(p))
-                                    .cloned()
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                    }
+            if let Some(current) = &def.current_project
+                && self.declared(file, "project", current, &project_names, "projects")
+            {
+                if !user.projects.contains(&current.node) {
+                    self.error(
+                        "check::current_project",
+                        format!(
+                            "user `{}` is not a member of project `{}`",
+                            name.node, current.node
+                        ),
+                        loc(file, current.span),
+                        "not one of the user's projects",
+                        format!(
+                            "add `{}` to the user's `projects`, or choose one of them",
+                            current.node
+                        ),
+                    );
+                } else {
+                    user.current_project = Some(current.node.clone());
+                    // Purposes in effect: the current project's
+                    // purposes that the user has acknowledged.
+                    user.purposes = projects
+                        .get(&current.node)
+                        .map(|ps| {
+                            ps.iter()
+                                .filter(|p| user.acknowledged.contains(p))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
                 }
             }
             user.approved = def.approved.iter().map(|a| a.node.clone()).collect();

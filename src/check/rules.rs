@@ -206,18 +206,19 @@ impl Checker<'_> {
                 );
             }
             Some(allowed) => {
-                if let Some(value) = value {
-                    if !allowed.is_empty() && !allowed.iter().any(|v| v == value) {
-                        let allowed = allowed.clone();
-                        self.unknown_in(
-                            "value",
-                            value,
-                            &format!("of attribute `{key}`"),
-                            at,
-                            allowed.iter().map(String::as_str),
-                            &format!("the allowed values are {}", allowed.join(", ")),
-                        );
-                    }
+                if let Some(value) = value
+                    && !allowed.is_empty()
+                    && !allowed.iter().any(|v| v == value)
+                {
+                    let allowed = allowed.clone();
+                    self.unknown_in(
+                        "value",
+                        value,
+                        &format!("of attribute `{key}`"),
+                        at,
+                        allowed.iter().map(String::as_str),
+                        &format!("the allowed values are {}", allowed.join(", ")),
+                    );
                 }
             }
         }
@@ -380,10 +381,10 @@ impl Checker<'_> {
             }
         };
 
-        if let Method::Regex { pattern, .. } = &mask.method.node {
-            if let Err(problem) = check_posix_pattern(&pattern.node) {
-                self.error("check::bad_pattern", format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
-            }
+        if let Method::Regex { pattern, .. } = &mask.method.node
+            && let Err(problem) = check_posix_pattern(&pattern.node)
+        {
+            self.error("check::bad_pattern", format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
         }
 
         // The `when` condition, against every targeted source.
@@ -665,16 +666,16 @@ impl Checker<'_> {
                         "compares with null",
                         "write `is null` or `is not null`",
                     );
-                } else if let (Some(l), Some(r)) = (l, r) {
-                    if !l.comparable(r) || l == Kind::Other {
-                        self.error(
-                            "check::compare_types",
-                            format!("cannot compare {} with {}", l.word(), r.word()),
-                            at,
-                            "mismatched types",
-                            "compare values of the same kind; quote strings, leave numbers bare",
-                        );
-                    }
+                } else if let (Some(l), Some(r)) = (l, r)
+                    && (!l.comparable(r) || l == Kind::Other)
+                {
+                    self.error(
+                        "check::compare_types",
+                        format!("cannot compare {} with {}", l.word(), r.word()),
+                        at,
+                        "mismatched types",
+                        "compare values of the same kind; quote strings, leave numbers bare",
+                    );
                 }
             }
             Predicate::IsNull { operand, .. } => {
@@ -694,60 +695,60 @@ impl Checker<'_> {
                             "null",
                             "remove it, and add `or COLUMN is null` if null rows should match",
                         );
-                    } else if let Some(k) = kind {
-                        if !k.comparable(v) {
-                            self.error(
-                                "check::compare_types",
-                                format!("cannot compare {} with {}", k.word(), v.word()),
-                                loc(file, value.span),
-                                "mismatched type",
-                                "list values of the operand's type",
-                            );
-                        }
+                    } else if let Some(k) = kind
+                        && !k.comparable(v)
+                    {
+                        self.error(
+                            "check::compare_types",
+                            format!("cannot compare {} with {}", k.word(), v.word()),
+                            loc(file, value.span),
+                            "mismatched type",
+                            "list values of the operand's type",
+                        );
                     }
                 }
             }
             Predicate::InUserGroups { operand, .. } => {
-                if let Some(k) = self.operand(file, operand, s) {
-                    if k != Kind::Text {
-                        self.error(
-                            "check::compare_types",
-                            format!("`in user.groups` needs text, not {}", k.word()),
-                            at,
-                            "not text",
-                            "group names are text: test a text column",
-                        );
-                    }
+                if let Some(k) = self.operand(file, operand, s)
+                    && k != Kind::Text
+                {
+                    self.error(
+                        "check::compare_types",
+                        format!("`in user.groups` needs text, not {}", k.word()),
+                        at,
+                        "not text",
+                        "group names are text: test a text column",
+                    );
                 }
             }
             Predicate::InUserAttribute { operand, key, .. } => {
                 self.known_attribute(&key.node, None, loc(file, key.span));
-                if let Some(k) = self.operand(file, operand, s) {
-                    if k != Kind::Text {
-                        self.error(
-                            "check::compare_types",
-                            format!("`in user.attribute(…)` needs text, not {}", k.word()),
-                            at,
-                            "not text",
-                            "attribute values are text: test a text column",
-                        );
-                    }
+                if let Some(k) = self.operand(file, operand, s)
+                    && k != Kind::Text
+                {
+                    self.error(
+                        "check::compare_types",
+                        format!("`in user.attribute(…)` needs text, not {}", k.word()),
+                        at,
+                        "not text",
+                        "attribute values are text: test a text column",
+                    );
                 }
             }
             Predicate::Operand(operand) => {
-                if let Some(k) = self.operand(file, operand, s) {
-                    if k != Kind::Boolean {
-                        self.error(
-                            "check::not_boolean",
-                            format!(
-                                "a condition must be true or false, but this is {}",
-                                k.word()
-                            ),
-                            at,
-                            "not a condition",
-                            "compare it with something, such as `= \"EU\"` or `is not null`",
-                        );
-                    }
+                if let Some(k) = self.operand(file, operand, s)
+                    && k != Kind::Boolean
+                {
+                    self.error(
+                        "check::not_boolean",
+                        format!(
+                            "a condition must be true or false, but this is {}",
+                            k.word()
+                        ),
+                        at,
+                        "not a condition",
+                        "compare it with something, such as `= \"EU\"` or `is not null`",
+                    );
                 }
             }
         }

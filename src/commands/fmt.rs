@@ -26,11 +26,9 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> Outcome {
     for path in &targets {
         match format_one(&mut outcome.files, path) {
             Ok(Some(formatted)) => {
-                if !check {
-                    if let Err(d) = write(path, &formatted) {
-                        outcome.diagnostics.push(d);
-                        continue;
-                    }
+                if !check && let Err(d) = write(path, &formatted) {
+                    outcome.diagnostics.push(d);
+                    continue;
                 }
                 changed.push(path.display().to_string());
             }
