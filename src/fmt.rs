@@ -103,6 +103,9 @@ impl Printer<'_> {
     fn line(&mut self, span: Span, indent: &str, limit: usize, body: &str) {
         self.leading(span.start, indent);
         self.gap(span.start);
+        // Comments inside the line move above it, after any blank line.
+        self.last_end = span.start;
+        self.fresh = true;
         self.leading(span.end, indent);
         self.out.push_str(indent);
         self.out.push_str(body);

@@ -120,14 +120,20 @@ fn yaml_error(file: FileId, text: &str, error: &serde_yaml::Error) -> Diagnostic
             .nth(1)
             .map(|list| list.split('`').skip(1).step_by(2).collect())
             .unwrap_or_default();
-        did_you_mean(&field, expected.iter().copied())
-            .unwrap_or_else(|| "remove the key or correct its spelling; the allowed keys are listed above".into())
+        did_you_mean(&field, expected.iter().copied()).unwrap_or_else(|| {
+            "remove the key or correct its spelling; the allowed keys are listed above".into()
+        })
     } else if message.contains("must be quoted") && message.contains("null") {
         "write a name here in quotes, or remove the empty entry".into()
-    } else if let Some(value) = message.contains("must be quoted").then(|| quoted(&message)).flatten() {
+    } else if let Some(value) = message
+        .contains("must be quoted")
+        .then(|| quoted(&message))
+        .flatten()
+    {
         format!("write it in quotes: \"{value}\"")
     } else if message.contains("invalid type") {
-        "check the shape of this entry against the identities.yaml reference in docs/language.md".into()
+        "check the shape of this entry against the identities.yaml reference in docs/language.md"
+            .into()
     } else {
         "fix the YAML syntax at this point".into()
     };

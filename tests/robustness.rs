@@ -67,6 +67,11 @@ fn run_all(policy: &str, yaml: &str) -> Duration {
             let formatted = fmt::format(&parsed, policy);
             let again = syntax::parse(id, &formatted).expect("formatted text parses");
             assert_eq!(parsed.file, again.file, "fmt changed the tree");
+            assert_eq!(
+                fmt::format(&again, &formatted),
+                formatted,
+                "fmt is not idempotent"
+            );
             if let Ok(ids) = &ids {
                 let checked = check::check(&files, &[(id, &parsed.file)], (yaml_id, ids));
                 assert_eq!(
