@@ -9,6 +9,21 @@
 //! ```
 //!
 //! `ARCHITECTURE.md` has the table of stages and what each one owns.
+//!
+//! Every stage is a function a program can call:
+//!
+//! ```
+//! use veil::span::FileId;
+//!
+//! let text = "filter sales.orders where region = \"EU\" // EU rows only";
+//! let parsed = veil::syntax::parse(FileId(0), text).expect("valid syntax");
+//! assert_eq!(parsed.file.items.len(), 1);
+//! assert_eq!(parsed.comments[0].text, "// EU rows only");
+//! assert_eq!(
+//!     veil::fmt::format(&parsed, text),
+//!     "filter sales.orders where region = \"EU\"  // EU rows only\n"
+//! );
+//! ```
 
 pub mod ast;
 pub mod check;
