@@ -47,6 +47,18 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Write the SQL of every integration, one file per object.
+    Compile {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// An empty or absent directory to write into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to produce: SQL files, or the intermediate representation.
+        #[arg(long, value_enum, default_value = "sql")]
+        emit: commands::Emit,
+    },
     /// Rewrite policy files in the canonical layout.
     Fmt {
         /// List the files that would change and exit 1, writing nothing.
@@ -76,6 +88,7 @@ pub fn run() -> ExitCode {
         Command::Init { dir } => commands::init(dir),
         Command::Validate { dir } => commands::validate(dir, cli.format),
         Command::Fmt { check, paths } => commands::fmt(paths, *check),
+        Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
     };
     report(&cli, outcome)
 }

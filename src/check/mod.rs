@@ -7,6 +7,8 @@ mod directory;
 mod rules;
 pub mod types;
 
+pub use rules::{find_column, fits, method_name, resolve_tagged};
+
 use crate::ast;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::identities::Identities;

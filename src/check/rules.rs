@@ -381,6 +381,17 @@ impl Checker<'_> {
             }
         };
 
+        if let Method::Regex { replacement, .. } = &mask.method.node
+            && replacement.contains(['\\', '$'])
+        {
+            self.error(
+                "check::regex_replacement",
+                "a regex replacement may not contain `\\` or `$`",
+                loc(file, mask.method.span),
+                "here",
+                "the replacement is literal text; the two databases would read `\\` and `$` as references to the match",
+            );
+        }
         if let Method::Regex { pattern, .. } = &mask.method.node
             && let Err(problem) = check_posix_pattern(&pattern.node)
         {

@@ -1,11 +1,13 @@
 //! The commands, as library functions a test can call: each returns what to
 //! print and whether it succeeded, and prints nothing itself.
 
+mod compile;
 mod fmt;
 mod init;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
+pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
 pub use fmt::fmt;
 pub use init::init;
 pub use validate::validate;

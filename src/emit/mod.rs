@@ -1,0 +1,611 @@
+//! Stage 4, `IR → SQL`: each database object of an integration as SQL of
+//! its dialect, in the order to run them. Logic (expressions, quoting) is in
+//! Rust; layout is in the minijinja templates under `templates/<dialect>/`,
+//! compiled into the binary. Templates may print only values the emitter
+//! has quoted: printing any other string is an error.
+
+mod expr;
+pub mod quote;
+
+use crate::ast::GranteeKind;
+use crate::ir::{self, Integration, View};
+use crate::model::{Dialect, Grantee};
+use expr::{Expr, ME};
+use minijinja::value::Value;
+use minijinja::{Environment, UndefinedBehavior, context};
+use quote::{ident, literal, qualified};
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// One statement file: a database object and the SQL that creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlObject {
+    /// `schema`, `table`, `key`, `view`, `function`, `procedure`, `profile`.
+    pub kind: &'static str,
+    /// The object's qualified name, as shown to people.
+    pub name: String,
+    pub sql: String,
+}
+
+/// A template failed: a bug in veil, never in the policies.
+#[derive(Debug, thiserror::Error)]
+#[error("internal error rendering {template}: {message}")]
+pub struct EmitError {
+    template: String,
+    message: String,
+}
+
+/// The profile side tables: one row per user and value.
+pub const SIDE_TABLES: [&str; 4] = [
+    "profile_groups",
+    "profile_attributes",
+    "profile_purposes",
+    "profile_tables",
+];
+
+/// The UDFs every integration gets.
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("hash", "f_veil_hash"),
+    ("show_first", "f_veil_show_first"),
+    ("show_last", "f_veil_show_last"),
+    ("sample", "f_veil_sample"),
+];
+
+/// Rows per `INSERT` statement, to stay far below statement size limits.
+const ROWS_PER_INSERT: usize = 500;
+
+const TEMPLATES: [(&str, &str, &str); 16] = [
+    (
+        "redshift",
+        "schema",
+        include_str!("../../templates/redshift/schema.sql"),
+    ),
+    (
+        "redshift",
+        "table",
+        include_str!("../../templates/redshift/table.sql"),
+    ),
+    (
+        "redshift",
+        "key_bootstrap",
+        include_str!("../../templates/redshift/key_bootstrap.sql"),
+    ),
+    (
+        "redshift",
+        "user_profile",
+        include_str!("../../templates/redshift/user_profile.sql"),
+    ),
+    (
+        "redshift",
+        "functions",
+        include_str!("../../templates/redshift/functions.sql"),
+    ),
+    (
+        "redshift",
+        "procedures",
+        include_str!("../../templates/redshift/procedures.sql"),
+    ),
+    (
+        "redshift",
+        "profile_rows",
+        include_str!("../../templates/redshift/profile_rows.sql"),
+    ),
+    (
+        "redshift",
+        "view",
+        include_str!("../../templates/redshift/view.sql"),
+    ),
+    (
+        "postgres",
+        "schema",
+        include_str!("../../templates/postgres/schema.sql"),
+    ),
+    (
+        "postgres",
+        "table",
+        include_str!("../../templates/postgres/table.sql"),
+    ),
+    (
+        "postgres",
+        "key_bootstrap",
+        include_str!("../../templates/postgres/key_bootstrap.sql"),
+    ),
+    (
+        "postgres",
+        "user_profile",
+        include_str!("../../templates/postgres/user_profile.sql"),
+    ),
+    (
+        "postgres",
+        "functions",
+        include_str!("../../templates/postgres/functions.sql"),
+    ),
+    (
+        "postgres",
+        "procedures",
+        include_str!("../../templates/postgres/procedures.sql"),
+    ),
+    (
+        "postgres",
+        "profile_rows",
+        include_str!("../../templates/postgres/profile_rows.sql"),
+    ),
+    (
+        "postgres",
+        "view",
+        include_str!("../../templates/postgres/view.sql"),
+    ),
+];
+
+/// The template environment, built once: strict about undefined values, and
+/// refusing to print any string the emitter has not marked as quoted SQL.
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_formatter(|out, _state, value| {
+            if value.is_safe() || value.is_number() {
+                write!(out, "{value}").map_err(|_| {
+                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed")
+                })
+            } else {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("refusing to print unquoted value {value:?}"),
+                ))
+            }
+        });
+        for (dialect, name, source) in TEMPLATES {
+            // The templates are part of the binary and tested; a broken one
+            // surfaces as an EmitError when it is looked up.
+            let _ = env.add_template_owned(format!("{dialect}/{name}"), source);
+        }
+        env
+    })
+}
+
+/// Marks emitter output as SQL a template may print.
+fn sql(text: impl Into<String>) -> Value {
+    Value::from_safe_string(text.into())
+}
+
+fn render(dialect: Dialect, template: &str, ctx: Value) -> Result<String, EmitError> {
+    let name = format!("{}/{template}", dialect.name());
+    let error = |e: minijinja::Error| EmitError {
+        template: name.clone(),
+        message: e.to_string(),
+    };
+    let template = environment().get_template(&name).map_err(error)?;
+    template.render(ctx).map_err(error)
+}
+
+/// A grantee as the dialect writes it.
+fn grantee(g: &Grantee, dialect: Dialect) -> String {
+    match (dialect, g.kind) {
+        (Dialect::Redshift, GranteeKind::Group) => format!("GROUP {}", ident(&g.name)),
+        (Dialect::Redshift, GranteeKind::Role) => format!("ROLE {}", ident(&g.name)),
+        _ => ident(&g.name),
+    }
+}
+
+/// Renders every object of an integration, in the order to run them.
+pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, EmitError> {
+    let dialect = integration.dialect;
+    let schemas = &integration.schemas;
+    let exprs = Expr { dialect, schemas };
+    let readers: Vec<Value> = if integration.grant_to.is_empty() {
+        vec![sql("PUBLIC")]
+    } else {
+        integration
+            .grant_to
+            .iter()
+            .map(|g| sql(grantee(g, dialect)))
+            .collect()
+    };
+    let system = |table: &str| qualified(&[&schemas.system, table]);
+    let mut objects = Vec::new();
+    let mut push = |kind: &'static str, name: String, sql: String| {
+        objects.push(SqlObject { kind, name, sql });
+    };
+
+    // Schemas: veil's own give nobody else any right but what is granted.
+    let schema_usage = [
+        (
+            &schemas.system,
+            if integration.expose_profile {
+                vec![sql("PUBLIC")]
+            } else {
+                vec![]
+            },
+        ),
+        (&schemas.functions, vec![sql("PUBLIC")]),
+        (&schemas.procedures, vec![]),
+        (&schemas.views, readers.clone()),
+    ];
+    for (schema, usage) in schema_usage {
+        let text = render(
+            dialect,
+            "schema",
+            context! { schema => sql(ident(schema)), usage => usage },
+        )?;
+        push("schema", schema.clone(), text);
+    }
+
+    // Tables: the profile, its side tables, the key, veil's state.
+    for table in tables(dialect) {
+        let name = system(table.name);
+        let columns: Vec<Value> = table
+            .columns
+            .iter()
+            .map(|(column, ty, not_null)| {
+                context! { name => sql(ident(column)), type => sql(*ty), not_null => *not_null }
+            })
+            .collect();
+        let key: Vec<String> = table.key.iter().map(|k| ident(k)).collect();
+        let text = render(
+            dialect,
+            "table",
+            context! {
+                table => sql(name.clone()),
+                columns => columns,
+                primary_key => sql(key.join(", ")),
+                sort_key => sql(ident(table.key[0])),
+            },
+        )?;
+        push("table", format!("{}.{}", schemas.system, table.name), text);
+    }
+    let text = render(
+        dialect,
+        "key_bootstrap",
+        context! { key_table => sql(system("hash_key")) },
+    )?;
+    push("key", format!("{}.hash_key", schemas.system), text);
+
+    // The user's own profile row.
+    let profile_columns: Vec<Value> = PROFILE_COLUMNS.iter().map(|c| sql(ident(c))).collect();
+    let grants = if integration.expose_profile {
+        vec![sql("PUBLIC")]
+    } else {
+        vec![]
+    };
+    let text = render(
+        dialect,
+        "user_profile",
+        context! {
+            view => sql(system("user_profile")),
+            profile => sql(system("profile")),
+            columns => profile_columns,
+            grants => grants,
+        },
+    )?;
+    push("view", format!("{}.user_profile", schemas.system), text);
+
+    for (function, name) in FUNCTIONS {
+        let qualified_name = qualified(&[&schemas.functions, name]);
+        let text = render(
+            dialect,
+            "functions",
+            context! { function => function, name => sql(qualified_name) },
+        )?;
+        push("function", format!("{}.{name}", schemas.functions), text);
+    }
+
+    let side: Vec<Value> = SIDE_TABLES.iter().map(|t| sql(system(t))).collect();
+    let delete = qualified(&[&schemas.procedures, "delete_profile"]);
+    for (procedure, name) in [("delete", "delete_profile"), ("upsert", "upsert_profile")] {
+        let text = render(
+            dialect,
+            "procedures",
+            context! {
+                procedure => procedure,
+                name => sql(qualified(&[&schemas.procedures, name])),
+                delete => sql(delete.clone()),
+                profile => sql(system("profile")),
+                side_tables => side.clone(),
+                groups => sql(system("profile_groups")),
+                attributes => sql(system("profile_attributes")),
+                purposes => sql(system("profile_purposes")),
+                tables => sql(system("profile_tables")),
+            },
+        )?;
+        push("procedure", format!("{}.{name}", schemas.procedures), text);
+    }
+
+    let text = render(
+        dialect,
+        "profile_rows",
+        context! {
+            side_tables => side,
+            profile => sql(system("profile")),
+            inserts => profile_inserts(integration),
+        },
+    )?;
+    push("profile", format!("{}.profile", schemas.system), text);
+
+    for view in &integration.views {
+        let text = render_view(view, integration, &exprs, &readers)?;
+        push("view", format!("{}.{}", schemas.views, view.name), text);
+    }
+    Ok(objects)
+}
+
+/// The columns of the profile table, in order.
+pub const PROFILE_COLUMNS: [&str; 8] = [
+    "immuta__userid",
+    "groups",
+    "attributes",
+    "projects",
+    "current_project",
+    "purposes",
+    "valid_tables",
+    "updated_at",
+];
+
+/// A table veil creates in its system schema.
+struct Table {
+    name: &'static str,
+    columns: Vec<(&'static str, &'static str, bool)>,
+    key: Vec<&'static str>,
+}
+
+fn tables(dialect: Dialect) -> Vec<Table> {
+    let (name, list, text, now) = match dialect {
+        Dialect::Redshift => (
+            "VARCHAR(1024)",
+            "VARCHAR(65535)",
+            "VARCHAR(65535)",
+            "TIMESTAMP",
+        ),
+        Dialect::Postgres => ("text", "text", "text", "timestamptz"),
+    };
+    let user = match dialect {
+        Dialect::Redshift => "VARCHAR(128)",
+        Dialect::Postgres => "text",
+    };
+    vec![
+        Table {
+            name: "profile",
+            columns: vec![
+                ("immuta__userid", user, true),
+                ("groups", list, true),
+                ("attributes", list, true),
+                ("projects", list, true),
+                ("current_project", name, false),
+                ("purposes", list, true),
+                ("valid_tables", list, true),
+                ("updated_at", now, true),
+            ],
+            key: vec!["immuta__userid"],
+        },
+        Table {
+            name: "profile_groups",
+            columns: vec![("userid", user, true), ("name", name, true)],
+            key: vec!["userid", "name"],
+        },
+        Table {
+            name: "profile_attributes",
+            columns: vec![
+                ("userid", user, true),
+                ("key", name, true),
+                ("value", name, true),
+            ],
+            key: vec!["userid", "key", "value"],
+        },
+        Table {
+            name: "profile_purposes",
+            columns: vec![("userid", user, true), ("name", name, true)],
+            key: vec!["userid", "name"],
+        },
+        Table {
+            name: "profile_tables",
+            columns: vec![("userid", user, true), ("source", name, true)],
+            key: vec!["userid", "source"],
+        },
+        Table {
+            name: "hash_key",
+            columns: vec![("k", "CHAR(64)", true)],
+            key: vec!["k"],
+        },
+        Table {
+            name: "state",
+            columns: vec![
+                ("object_kind", "VARCHAR(32)", true),
+                ("object_name", name, true),
+                ("checksum", "CHAR(64)", true),
+                ("sql_text", text, true),
+                ("veil_version", "VARCHAR(32)", true),
+                ("applied_at", now, true),
+            ],
+            key: vec!["object_kind", "object_name"],
+        },
+        Table {
+            name: "deployments",
+            columns: vec![
+                ("serial", "BIGINT", true),
+                ("veil_version", "VARCHAR(32)", true),
+                ("applied_at", now, true),
+            ],
+            key: vec!["serial"],
+        },
+    ]
+}
+
+/// The profile rows and side-table rows as `INSERT` batches.
+fn profile_inserts(integration: &Integration) -> Vec<Value> {
+    let dialect = integration.dialect;
+    let lit = |s: &str| literal(s, dialect);
+    let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
+    let now = match dialect {
+        Dialect::Redshift => "GETDATE()",
+        Dialect::Postgres => "CURRENT_TIMESTAMP",
+    };
+    let mut profile = Vec::new();
+    let mut groups = Vec::new();
+    let mut attributes = Vec::new();
+    let mut purposes = Vec::new();
+    let mut tables = Vec::new();
+    for p in &integration.profiles {
+        let user = lit(&p.user);
+        let pairs: Vec<[&String; 2]> = p
+            .attributes
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| [k, v]))
+            .collect();
+        profile.push(format!(
+            "{user}, {}, {}, {}, {}, {}, {}, {now}",
+            json(&p.groups),
+            lit(&serde_json::to_string(&pairs).unwrap_or_default()),
+            json(&p.projects),
+            p.current_project.as_deref().map_or("NULL".to_string(), lit),
+            json(&p.purposes),
+            json(&p.valid_tables),
+        ));
+        groups.extend(p.groups.iter().map(|g| format!("{user}, {}", lit(g))));
+        attributes.extend(
+            pairs
+                .iter()
+                .map(|[k, v]| format!("{user}, {}, {}", lit(k), lit(v))),
+        );
+        purposes.extend(p.purposes.iter().map(|x| format!("{user}, {}", lit(x))));
+        tables.extend(p.valid_tables.iter().map(|t| format!("{user}, {}", lit(t))));
+    }
+    let schema = &integration.schemas.system;
+    let mut inserts = Vec::new();
+    let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
+    let batches: [(&str, String, Vec<String>); 5] = [
+        ("profile", profile_columns.join(", "), profile),
+        ("profile_groups", "\"userid\", \"name\"".into(), groups),
+        (
+            "profile_attributes",
+            "\"userid\", \"key\", \"value\"".into(),
+            attributes,
+        ),
+        ("profile_purposes", "\"userid\", \"name\"".into(), purposes),
+        ("profile_tables", "\"userid\", \"source\"".into(), tables),
+    ];
+    for (table, columns, rows) in batches {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            inserts.push(context! {
+                table => sql(qualified(&[schema, table])),
+                columns => sql(columns.clone()),
+                rows => chunk.iter().map(|r| sql(r.clone())).collect::<Vec<_>>(),
+            });
+        }
+    }
+    inserts
+}
+
+fn render_view(
+    view: &View,
+    integration: &Integration,
+    exprs: &Expr<'_>,
+    readers: &[Value],
+) -> Result<String, EmitError> {
+    let dialect = integration.dialect;
+    let schemas = &integration.schemas;
+    let columns: Vec<Value> = view
+        .columns
+        .iter()
+        .map(|c| context! { expr => sql(column_expr(c, exprs)), name => sql(ident(&c.name)) })
+        .collect();
+    let mut decisions: Vec<Value> = view
+        .decisions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| context! { expr => sql(exprs.decision(d)), name => sql(ident(&Expr::decision_name(i))) })
+        .collect();
+    if view.needs_key {
+        decisions.push(context! {
+            expr => sql(format!("(SELECT MIN(k.\"k\") FROM {} AS k)", qualified(&[&schemas.system, "hash_key"]))),
+            name => sql(ident("hash_key")),
+        });
+    }
+    // Access first, then every filter: a row is kept only when all hold.
+    let mut conditions = vec![format!("{ME}.{}", ident(&Expr::decision_name(0)))];
+    conditions.extend(view.filters.iter().map(|f| exprs.cond(&f.keep)));
+    let table = if view.late_binding {
+        qualified(&[&view.table.database, &view.table.schema, &view.table.table])
+    } else {
+        qualified(&[&view.table.schema, &view.table.table])
+    };
+    render(
+        dialect,
+        "view",
+        context! {
+            view => sql(qualified(&[&schemas.views, &view.name])),
+            table => sql(table),
+            columns => columns,
+            decisions => decisions,
+            user_profile => sql(qualified(&[&schemas.system, "user_profile"])),
+            where => sql(conditions.join("\n  AND ")),
+            late_binding => view.late_binding,
+            grants => readers.to_vec(),
+        },
+    )
+}
+
+/// A column's value: the first mask branch that applies, else the value,
+/// every branch cast to the one output type.
+fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
+    let out = &column.output_type;
+    let cast = |expr: String, ty: &crate::model::SqlType| {
+        if ty == out {
+            expr
+        } else {
+            format!("CAST({expr} AS {})", out.sql)
+        }
+    };
+    // Every masked value is cast to the output type: the column has one,
+    // declared type for every user, whatever the functions return.
+    let value = |mask: &ir::Mask| {
+        let expr = exprs.mask(mask, &column.name, &column.source_type);
+        match mask {
+            ir::Mask::Clear => cast(expr, &column.source_type),
+            _ => format!("CAST({expr} AS {})", out.sql),
+        }
+    };
+    match column.branches.as_slice() {
+        [] => exprs.column(&column.name),
+        [first, ..] if first.applies == ir::Cond::True => value(&first.mask),
+        branches => {
+            let mut text = String::from("CASE");
+            let mut ends_always = false;
+            let mut seen: Vec<&ir::Cond> = Vec::new();
+            for b in branches {
+                if b.applies == ir::Cond::True {
+                    text.push_str(&format!(" ELSE {}", value(&b.mask)));
+                    ends_always = true;
+                    break;
+                }
+                // A branch under the same condition as an earlier one is
+                // never reached.
+                if seen.contains(&&b.applies) {
+                    continue;
+                }
+                seen.push(&b.applies);
+                text.push_str(&format!(
+                    " WHEN {} THEN {}",
+                    exprs.cond(&b.applies),
+                    value(&b.mask)
+                ));
+            }
+            if !ends_always {
+                text.push_str(&format!(
+                    " ELSE {}",
+                    cast(exprs.column(&column.name), &column.source_type)
+                ));
+            }
+            text.push_str(" END");
+            text
+        }
+    }
+}

@@ -1,0 +1,906 @@
+//! Stage 3, `Model → IR`: per integration, the database objects that enforce
+//! the policies, dialect-neutral. Every column carries its final expression
+//! (the mask branches in precedence order, each with the condition under
+//! which it applies, and the type every user sees); every view its access
+//! check and row filters; every user a profile row.
+
+use crate::ast::{self, CompareOp, FilterKind, Interval, Literal, Method, TimeUnit};
+use crate::eval;
+use crate::model::{self, Dialect, Grantee, Model, SqlType, TableRef, TypeKind};
+use crate::span::Loc;
+use crate::sql_expr::{self, SqlExpr};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The IR of a whole project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub integrations: Vec<Integration>,
+}
+
+/// Everything veil creates in one database.
+#[derive(Debug, Clone, Serialize)]
+pub struct Integration {
+    pub name: String,
+    pub dialect: Dialect,
+    pub database: String,
+    pub schemas: Schemas,
+    /// Who may select from the views; empty means `PUBLIC`.
+    pub grant_to: Vec<Grantee>,
+    pub expose_profile: bool,
+    pub views: Vec<View>,
+    /// One profile row per user of the project.
+    pub profiles: Vec<Profile>,
+}
+
+/// The schemas of an integration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schemas {
+    pub system: String,
+    pub functions: String,
+    pub procedures: String,
+    pub views: String,
+}
+
+/// One governed view.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub source: String,
+    pub name: String,
+    pub table: TableRef,
+    /// Cross-database views must be late-binding on Redshift.
+    pub late_binding: bool,
+    pub columns: Vec<ViewColumn>,
+    /// The per-user conditions the view reads, computed once per query;
+    /// conditions refer to them by index.
+    pub decisions: Vec<Decision>,
+    /// Whether a column is hashed, so the view reads the integration's key.
+    pub needs_key: bool,
+    pub filters: Vec<RowFilter>,
+}
+
+/// One column of a view and how its value is computed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewColumn {
+    pub name: String,
+    /// The declared type of the table's column.
+    pub source_type: SqlType,
+    /// The type every user sees: the widest of the branches.
+    pub output_type: SqlType,
+    /// Mask branches, first in precedence first; the first that applies wins.
+    pub branches: Vec<Branch>,
+}
+
+/// A mask that applies under a condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Branch {
+    pub rule: Loc,
+    pub applies: Cond,
+    pub mask: Mask,
+    /// The type the mask yields before the cast to the column's output type.
+    pub mask_type: SqlType,
+}
+
+/// A masking function applied to the column's raw value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Mask {
+    /// Keyed SHA-256 of the value, salted with the source id.
+    Hash {
+        source: String,
+    },
+    Null,
+    Constant(Literal),
+    Regex {
+        pattern: String,
+        replacement: String,
+    },
+    /// Nearest multiple of `multiple`, computed in `numeric`.
+    Round {
+        multiple: String,
+    },
+    Truncate(TimeUnit),
+    ShowFirst(u32),
+    ShowLast(u32),
+    /// The value in clear, by a deliberate `using none`.
+    Clear,
+}
+
+/// A per-user condition, computed once per query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Decision {
+    /// The user may query this source (it is in their valid tables).
+    Access(String),
+    Subject(Subject),
+}
+
+/// A condition on the querying user, as the views test it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Subject {
+    Everyone,
+    User(String),
+    Group(String),
+    Attribute(String),
+    AttributeValue(String, String),
+    Purpose(String),
+    AnyPurpose,
+    Not(Box<Subject>),
+    And(Vec<Subject>),
+    Or(Vec<Subject>),
+}
+
+/// A condition in a view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Cond {
+    True,
+    False,
+    /// The view's decision with this index.
+    Decision(usize),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    /// A row predicate, NULL counting as true (a `when` that cannot be
+    /// decided applies the mask).
+    RowOrTrue(RowPred),
+    /// A row predicate, NULL counting as false (a filter keeps only rows
+    /// whose predicate is TRUE).
+    RowOrFalse(RowPred),
+}
+
+/// A row filter of a view.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowFilter {
+    pub rule: Loc,
+    /// Rows are kept where this is true.
+    pub keep: Cond,
+}
+
+/// A condition on a row, columns resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum RowPred {
+    Or(Vec<RowPred>),
+    And(Vec<RowPred>),
+    Not(Box<RowPred>),
+    Compare {
+        left: Operand,
+        op: CompareOp,
+        right: Operand,
+    },
+    IsNull {
+        operand: Operand,
+        negated: bool,
+    },
+    InList {
+        operand: Operand,
+        negated: bool,
+        values: Vec<Literal>,
+    },
+    InUserGroups {
+        operand: Operand,
+        negated: bool,
+    },
+    InUserAttribute {
+        operand: Operand,
+        negated: bool,
+        key: String,
+    },
+    /// A boolean operand standing alone.
+    Operand(Operand),
+    /// `event_time` within (`newer`) or beyond `amount` units of the clock.
+    Age {
+        column: String,
+        column_type: TypeKind,
+        newer: bool,
+        amount: u32,
+        unit: Interval,
+    },
+    /// A stable hash bucket of the column (0–9999) under `threshold`.
+    Sample {
+        column: String,
+        threshold: u32,
+    },
+}
+
+/// A value in a row predicate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Operand {
+    Column(String),
+    Literal(Literal),
+    UserName,
+    Sql(SqlExpr),
+    Paren(Box<RowPred>),
+}
+
+/// One user's profile row in one integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub projects: Vec<String>,
+    pub current_project: Option<String>,
+    pub purposes: Vec<String>,
+    /// The source ids of this integration the user may query.
+    pub valid_tables: Vec<String>,
+}
+
+/// Lowers a checked model.
+pub fn lower(model: &Model) -> Project {
+    let access_rules = eval::access_rules_by_source(model);
+    let integrations = model
+        .integrations
+        .iter()
+        .enumerate()
+        .map(|(i, integration)| {
+            let sources: Vec<usize> = (0..model.sources.len())
+                .filter(|&s| model.sources[s].integration == i)
+                .collect();
+            let views = sources
+                .iter()
+                .map(|&s| lower_view(model, s, integration.dialect))
+                .collect();
+            let profiles = model
+                .directory
+                .users
+                .iter()
+                .map(|user| Profile {
+                    user: user.name.clone(),
+                    groups: user.groups.clone(),
+                    attributes: user.attributes.clone(),
+                    projects: user.projects.clone(),
+                    current_project: user.current_project.clone(),
+                    purposes: user.purposes.clone(),
+                    valid_tables: sources
+                        .iter()
+                        .filter(|&&s| eval::may_query(model, &access_rules[s], s, user))
+                        .map(|&s| model.sources[s].id.clone())
+                        .collect(),
+                })
+                .collect();
+            let prefix = &integration.system_prefix;
+            Integration {
+                name: integration.name.clone(),
+                dialect: integration.dialect,
+                database: integration.database.clone(),
+                schemas: Schemas {
+                    system: format!("{prefix}_system"),
+                    functions: format!("{prefix}_functions"),
+                    procedures: format!("{prefix}_procedures"),
+                    views: integration.view_schema.clone(),
+                },
+                grant_to: integration.grant_to.clone(),
+                expose_profile: integration.expose_profile,
+                views,
+                profiles,
+            }
+        })
+        .collect();
+    Project { integrations }
+}
+
+/// Collects the decisions of one view, each once.
+struct Decisions(Vec<Decision>);
+
+impl Decisions {
+    fn index(&mut self, decision: Decision) -> usize {
+        match self.0.iter().position(|d| *d == decision) {
+            Some(i) => i,
+            None => {
+                self.0.push(decision);
+                self.0.len() - 1
+            }
+        }
+    }
+
+    fn subject(&mut self, subject: &ast::Subject) -> Cond {
+        match lower_subject(subject) {
+            Subject::Everyone => Cond::True,
+            other => Cond::Decision(self.index(Decision::Subject(other))),
+        }
+    }
+}
+
+fn lower_subject(subject: &ast::Subject) -> Subject {
+    match subject {
+        ast::Subject::Everyone => Subject::Everyone,
+        // `approved` only stands in access rules, which are decided at
+        // compile time into the valid tables; the checker rejects it elsewhere.
+        ast::Subject::Approved => Subject::Not(Box::new(Subject::Everyone)),
+        ast::Subject::User(u) => Subject::User(u.clone()),
+        ast::Subject::Group(g) => Subject::Group(g.clone()),
+        ast::Subject::Attribute(k, None) => Subject::Attribute(k.clone()),
+        ast::Subject::Attribute(k, Some(v)) => Subject::AttributeValue(k.clone(), v.clone()),
+        ast::Subject::Purpose(p) => Subject::Purpose(p.clone()),
+        ast::Subject::AnyPurpose => Subject::AnyPurpose,
+        ast::Subject::Not(inner) => Subject::Not(Box::new(lower_subject(inner))),
+        ast::Subject::And(parts) => Subject::And(parts.iter().map(|p| lower_subject(p)).collect()),
+        ast::Subject::Or(parts) => Subject::Or(parts.iter().map(|p| lower_subject(p)).collect()),
+        ast::Subject::Paren(inner) => lower_subject(inner),
+    }
+}
+
+fn lower_view(model: &Model, s: usize, dialect: Dialect) -> View {
+    let source = &model.sources[s];
+    let mut decisions = Decisions(Vec::new());
+    decisions.index(Decision::Access(source.id.clone()));
+    let mut needs_key = false;
+    let columns = source
+        .columns
+        .iter()
+        .map(|column| {
+            let mut output_type = column.ty.clone();
+            let mut branches = Vec::new();
+            for applied in &column.masks {
+                let rule = &model.masks[applied.rule];
+                let mut conditions = Vec::new();
+                match &rule.exemption {
+                    Some((ast::ExemptionKind::Except, subject)) => {
+                        conditions.push(not(decisions.subject(subject)))
+                    }
+                    Some((ast::ExemptionKind::For, subject)) => {
+                        conditions.push(decisions.subject(subject))
+                    }
+                    None => {}
+                }
+                if let Some(when) = &rule.when {
+                    conditions.push(Cond::RowOrTrue(lower_predicate(when, source)));
+                }
+                let mask = lower_mask(&applied.method, &source.id);
+                needs_key |= matches!(mask, Mask::Hash { .. });
+                let mask_type = mask_type(&mask, &column.ty, dialect);
+                output_type = widest(&output_type, &mask_type, dialect);
+                let applies = and(conditions);
+                let always = applies == Cond::True;
+                branches.push(Branch {
+                    rule: rule.loc,
+                    applies,
+                    mask,
+                    mask_type,
+                });
+                // Nothing after a branch that always applies is reached.
+                if always {
+                    break;
+                }
+            }
+            ViewColumn {
+                name: dialect.catalog_name(&column.name),
+                source_type: column.ty.clone(),
+                output_type,
+                branches,
+            }
+        })
+        .collect();
+    let filters = model
+        .filters
+        .iter()
+        .filter(|f| f.sources.contains(&s))
+        .map(|f| RowFilter {
+            rule: f.loc,
+            keep: lower_filter(f, source, &mut decisions),
+        })
+        .collect();
+    View {
+        source: source.id.clone(),
+        name: dialect.catalog_name(&source.view),
+        table: TableRef {
+            database: dialect.catalog_name(&source.table.database),
+            schema: dialect.catalog_name(&source.table.schema),
+            table: dialect.catalog_name(&source.table.table),
+        },
+        late_binding: source.cross_database,
+        columns,
+        decisions: decisions.0,
+        needs_key,
+        filters,
+    }
+}
+
+fn not(cond: Cond) -> Cond {
+    match cond {
+        Cond::True => Cond::False,
+        Cond::False => Cond::True,
+        Cond::Not(inner) => *inner,
+        other => Cond::Not(Box::new(other)),
+    }
+}
+
+fn and(mut conds: Vec<Cond>) -> Cond {
+    conds.retain(|c| *c != Cond::True);
+    if conds.contains(&Cond::False) {
+        return Cond::False;
+    }
+    match conds.len() {
+        0 => Cond::True,
+        1 => conds.remove(0),
+        _ => Cond::And(conds),
+    }
+}
+
+fn or(a: Cond, b: Cond) -> Cond {
+    match (a, b) {
+        (Cond::True, _) | (_, Cond::True) => Cond::True,
+        (Cond::False, other) | (other, Cond::False) => other,
+        (a, b) => Cond::Or(vec![a, b]),
+    }
+}
+
+fn lower_filter(
+    filter: &model::FilterRule,
+    source: &model::Source,
+    decisions: &mut Decisions,
+) -> Cond {
+    let keep = match &filter.kind {
+        FilterKind::Where(predicate) => Cond::RowOrFalse(lower_predicate(predicate, source)),
+        FilterKind::Time {
+            newer,
+            amount,
+            unit,
+        } => match source.event_time {
+            Some(c) => Cond::RowOrFalse(RowPred::Age {
+                column: source.dialect.catalog_name(&source.columns[c].name),
+                column_type: source.columns[c].ty.kind,
+                newer: *newer,
+                amount: *amount,
+                unit: *unit,
+            }),
+            // The checker requires an event time; fail closed regardless.
+            None => Cond::False,
+        },
+        FilterKind::Sample { percent, column } => {
+            let threshold = percent
+                .parse::<f64>()
+                .map(|p| (p * 100.0).round().clamp(0.0, 10_000.0) as u32)
+                .unwrap_or(0);
+            Cond::RowOrFalse(RowPred::Sample {
+                column: resolve(source, &column.node),
+                threshold,
+            })
+        }
+        FilterKind::LimitToPurpose(purpose) => {
+            decisions.subject(&ast::Subject::Purpose(purpose.node.clone()))
+        }
+        FilterKind::LimitToAnyPurpose => decisions.subject(&ast::Subject::AnyPurpose),
+        FilterKind::Never => Cond::False,
+    };
+    match &filter.except {
+        Some(except) => or(decisions.subject(except), keep),
+        None => keep,
+    }
+}
+
+/// The catalog name of a column the checker has resolved.
+fn resolve(source: &model::Source, name: &str) -> String {
+    let found =
+        crate::check::find_column(source, name).map_or(name, |c| source.columns[c].name.as_str());
+    source.dialect.catalog_name(found)
+}
+
+fn lower_predicate(p: &ast::Predicate, source: &model::Source) -> RowPred {
+    let operand = |o: &ast::Operand| lower_operand(o, source);
+    match p {
+        ast::Predicate::Or(parts) => {
+            RowPred::Or(parts.iter().map(|p| lower_predicate(p, source)).collect())
+        }
+        ast::Predicate::And(parts) => {
+            RowPred::And(parts.iter().map(|p| lower_predicate(p, source)).collect())
+        }
+        ast::Predicate::Not(inner) => RowPred::Not(Box::new(lower_predicate(inner, source))),
+        ast::Predicate::Compare { left, op, right } => RowPred::Compare {
+            left: operand(left),
+            op: *op,
+            right: operand(right),
+        },
+        ast::Predicate::IsNull {
+            operand: o,
+            negated,
+        } => RowPred::IsNull {
+            operand: operand(o),
+            negated: *negated,
+        },
+        ast::Predicate::InList {
+            operand: o,
+            negated,
+            values,
+        } => RowPred::InList {
+            operand: operand(o),
+            negated: *negated,
+            values: values.iter().map(|v| v.node.clone()).collect(),
+        },
+        ast::Predicate::InUserGroups {
+            operand: o,
+            negated,
+        } => RowPred::InUserGroups {
+            operand: operand(o),
+            negated: *negated,
+        },
+        ast::Predicate::InUserAttribute {
+            operand: o,
+            negated,
+            key,
+        } => RowPred::InUserAttribute {
+            operand: operand(o),
+            negated: *negated,
+            key: key.node.clone(),
+        },
+        ast::Predicate::Operand(o) => RowPred::Operand(operand(o)),
+    }
+}
+
+fn lower_operand(o: &ast::Operand, source: &model::Source) -> Operand {
+    match o {
+        ast::Operand::Literal(l) => Operand::Literal(l.clone()),
+        ast::Operand::Column(name) => Operand::Column(resolve(source, name)),
+        ast::Operand::UserName => Operand::UserName,
+        ast::Operand::ColumnTagged(tag) => {
+            match crate::check::resolve_tagged(source, &tag.dotted()) {
+                Ok(c) => Operand::Column(source.dialect.catalog_name(&source.columns[c].name)),
+                // The checker requires exactly one column; fail closed.
+                Err(_) => Operand::Literal(Literal::Null),
+            }
+        }
+        ast::Operand::Sql(text) => match sql_expr::parse(text) {
+            Ok(expr) => Operand::Sql(resolve_sql(expr, source)),
+            Err(_) => Operand::Literal(Literal::Null),
+        },
+        ast::Operand::Paren(inner) => Operand::Paren(Box::new(lower_predicate(inner, source))),
+    }
+}
+
+/// Replaces the escape hatch's column names by the declared columns'.
+fn resolve_sql(expr: SqlExpr, source: &model::Source) -> SqlExpr {
+    let r = |e: Box<SqlExpr>| Box::new(resolve_sql(*e, source));
+    match expr {
+        SqlExpr::Column(name) => SqlExpr::Column(resolve(source, &name)),
+        SqlExpr::Not(e) => SqlExpr::Not(r(e)),
+        SqlExpr::Negate(e) => SqlExpr::Negate(r(e)),
+        SqlExpr::Binary { op, left, right } => SqlExpr::Binary {
+            op,
+            left: r(left),
+            right: r(right),
+        },
+        SqlExpr::IsNull { expr, negated } => SqlExpr::IsNull {
+            expr: r(expr),
+            negated,
+        },
+        SqlExpr::InList {
+            expr,
+            list,
+            negated,
+        } => SqlExpr::InList {
+            expr: r(expr),
+            list: list.into_iter().map(|e| resolve_sql(e, source)).collect(),
+            negated,
+        },
+        SqlExpr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => SqlExpr::Between {
+            expr: r(expr),
+            low: r(low),
+            high: r(high),
+            negated,
+        },
+        SqlExpr::Like {
+            expr,
+            pattern,
+            negated,
+            ilike,
+        } => SqlExpr::Like {
+            expr: r(expr),
+            pattern: r(pattern),
+            negated,
+            ilike,
+        },
+        SqlExpr::Call { function, args } => SqlExpr::Call {
+            function,
+            args: args.into_iter().map(|e| resolve_sql(e, source)).collect(),
+        },
+        other => other,
+    }
+}
+
+fn lower_mask(method: &Method, source: &str) -> Mask {
+    match method {
+        Method::Hash => Mask::Hash {
+            source: source.to_string(),
+        },
+        Method::Null => Mask::Null,
+        Method::None => Mask::Clear,
+        Method::Constant(l) => Mask::Constant(l.clone()),
+        Method::Regex {
+            pattern,
+            replacement,
+        } => Mask::Regex {
+            pattern: pattern.node.clone(),
+            replacement: replacement.clone(),
+        },
+        Method::Round(n) => Mask::Round {
+            multiple: n.clone(),
+        },
+        Method::Truncate(unit) => Mask::Truncate(*unit),
+        Method::ShowFirst(n) => Mask::ShowFirst(*n),
+        Method::ShowLast(n) => Mask::ShowLast(*n),
+    }
+}
+
+// -- types ----------------------------------------------------------------------
+
+/// The largest `varchar` of a dialect; `None` means unbounded (`text`).
+fn max_text(dialect: Dialect) -> Option<u32> {
+    match dialect {
+        Dialect::Redshift => Some(65535),
+        Dialect::Postgres => None,
+    }
+}
+
+/// A type of the given kind, spelled for the dialect.
+pub fn sql_type(kind: TypeKind, dialect: Dialect) -> SqlType {
+    let sql = match kind {
+        TypeKind::SmallInt => "smallint".to_string(),
+        TypeKind::Integer => "integer".to_string(),
+        TypeKind::BigInt => "bigint".to_string(),
+        TypeKind::Decimal(p, s) => format!("numeric({p},{s})"),
+        TypeKind::Real => "real".to_string(),
+        TypeKind::Double => "double precision".to_string(),
+        TypeKind::Boolean => "boolean".to_string(),
+        TypeKind::Char(n) => format!("char({n})"),
+        TypeKind::Varchar(Some(n)) => format!("varchar({n})"),
+        TypeKind::Varchar(None) => match max_text(dialect) {
+            Some(n) => format!("varchar({n})"),
+            None => "text".to_string(),
+        },
+        TypeKind::Date => "date".to_string(),
+        TypeKind::Timestamp => "timestamp".to_string(),
+        TypeKind::TimestampTz => "timestamptz".to_string(),
+        TypeKind::Time => "time".to_string(),
+        TypeKind::TimeTz => "timetz".to_string(),
+        TypeKind::Other => "varchar".to_string(),
+    };
+    let kind = match kind {
+        TypeKind::Varchar(None) => TypeKind::Varchar(max_text(dialect)),
+        other => other,
+    };
+    SqlType { kind, sql }
+}
+
+/// The type a mask yields on a column of type `ty`.
+fn mask_type(mask: &Mask, ty: &SqlType, dialect: Dialect) -> SqlType {
+    let text = |n: Option<u32>| sql_type(TypeKind::Varchar(n), dialect);
+    match mask {
+        Mask::Hash { .. } => text(Some(64)),
+        Mask::Null | Mask::Clear | Mask::Truncate(_) => ty.clone(),
+        Mask::Constant(Literal::Null) => ty.clone(),
+        Mask::Constant(Literal::String(s)) => {
+            let len = s.chars().count().max(1) as u32;
+            widest(ty, &text(Some(len)), dialect)
+        }
+        Mask::Constant(Literal::Number(n)) => widest(ty, &number_type(n, dialect), dialect),
+        Mask::Constant(Literal::Bool(_)) => sql_type(TypeKind::Boolean, dialect),
+        Mask::Regex { replacement, .. } => {
+            // Every match may become the replacement: the longest result is
+            // each character replaced, plus one match of the empty string.
+            let r = replacement.chars().count().max(1) as u64;
+            match (text_length(ty.kind), max_text(dialect)) {
+                (Some(n), Some(max)) => {
+                    text(Some((u64::from(n) * r + r).min(u64::from(max)) as u32))
+                }
+                (_, max) => text(max),
+            }
+        }
+        Mask::Round { multiple } => round_type(ty, multiple, dialect),
+        Mask::ShowFirst(_) | Mask::ShowLast(_) => match ty.kind {
+            TypeKind::Char(n) => text(Some(n)),
+            _ => ty.clone(),
+        },
+    }
+}
+
+/// Digits before and after the point of a number literal.
+fn digits(n: &str) -> (u32, u32) {
+    let n = n.trim_start_matches('-');
+    let (int, frac) = n.split_once('.').unwrap_or((n, ""));
+    let int = int.trim_start_matches('0').len().max(1) as u32;
+    (int, frac.len() as u32)
+}
+
+fn number_type(n: &str, dialect: Dialect) -> SqlType {
+    let (int, scale) = digits(n);
+    sql_type(
+        TypeKind::Decimal((int + scale).clamp(1, 38), scale.min(37)),
+        dialect,
+    )
+}
+
+/// Integer digits and scale of a numeric type.
+fn numeric_shape(kind: TypeKind) -> Option<(u32, u32)> {
+    match kind {
+        TypeKind::SmallInt => Some((5, 0)),
+        TypeKind::Integer => Some((10, 0)),
+        TypeKind::BigInt => Some((19, 0)),
+        TypeKind::Decimal(p, s) => Some((p - s, s)),
+        _ => None,
+    }
+}
+
+/// `round(n)` of a value: one more integer digit than the larger of the
+/// column and `n`, and `n`'s scale, so rounding up never overflows.
+fn round_type(ty: &SqlType, multiple: &str, dialect: Dialect) -> SqlType {
+    if matches!(ty.kind, TypeKind::Real | TypeKind::Double) {
+        return sql_type(TypeKind::Double, dialect);
+    }
+    let (n_int, n_scale) = digits(multiple);
+    let (int, scale) = numeric_shape(ty.kind).unwrap_or((19, 0));
+    let scale = scale.max(n_scale);
+    let int = int.max(n_int) + 1;
+    if scale == 0 {
+        match int {
+            0..=4 => return sql_type(TypeKind::SmallInt, dialect),
+            5..=9 => return sql_type(TypeKind::Integer, dialect),
+            10..=18 => return sql_type(TypeKind::BigInt, dialect),
+            _ => {}
+        }
+    }
+    let precision = (int + scale).min(38);
+    sql_type(
+        TypeKind::Decimal(precision, scale.min(precision.saturating_sub(1))),
+        dialect,
+    )
+}
+
+/// The longest text form of a value of the type, in characters.
+fn text_length(kind: TypeKind) -> Option<u32> {
+    match kind {
+        TypeKind::SmallInt => Some(6),
+        TypeKind::Integer => Some(11),
+        TypeKind::BigInt => Some(20),
+        TypeKind::Decimal(p, _) => Some(p + 2),
+        TypeKind::Real => Some(20),
+        TypeKind::Double => Some(30),
+        TypeKind::Boolean => Some(5),
+        TypeKind::Char(n) => Some(n),
+        TypeKind::Varchar(n) => n,
+        TypeKind::Date => Some(13),
+        TypeKind::Timestamp => Some(32),
+        TypeKind::TimestampTz => Some(40),
+        TypeKind::Time => Some(18),
+        TypeKind::TimeTz => Some(24),
+        TypeKind::Other => None,
+    }
+}
+
+/// The narrowest type that holds every value of both: the type of a masked
+/// column, the same for every user.
+pub fn widest(a: &SqlType, b: &SqlType, dialect: Dialect) -> SqlType {
+    if a == b {
+        return a.clone();
+    }
+    let (ka, kb) = (a.kind, b.kind);
+    if ka.is_numeric() && kb.is_numeric() {
+        if matches!(ka, TypeKind::Real | TypeKind::Double)
+            || matches!(kb, TypeKind::Real | TypeKind::Double)
+        {
+            return sql_type(TypeKind::Double, dialect);
+        }
+        let (ia, sa) = numeric_shape(ka).unwrap_or((19, 0));
+        let (ib, sb) = numeric_shape(kb).unwrap_or((19, 0));
+        let rank = |k: TypeKind| match k {
+            TypeKind::SmallInt => 1,
+            TypeKind::Integer => 2,
+            TypeKind::BigInt => 3,
+            _ => 0,
+        };
+        if rank(ka) > 0 && rank(kb) > 0 {
+            return if rank(ka) >= rank(kb) {
+                a.clone()
+            } else {
+                b.clone()
+            };
+        }
+        let scale = sa.max(sb);
+        let precision = (ia.max(ib) + scale).min(38);
+        return sql_type(
+            TypeKind::Decimal(precision, scale.min(precision.saturating_sub(1))),
+            dialect,
+        );
+    }
+    if ka == kb {
+        return a.clone();
+    }
+    // Different families, or two texts: text long enough for both.
+    let length = match (text_length(ka), text_length(kb)) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        _ => max_text(dialect),
+    };
+    let length = match (length, max_text(dialect)) {
+        (Some(n), Some(max)) => Some(n.min(max)),
+        (n, None) if ka.is_text() && kb.is_text() => n,
+        // PostgreSQL: mixed families become text.
+        (_, None) => None,
+        (None, max) => max,
+    };
+    sql_type(TypeKind::Varchar(length), dialect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(kind: TypeKind) -> SqlType {
+        sql_type(kind, Dialect::Redshift)
+    }
+
+    #[test]
+    fn hashed_numbers_become_text_for_everyone() {
+        let out = widest(
+            &ty(TypeKind::BigInt),
+            &ty(TypeKind::Varchar(Some(64))),
+            Dialect::Redshift,
+        );
+        assert_eq!(out.sql, "varchar(64)");
+        let out = widest(
+            &ty(TypeKind::Varchar(Some(256))),
+            &ty(TypeKind::Varchar(Some(64))),
+            Dialect::Redshift,
+        );
+        assert_eq!(
+            out.sql, "varchar(256)",
+            "an exempt user's value is never cut"
+        );
+        let out = widest(
+            &ty(TypeKind::Integer),
+            &ty(TypeKind::Varchar(Some(64))),
+            Dialect::Postgres,
+        );
+        assert_eq!(out.sql, "text");
+    }
+
+    #[test]
+    fn rounding_widens() {
+        assert_eq!(
+            round_type(&ty(TypeKind::SmallInt), "100", Dialect::Redshift).sql,
+            "integer"
+        );
+        assert_eq!(
+            round_type(&ty(TypeKind::BigInt), "10", Dialect::Redshift).sql,
+            "numeric(20,0)"
+        );
+        assert_eq!(
+            round_type(&ty(TypeKind::Decimal(12, 2)), "100", Dialect::Redshift).sql,
+            "numeric(13,2)"
+        );
+        assert_eq!(
+            round_type(&ty(TypeKind::Integer), "0.5", Dialect::Redshift).sql,
+            "numeric(12,1)"
+        );
+        assert_eq!(
+            round_type(&ty(TypeKind::Real), "10", Dialect::Redshift).sql,
+            "double precision"
+        );
+    }
+
+    #[test]
+    fn regex_results_fit_every_replacement() {
+        let m = Mask::Regex {
+            pattern: "[0-9]".into(),
+            replacement: "##".into(),
+        };
+        assert_eq!(
+            mask_type(&m, &ty(TypeKind::Varchar(Some(10))), Dialect::Redshift).sql,
+            "varchar(22)"
+        );
+        assert_eq!(
+            mask_type(&m, &ty(TypeKind::Varchar(Some(60000))), Dialect::Redshift).sql,
+            "varchar(65535)"
+        );
+        assert_eq!(
+            mask_type(
+                &m,
+                &sql_type(TypeKind::Varchar(Some(10)), Dialect::Postgres),
+                Dialect::Postgres
+            )
+            .sql,
+            "text"
+        );
+    }
+}

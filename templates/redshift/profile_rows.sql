@@ -1,0 +1,13 @@
+-- Every user's profile, from identities.yaml: the only source of truth.
+{% for table in side_tables %}
+DELETE FROM {{ table }};
+{% endfor %}
+DELETE FROM {{ profile }};
+{% for insert in inserts %}
+INSERT INTO {{ insert.table }} ({{ insert.columns }}) VALUES
+{% for row in insert.rows %}
+  ({{ row }}){% if not loop.last %},{% endif %}
+
+{% endfor %}
+;
+{% endfor %}
