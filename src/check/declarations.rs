@@ -184,8 +184,22 @@ impl Checker<'_> {
             None => "immuta".to_string(),
         };
         if let Some(p) = props.get("system_prefix") {
-            let schema = format!("{system_prefix}_procedures");
-            self.sql_name("system prefix", &schema, dialect, loc(file, p.value.span));
+            // The prefix names schemas inside procedure bodies: a plain
+            // lower-case word keeps it out of any quoting question.
+            let plain = system_prefix.len() <= 40
+                && system_prefix.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && system_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                self.error(
+                    "check::property_value",
+                    format!("`system_prefix` `{}` is not a plain name", system_prefix.escape_debug()),
+                    loc(file, p.value.span),
+                    "not a plain name",
+                    "use lower-case letters, digits and `_`, at most 40 characters, such as `immuta` or `veil`",
+                );
+            }
         }
         let mut grant_to = Vec::new();
         if let Some(p) = props.get("grant_to") {

@@ -1,0 +1,172 @@
+//! Helpers shared by the integration tests: a seeded generator, scratch
+//! directories, and throw-away PostgreSQL databases and roles.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(tag: &str) -> String {
+    format!(
+        "{tag}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A scratch directory, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("veil-{}", unique(tag)));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn psql_command(database: &str) -> Command {
+    let mut command = Command::new("psql");
+    command
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            database,
+        ])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "|"])
+        .env("PGCONNECT_TIMEOUT", "10");
+    command
+}
+
+fn run(database: &str, sql: &str) -> Result<String, String> {
+    let mut child = psql_command(database)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(sql.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// Whether the local PostgreSQL server answers.
+pub fn psql_available() -> bool {
+    run("postgres", "SELECT 1").is_ok()
+}
+
+/// A fresh database, dropped with its roles when this value is dropped.
+pub struct Database {
+    pub name: String,
+    roles: std::cell::RefCell<Vec<String>>,
+}
+
+/// A double-quoted identifier for the tests' own SQL.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Database {
+    pub fn create(tag: &str) -> Database {
+        let name = format!("veil_{}", unique(tag));
+        run("postgres", &format!("CREATE DATABASE {}", ident(&name)))
+            .expect("creates a test database");
+        Database {
+            name,
+            roles: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Runs SQL in this database.
+    pub fn psql(&self, sql: &str) -> Result<String, String> {
+        run(&self.name, sql)
+    }
+
+    /// Runs a query; rows as `a|b` lines.
+    pub fn query(&self, sql: &str) -> Result<String, String> {
+        run(&self.name, sql)
+    }
+
+    /// Creates (or reuses) a login role of exactly this name for the test.
+    pub fn role(&self, name: &str) -> String {
+        let sql = format!(
+            "DO $veil_test$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit}) THEN CREATE ROLE {id}; END IF; END $veil_test$;",
+            lit = literal(name),
+            id = ident(name)
+        );
+        run("postgres", &sql).expect("creates a role");
+        self.roles.borrow_mut().push(name.to_string());
+        name.to_string()
+    }
+
+    /// Runs a query as `role`, the way a user of the database would.
+    pub fn query_as(&self, role: &str, sql: &str) -> Result<String, String> {
+        run(&self.name, &format!("SET ROLE {};\n{sql}", ident(role)))
+    }
+}
+
+/// A standard-conforming string literal for the tests' own SQL.
+pub fn literal(value: &str) -> String {
+    if value.contains('\\') {
+        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = run(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&self.name)),
+        );
+        for role in self.roles.borrow().iter() {
+            let _ = run("postgres", &format!("DROP ROLE IF EXISTS {}", ident(role)));
+        }
+    }
+}
