@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release --example synth -- OUT_DIR SOURCES [COLUMNS] [RULES] [USERS]
 //! ```
-//! Defaults: 30 columns per source, SOURCES/10 rules of each kind, 4 × SOURCES users.
+//! Defaults: 30 columns per source, SOURCES/10 rules (a third each access,
+//! mask and filter rules, plus a few tag and pattern rules), 4 × SOURCES users.
 
 use std::fmt::Write as _;
 
@@ -66,7 +67,7 @@ fn main() {
         }
         policy.push_str("  }\n}\n\n");
     }
-    for r in 0..rules {
+    for r in 0..rules.div_ceil(3) {
         let s = (r * 7919) % sources;
         let g = &groups[r % groups.len()];
         let _ = writeln!(

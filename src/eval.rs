@@ -36,6 +36,93 @@ pub fn access_rules_by_source(model: &Model) -> Vec<Vec<usize>> {
     by_source
 }
 
+/// Whether a subject condition reads the source (`approved`).
+pub fn mentions_approved(subject: &Subject) -> bool {
+    match subject {
+        Subject::Approved => true,
+        Subject::Not(inner) | Subject::Paren(inner) => mentions_approved(inner),
+        Subject::And(parts) | Subject::Or(parts) => parts.iter().any(|p| mentions_approved(p)),
+        _ => false,
+    }
+}
+
+/// For each user, the sources among `sources` they may query, in order.
+/// Sources covered by the same access rules share one decision per user,
+/// so the work grows with users × distinct rule sets, not users × sources.
+pub fn valid_tables(model: &Model, sources: &[usize], users: &[User]) -> Vec<Vec<usize>> {
+    let rules = access_rules_by_source(model);
+    // Group the sources by the rules covering them; a rule set that reads
+    // `approved` depends on the source itself and is decided per source.
+    let mut groups: Vec<(Vec<usize>, Vec<usize>, bool)> = Vec::new();
+    let mut index: std::collections::HashMap<&[usize], usize> = std::collections::HashMap::new();
+    for &s in sources {
+        let covering = rules[s].as_slice();
+        let per_source = covering.iter().any(|&r| reads_approved(model, r));
+        if per_source {
+            groups.push((covering.to_vec(), vec![s], true));
+            continue;
+        }
+        match index.get(covering) {
+            Some(&g) => groups[g].1.push(s),
+            None => {
+                index.insert(covering, groups.len());
+                groups.push((covering.to_vec(), vec![s], false));
+            }
+        }
+    }
+    // Each rule is decided once per user; a group of sources then only
+    // combines the decisions of its rules.
+    let used: Vec<usize> = {
+        let mut used: Vec<usize> = groups
+            .iter()
+            .flat_map(|(c, _, _)| c.iter().copied())
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    };
+    let mut allow = vec![false; model.access.len()];
+    let mut require = vec![false; model.access.len()];
+    users
+        .iter()
+        .map(|user| {
+            for &r in &used {
+                let rule = &model.access[r];
+                let source = rule.sources.first().map(|&s| model.sources[s].id.as_str());
+                allow[r] = rule
+                    .allow
+                    .iter()
+                    .any(|(subject, _)| holds(subject, user, source));
+                require[r] = rule
+                    .require
+                    .iter()
+                    .all(|(subject, _)| holds(subject, user, source));
+            }
+            let mut allowed: Vec<usize> = Vec::new();
+            for (covering, members, per_source) in &groups {
+                let ok = if *per_source {
+                    may_query(model, covering, members[0], user)
+                } else {
+                    covering.iter().all(|&r| require[r]) && covering.iter().any(|&r| allow[r])
+                };
+                if ok {
+                    allowed.extend(members.iter().copied());
+                }
+            }
+            allowed.sort_unstable();
+            allowed
+        })
+        .collect()
+}
+
+fn reads_approved(model: &Model, r: usize) -> bool {
+    let rule = &model.access[r];
+    rule.allow
+        .iter()
+        .chain(&rule.require)
+        .any(|(subject, _)| mentions_approved(subject))
+}
+
 /// Whether `user` may query source `s`: every `require` line of every rule
 /// covering it holds, and at least one `allow` line does. A source no rule
 /// covers is visible to nobody.

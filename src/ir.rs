@@ -225,7 +225,6 @@ pub struct Profile {
 
 /// Lowers a checked model.
 pub fn lower(model: &Model) -> Project {
-    let access_rules = eval::access_rules_by_source(model);
     let integrations = model
         .integrations
         .iter()
@@ -238,22 +237,20 @@ pub fn lower(model: &Model) -> Project {
                 .iter()
                 .map(|&s| lower_view(model, s, integration.dialect))
                 .collect();
+            let valid = eval::valid_tables(model, &sources, &model.directory.users);
             let profiles = model
                 .directory
                 .users
                 .iter()
-                .map(|user| Profile {
+                .zip(valid)
+                .map(|(user, valid)| Profile {
                     user: user.name.clone(),
                     groups: user.groups.clone(),
                     attributes: user.attributes.clone(),
                     projects: user.projects.clone(),
                     current_project: user.current_project.clone(),
                     purposes: user.purposes.clone(),
-                    valid_tables: sources
-                        .iter()
-                        .filter(|&&s| eval::may_query(model, &access_rules[s], s, user))
-                        .map(|&s| model.sources[s].id.clone())
-                        .collect(),
+                    valid_tables: valid.iter().map(|&s| model.sources[s].id.clone()).collect(),
                 })
                 .collect();
             let prefix = &integration.system_prefix;

@@ -439,6 +439,17 @@ fn tables(dialect: Dialect) -> Vec<Table> {
     ]
 }
 
+/// A literal, quoted once per distinct value.
+fn quote_once<'c, 'a>(
+    cache: &'c mut std::collections::HashMap<&'a str, String>,
+    value: &'a str,
+    dialect: Dialect,
+) -> &'c str {
+    cache
+        .entry(value)
+        .or_insert_with(|| literal(value, dialect))
+}
+
 /// The profile rows and side-table rows as `INSERT` batches.
 fn profile_inserts(integration: &Integration) -> Vec<Value> {
     let dialect = integration.dialect;
@@ -448,6 +459,9 @@ fn profile_inserts(integration: &Integration) -> Vec<Value> {
         Dialect::Redshift => "GETDATE()",
         Dialect::Postgres => "CURRENT_TIMESTAMP",
     };
+    // Names repeat across users (every user's groups, sources): each is
+    // quoted once.
+    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
     let mut profile = Vec::new();
     let mut groups = Vec::new();
     let mut attributes = Vec::new();
@@ -469,14 +483,26 @@ fn profile_inserts(integration: &Integration) -> Vec<Value> {
             json(&p.purposes),
             json(&p.valid_tables),
         ));
-        groups.extend(p.groups.iter().map(|g| format!("{user}, {}", lit(g))));
+        groups.extend(
+            p.groups
+                .iter()
+                .map(|g| format!("{user}, {}", quote_once(&mut quoted, g, dialect))),
+        );
         attributes.extend(
             pairs
                 .iter()
                 .map(|[k, v]| format!("{user}, {}, {}", lit(k), lit(v))),
         );
-        purposes.extend(p.purposes.iter().map(|x| format!("{user}, {}", lit(x))));
-        tables.extend(p.valid_tables.iter().map(|t| format!("{user}, {}", lit(t))));
+        purposes.extend(
+            p.purposes
+                .iter()
+                .map(|x| format!("{user}, {}", quote_once(&mut quoted, x, dialect))),
+        );
+        tables.extend(
+            p.valid_tables
+                .iter()
+                .map(|t| format!("{user}, {}", quote_once(&mut quoted, t, dialect))),
+        );
     }
     let schema = &integration.schemas.system;
     let mut inserts = Vec::new();
@@ -494,10 +520,21 @@ fn profile_inserts(integration: &Integration) -> Vec<Value> {
     ];
     for (table, columns, rows) in batches {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
+            // Row tuples are joined here: one string per statement keeps the
+            // template out of a loop over a million rows.
+            let mut text = String::with_capacity(chunk.iter().map(|r| r.len() + 6).sum());
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(",\n");
+                }
+                text.push_str("  (");
+                text.push_str(row);
+                text.push(')');
+            }
             inserts.push(context! {
                 table => sql(qualified(&[schema, table])),
                 columns => sql(columns.clone()),
-                rows => chunk.iter().map(|r| sql(r.clone())).collect::<Vec<_>>(),
+                rows => sql(text),
             });
         }
     }

@@ -28,6 +28,13 @@ pub fn qualified(parts: &[&str]) -> String {
 /// literal holding a backslash is written as an escape string (`E'…'`), which
 /// reads the same whatever `standard_conforming_strings` is set to.
 pub fn literal(value: &str, dialect: Dialect) -> String {
+    if !value.contains(['\'', '\\']) {
+        let mut out = String::with_capacity(value.len() + 2);
+        out.push('\'');
+        out.push_str(value);
+        out.push('\'');
+        return out;
+    }
     let backslash = value.contains('\\');
     let mut out = String::with_capacity(value.len() + 3);
     if backslash && dialect == Dialect::Postgres {

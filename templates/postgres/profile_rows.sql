@@ -5,9 +5,5 @@ DELETE FROM {{ table }};
 DELETE FROM {{ profile }};
 {% for insert in inserts %}
 INSERT INTO {{ insert.table }} ({{ insert.columns }}) VALUES
-{% for row in insert.rows %}
-  ({{ row }}){% if not loop.last %},{% endif %}
-
-{% endfor %}
-;
+{{ insert.rows }};
 {% endfor %}
