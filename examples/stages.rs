@@ -8,7 +8,6 @@ use std::time::Instant;
 
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
-    let t = Instant::now();
     for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
         let path = entry.path();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
