@@ -223,55 +223,83 @@ pub struct Profile {
     pub valid_tables: Vec<String>,
 }
 
-/// Lowers a checked model.
+/// Lowers a checked model. Integrations are independent and lowered on
+/// separate threads.
 pub fn lower(model: &Model) -> Project {
-    let integrations = model
-        .integrations
-        .iter()
-        .enumerate()
-        .map(|(i, integration)| {
-            let sources: Vec<usize> = (0..model.sources.len())
-                .filter(|&s| model.sources[s].integration == i)
-                .collect();
-            let views = sources
+    let integrations = parallel_map(model.integrations.len(), |i| lower_integration(model, i));
+    Project { integrations }
+}
+
+/// `f(0), …, f(n - 1)` on up to as many threads as the machine has cores, in
+/// order.
+pub fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if n < 2 || threads < 2 {
+        return (0..n).map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n).map(|i| scope.spawn(move || f(i))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn lower_integration(model: &Model, i: usize) -> Integration {
+    let integration = &model.integrations[i];
+    let sources: Vec<usize> = (0..model.sources.len())
+        .filter(|&s| model.sources[s].integration == i)
+        .collect();
+    // Views and profiles are independent: lower them side by side.
+    let (views, profiles) = std::thread::scope(|scope| {
+        let views = scope.spawn(|| {
+            sources
                 .iter()
                 .map(|&s| lower_view(model, s, integration.dialect))
-                .collect();
-            let valid = eval::valid_tables(model, &sources, &model.directory.users);
-            let profiles = model
-                .directory
-                .users
-                .iter()
-                .zip(valid)
-                .map(|(user, valid)| Profile {
-                    user: user.name.clone(),
-                    groups: user.groups.clone(),
-                    attributes: user.attributes.clone(),
-                    projects: user.projects.clone(),
-                    current_project: user.current_project.clone(),
-                    purposes: user.purposes.clone(),
-                    valid_tables: valid.iter().map(|&s| model.sources[s].id.clone()).collect(),
-                })
-                .collect();
-            let prefix = &integration.system_prefix;
-            Integration {
-                name: integration.name.clone(),
-                dialect: integration.dialect,
-                database: integration.database.clone(),
-                schemas: Schemas {
-                    system: format!("{prefix}_system"),
-                    functions: format!("{prefix}_functions"),
-                    procedures: format!("{prefix}_procedures"),
-                    views: integration.view_schema.clone(),
-                },
-                grant_to: integration.grant_to.clone(),
-                expose_profile: integration.expose_profile,
-                views,
-                profiles,
-            }
-        })
-        .collect();
-    Project { integrations }
+                .collect::<Vec<_>>()
+        });
+        let valid = eval::valid_tables(model, &sources, &model.directory.users);
+        let profiles: Vec<Profile> = model
+            .directory
+            .users
+            .iter()
+            .zip(valid)
+            .map(|(user, valid)| Profile {
+                user: user.name.clone(),
+                groups: user.groups.clone(),
+                attributes: user.attributes.clone(),
+                projects: user.projects.clone(),
+                current_project: user.current_project.clone(),
+                purposes: user.purposes.clone(),
+                valid_tables: valid.iter().map(|&s| model.sources[s].id.clone()).collect(),
+            })
+            .collect();
+        let views = views
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (views, profiles)
+    });
+    let prefix = &integration.system_prefix;
+    Integration {
+        name: integration.name.clone(),
+        dialect: integration.dialect,
+        database: integration.database.clone(),
+        schemas: Schemas {
+            system: format!("{prefix}_system"),
+            functions: format!("{prefix}_functions"),
+            procedures: format!("{prefix}_procedures"),
+            views: integration.view_schema.clone(),
+        },
+        grant_to: integration.grant_to.clone(),
+        expose_profile: integration.expose_profile,
+        views,
+        profiles,
+    }
 }
 
 /// Collects the decisions of one view, each once.

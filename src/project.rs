@@ -103,31 +103,18 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
             .help("run `veil init` to create an example project, or pass the project's directory"),
         );
     }
-    let mut policies = Vec::new();
+    // Read everything first, then parse the policies and the identities
+    // side by side.
+    let mut texts = Vec::new();
     for path in paths {
         match read(&path) {
-            Ok(text) => {
-                let id = files.add(path.display().to_string(), text);
-                match syntax::parse(id, &files.get(id).text) {
-                    Ok(parsed) => policies.push((id, path, parsed)),
-                    Err(mut found) => diagnostics.append(&mut found),
-                }
-            }
+            Ok(text) => texts.push((files.add(path.display().to_string(), text), path)),
             Err(d) => diagnostics.push(d),
         }
     }
     let identities_path = root.join(IDENTITIES);
-    let identities = match read(&identities_path) {
-        Ok(text) => {
-            let id = files.add(identities_path.display().to_string(), text);
-            match identities::load(id, &files.get(id).text) {
-                Ok(ids) => Some((id, ids)),
-                Err(d) => {
-                    diagnostics.push(d);
-                    None
-                }
-            }
-        }
+    let identities_file = match read(&identities_path) {
+        Ok(text) => Some(files.add(identities_path.display().to_string(), text)),
         Err(_) if !identities_path.exists() => {
             diagnostics.push(
                 Diagnostic::error(
@@ -142,6 +129,31 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
             diagnostics.push(d);
             None
         }
+    };
+    let files_ref = &files;
+    let (parsed, identities) = std::thread::scope(|scope| {
+        let yaml = identities_file
+            .map(|id| scope.spawn(move || (id, identities::load(id, &files_ref.get(id).text))));
+        let parsed: Vec<_> = texts
+            .into_iter()
+            .map(|(id, path)| (id, path, syntax::parse(id, &files_ref.get(id).text)))
+            .collect();
+        (parsed, yaml.and_then(|handle| handle.join().ok()))
+    });
+    let mut policies = Vec::new();
+    for (id, path, result) in parsed {
+        match result {
+            Ok(parsed) => policies.push((id, path, parsed)),
+            Err(mut found) => diagnostics.append(&mut found),
+        }
+    }
+    let identities = match identities {
+        Some((id, Ok(ids))) => Some((id, ids)),
+        Some((_, Err(d))) => {
+            diagnostics.push(d);
+            None
+        }
+        None => None,
     };
     match identities {
         Some(identities) if diagnostics.is_empty() => Ok(Project {

@@ -31,8 +31,11 @@ pub struct Compiled {
 pub fn compile_ir(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
     let mut diagnostics = limits(project);
     let mut out = Vec::new();
-    for integration in &project.integrations {
-        match emit::render_integration(integration) {
+    let rendered = ir::parallel_map(project.integrations.len(), |i| {
+        emit::render_integration(&project.integrations[i])
+    });
+    for (integration, rendered) in project.integrations.iter().zip(rendered) {
+        match rendered {
             Ok(objects) => out.push(Compiled {
                 integration: integration.name.clone(),
                 dialect: integration.dialect,

@@ -320,19 +320,36 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
         push("procedure", format!("{}.{name}", schemas.procedures), text);
     }
 
-    let text = render(
-        dialect,
-        "profile_rows",
-        context! {
-            side_tables => side,
-            profile => sql(system("profile")),
-            inserts => profile_inserts(integration),
-        },
-    )?;
-    push("profile", format!("{}.profile", schemas.system), text);
-
-    for view in &integration.views {
-        let text = render_view(view, integration, &exprs, &readers)?;
+    // The profile rows and the views are independent: build them side by
+    // side.
+    let (profile_text, views) = std::thread::scope(|scope| {
+        let profile = scope.spawn(|| {
+            render(
+                dialect,
+                "profile_rows",
+                context! {
+                    side_tables => side,
+                    profile => sql(system("profile")),
+                    inserts => profile_inserts(integration),
+                },
+            )
+        });
+        let views: Result<Vec<String>, EmitError> = integration
+            .views
+            .iter()
+            .map(|view| render_view(view, integration, &exprs, &readers))
+            .collect();
+        let profile = profile
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (profile, views)
+    });
+    push(
+        "profile",
+        format!("{}.profile", schemas.system),
+        profile_text?,
+    );
+    for (view, text) in integration.views.iter().zip(views?) {
         push("view", format!("{}.{}", schemas.views, view.name), text);
     }
     Ok(objects)
@@ -439,6 +456,123 @@ fn tables(dialect: Dialect) -> Vec<Table> {
     ]
 }
 
+/// Builds `INSERT … VALUES` statements of at most `ROWS_PER_INSERT` rows,
+/// appending each row straight into the statement text.
+struct Batches {
+    table: String,
+    columns: String,
+    done: Vec<Value>,
+    text: String,
+    rows: usize,
+}
+
+impl Batches {
+    fn new(table: String, columns: &str) -> Batches {
+        Batches {
+            table,
+            columns: columns.to_string(),
+            done: Vec::new(),
+            text: String::new(),
+            rows: 0,
+        }
+    }
+
+    /// Adds one row, given as its comma-separated values.
+    fn row(&mut self, values: &[&str]) {
+        if self.rows == ROWS_PER_INSERT {
+            self.flush();
+        }
+        if self.rows > 0 {
+            self.text.push_str(",\n");
+        }
+        self.text.push_str("  (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.text.push_str(v);
+        }
+        self.text.push(')');
+        self.rows += 1;
+    }
+
+    fn flush(&mut self) {
+        if self.rows == 0 {
+            return;
+        }
+        self.done.push(context! {
+            table => sql(self.table.clone()),
+            columns => sql(self.columns.clone()),
+            rows => sql(std::mem::take(&mut self.text)),
+        });
+        self.rows = 0;
+    }
+
+    fn finish(mut self) -> Vec<Value> {
+        self.flush();
+        self.done
+    }
+}
+
+/// The profile rows and side-table rows as `INSERT` statements.
+fn profile_inserts(integration: &Integration) -> Vec<Value> {
+    let dialect = integration.dialect;
+    let lit = |s: &str| literal(s, dialect);
+    let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
+    let now = match dialect {
+        Dialect::Redshift => "GETDATE()",
+        Dialect::Postgres => "CURRENT_TIMESTAMP",
+    };
+    let table = |name: &str| qualified(&[&integration.schemas.system, name]);
+    let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
+    let mut profile = Batches::new(table("profile"), &profile_columns.join(", "));
+    let mut groups = Batches::new(table("profile_groups"), "\"userid\", \"name\"");
+    let mut attributes = Batches::new(
+        table("profile_attributes"),
+        "\"userid\", \"key\", \"value\"",
+    );
+    let mut purposes = Batches::new(table("profile_purposes"), "\"userid\", \"name\"");
+    let mut tables = Batches::new(table("profile_tables"), "\"userid\", \"source\"");
+    // Names repeat across users (every user's groups, sources): each is
+    // quoted once.
+    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for p in &integration.profiles {
+        let user = lit(&p.user);
+        let pairs: Vec<[&String; 2]> = p
+            .attributes
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| [k, v]))
+            .collect();
+        let current = p.current_project.as_deref().map_or("NULL".to_string(), lit);
+        profile.row(&[
+            &user,
+            &json(&p.groups),
+            &lit(&serde_json::to_string(&pairs).unwrap_or_default()),
+            &json(&p.projects),
+            &current,
+            &json(&p.purposes),
+            &json(&p.valid_tables),
+            now,
+        ]);
+        for g in &p.groups {
+            groups.row(&[&user, quote_once(&mut quoted, g, dialect)]);
+        }
+        for [k, v] in &pairs {
+            attributes.row(&[&user, &lit(k), &lit(v)]);
+        }
+        for x in &p.purposes {
+            purposes.row(&[&user, quote_once(&mut quoted, x, dialect)]);
+        }
+        for t in &p.valid_tables {
+            tables.row(&[&user, quote_once(&mut quoted, t, dialect)]);
+        }
+    }
+    [profile, groups, attributes, purposes, tables]
+        .into_iter()
+        .flat_map(Batches::finish)
+        .collect()
+}
+
 /// A literal, quoted once per distinct value.
 fn quote_once<'c, 'a>(
     cache: &'c mut std::collections::HashMap<&'a str, String>,
@@ -448,97 +582,6 @@ fn quote_once<'c, 'a>(
     cache
         .entry(value)
         .or_insert_with(|| literal(value, dialect))
-}
-
-/// The profile rows and side-table rows as `INSERT` batches.
-fn profile_inserts(integration: &Integration) -> Vec<Value> {
-    let dialect = integration.dialect;
-    let lit = |s: &str| literal(s, dialect);
-    let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
-    let now = match dialect {
-        Dialect::Redshift => "GETDATE()",
-        Dialect::Postgres => "CURRENT_TIMESTAMP",
-    };
-    // Names repeat across users (every user's groups, sources): each is
-    // quoted once.
-    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    let mut profile = Vec::new();
-    let mut groups = Vec::new();
-    let mut attributes = Vec::new();
-    let mut purposes = Vec::new();
-    let mut tables = Vec::new();
-    for p in &integration.profiles {
-        let user = lit(&p.user);
-        let pairs: Vec<[&String; 2]> = p
-            .attributes
-            .iter()
-            .flat_map(|(k, vs)| vs.iter().map(move |v| [k, v]))
-            .collect();
-        profile.push(format!(
-            "{user}, {}, {}, {}, {}, {}, {}, {now}",
-            json(&p.groups),
-            lit(&serde_json::to_string(&pairs).unwrap_or_default()),
-            json(&p.projects),
-            p.current_project.as_deref().map_or("NULL".to_string(), lit),
-            json(&p.purposes),
-            json(&p.valid_tables),
-        ));
-        groups.extend(
-            p.groups
-                .iter()
-                .map(|g| format!("{user}, {}", quote_once(&mut quoted, g, dialect))),
-        );
-        attributes.extend(
-            pairs
-                .iter()
-                .map(|[k, v]| format!("{user}, {}, {}", lit(k), lit(v))),
-        );
-        purposes.extend(
-            p.purposes
-                .iter()
-                .map(|x| format!("{user}, {}", quote_once(&mut quoted, x, dialect))),
-        );
-        tables.extend(
-            p.valid_tables
-                .iter()
-                .map(|t| format!("{user}, {}", quote_once(&mut quoted, t, dialect))),
-        );
-    }
-    let schema = &integration.schemas.system;
-    let mut inserts = Vec::new();
-    let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
-    let batches: [(&str, String, Vec<String>); 5] = [
-        ("profile", profile_columns.join(", "), profile),
-        ("profile_groups", "\"userid\", \"name\"".into(), groups),
-        (
-            "profile_attributes",
-            "\"userid\", \"key\", \"value\"".into(),
-            attributes,
-        ),
-        ("profile_purposes", "\"userid\", \"name\"".into(), purposes),
-        ("profile_tables", "\"userid\", \"source\"".into(), tables),
-    ];
-    for (table, columns, rows) in batches {
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            // Row tuples are joined here: one string per statement keeps the
-            // template out of a loop over a million rows.
-            let mut text = String::with_capacity(chunk.iter().map(|r| r.len() + 6).sum());
-            for (i, row) in chunk.iter().enumerate() {
-                if i > 0 {
-                    text.push_str(",\n");
-                }
-                text.push_str("  (");
-                text.push_str(row);
-                text.push(')');
-            }
-            inserts.push(context! {
-                table => sql(qualified(&[schema, table])),
-                columns => sql(columns.clone()),
-                rows => sql(text),
-            });
-        }
-    }
-    inserts
 }
 
 fn render_view(

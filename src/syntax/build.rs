@@ -18,7 +18,18 @@ pub(super) fn parse_items(
     comments: &[Comment],
     offset: usize,
 ) -> Result<(Vec<Node<Item>>, Vec<Diagnostic>), SyntaxError> {
-    let mut pairs = VeilParser::parse(Rule::file, &text[offset..])
+    parse_range(file, text, comments, offset, text.len())
+}
+
+/// Parses the items of `text[offset..end]`, which starts at an item.
+pub(super) fn parse_range(
+    file: FileId,
+    text: &str,
+    comments: &[Comment],
+    offset: usize,
+    end: usize,
+) -> Result<(Vec<Node<Item>>, Vec<Diagnostic>), SyntaxError> {
+    let mut pairs = VeilParser::parse(Rule::file, &text[offset..end])
         .map_err(|error| pest_error(file, text, offset, error))?;
     let mut builder = Builder {
         file,

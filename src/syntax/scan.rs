@@ -23,10 +23,25 @@ pub enum ScanError {
     TooDeep(Span),
 }
 
+/// What the pre-pass found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scanned {
+    pub comments: Vec<Comment>,
+    /// Offsets of lines outside any bracket that begin with a top-level
+    /// keyword: where a large file may be cut to be parsed in parts.
+    pub item_starts: Vec<usize>,
+}
+
 /// Scans `text` for comments, skipping strings and quoted identifiers.
 pub fn scan(text: &str) -> Result<Vec<Comment>, ScanError> {
+    scan_all(text).map(|s| s.comments)
+}
+
+/// Scans `text` for comments and for the places items start.
+pub fn scan_all(text: &str) -> Result<Scanned, ScanError> {
     let bytes = text.as_bytes();
     let mut comments = Vec::new();
+    let mut item_starts = Vec::new();
     let mut depth = 0usize;
     let mut i = 0;
     while i < bytes.len() {
@@ -57,10 +72,19 @@ pub fn scan(text: &str) -> Result<Vec<Comment>, ScanError> {
                 depth = depth.saturating_sub(1);
                 i += 1;
             }
+            b'\n' => {
+                i += 1;
+                if depth == 0 && super::starts_item(&text[i..]) {
+                    item_starts.push(i);
+                }
+            }
             _ => i += 1,
         }
     }
-    Ok(comments)
+    Ok(Scanned {
+        comments,
+        item_starts,
+    })
 }
 
 fn comment(text: &str, start: usize, end: usize) -> Comment {
