@@ -59,6 +59,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "sql")]
         emit: commands::Emit,
     },
+    /// Compare the compiled project with what is deployed, and show the changes.
+    Plan {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Compare without a database: with an empty deployment, or with
+        /// `--against`.
+        #[arg(long)]
+        offline: bool,
+        /// Another checkout of the project to compare with (offline only).
+        #[arg(long, requires = "offline")]
+        against: Option<PathBuf>,
+        /// Limit the plan to these integrations.
+        #[arg(long = "integration")]
+        integrations: Vec<String>,
+        /// Exit 2 when there are changes, 0 when there are none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
     /// Rewrite policy files in the canonical layout.
     Fmt {
         /// List the files that would change and exit 1, writing nothing.
@@ -89,6 +108,23 @@ pub fn run() -> ExitCode {
         Command::Validate { dir } => commands::validate(dir, cli.format),
         Command::Fmt { check, paths } => commands::fmt(paths, *check),
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
+        Command::Plan {
+            dir,
+            offline,
+            against,
+            integrations,
+            detailed_exitcode,
+        } => commands::plan(
+            dir,
+            &commands::PlanOptions {
+                offline: *offline,
+                against: against.as_deref(),
+                integrations,
+                format: cli.format,
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                detailed_exitcode: *detailed_exitcode,
+            },
+        ),
     };
     report(&cli, outcome)
 }
@@ -106,9 +142,9 @@ fn report(cli: &Cli, outcome: Outcome) -> ExitCode {
     let _ = stderr.write_all(rendered.as_bytes());
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(outcome.output.as_bytes());
-    if outcome.success {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match (outcome.success, outcome.exit_code) {
+        (true, Some(code)) => ExitCode::from(code),
+        (true, None) => ExitCode::SUCCESS,
+        (false, _) => ExitCode::from(1),
     }
 }

@@ -36,6 +36,7 @@ pub mod fmt;
 pub mod identities;
 pub mod ir;
 pub mod model;
+pub mod plan;
 pub mod project;
 pub mod span;
 pub mod sql_expr;

@@ -137,6 +137,7 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
         diagnostics: checked.diagnostics,
         output: String::new(),
         success: false,
+        exit_code: None,
     };
     if emit == Emit::Ir {
         outcome.output = serde_json::to_string_pretty(&ir).unwrap_or_default() + "\n";

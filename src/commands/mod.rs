@@ -4,12 +4,14 @@
 mod compile;
 mod fmt;
 mod init;
+mod plan;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
 pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
 pub use fmt::fmt;
 pub use init::init;
+pub use plan::{PlanOptions, plan};
 pub use validate::validate;
 
 /// What a command produced.
@@ -22,6 +24,9 @@ pub struct Outcome {
     /// The command's output, printed to standard output.
     pub output: String,
     pub success: bool,
+    /// An exit code other than 0 or 1 (`plan --detailed-exitcode` gives 2
+    /// when there are changes).
+    pub exit_code: Option<u8>,
 }
 
 impl Outcome {
@@ -31,6 +36,7 @@ impl Outcome {
             diagnostics,
             output: String::new(),
             success: false,
+            exit_code: None,
         }
     }
 }

@@ -62,5 +62,6 @@ pub fn validate(dir: &Path, format: OutputFormat) -> Outcome {
         files: project.files,
         diagnostics: checked.diagnostics,
         output,
+        exit_code: None,
     }
 }

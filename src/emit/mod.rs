@@ -25,6 +25,9 @@ pub struct SqlObject {
     /// The object's qualified name, as shown to people.
     pub name: String,
     pub sql: String,
+    /// For views, the columns and their types: when they change, the view
+    /// must be dropped and created again rather than replaced.
+    pub columns: Option<Vec<(String, String)>>,
 }
 
 /// A template failed: a bug in veil, never in the policies.
@@ -214,7 +217,12 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
     let system = |table: &str| qualified(&[&schemas.system, table]);
     let mut objects = Vec::new();
     let mut push = |kind: &'static str, name: String, sql: String| {
-        objects.push(SqlObject { kind, name, sql });
+        objects.push(SqlObject {
+            kind,
+            name,
+            sql,
+            columns: None,
+        });
     };
 
     // Schemas: veil's own give nobody else any right but what is granted.
@@ -350,7 +358,17 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
         profile_text?,
     );
     for (view, text) in integration.views.iter().zip(views?) {
-        push("view", format!("{}.{}", schemas.views, view.name), text);
+        objects.push(SqlObject {
+            kind: "view",
+            name: format!("{}.{}", schemas.views, view.name),
+            sql: text,
+            columns: Some(
+                view.columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.output_type.sql.clone()))
+                    .collect(),
+            ),
+        });
     }
     Ok(objects)
 }

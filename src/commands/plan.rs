@@ -1,0 +1,251 @@
+//! `veil plan`: what apply would change, per integration.
+
+use super::{Compiled, Outcome, compile_ir};
+use crate::ast::{Method, Operand, Predicate};
+use crate::cli::OutputFormat;
+use crate::diagnostic::{Diagnostic, Files};
+use crate::ir;
+use crate::model::Model;
+use crate::plan::{self, Deployed, EscapeHatch, IntegrationPlan, Plan, render};
+use crate::project;
+use std::path::Path;
+
+/// Options of `veil plan`.
+pub struct PlanOptions<'a> {
+    pub offline: bool,
+    pub against: Option<&'a Path>,
+    pub integrations: &'a [String],
+    pub format: OutputFormat,
+    pub color: bool,
+    pub detailed_exitcode: bool,
+}
+
+/// A checked, compiled project.
+struct Built {
+    files: Files,
+    model: Model,
+    ir: ir::Project,
+    compiled: Vec<Compiled>,
+    warnings: Vec<Diagnostic>,
+}
+
+fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
+    let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
+    let checked = project.check();
+    let Some(model) = checked.model else {
+        return Err((project.files, checked.diagnostics));
+    };
+    let ir = ir::lower(&model);
+    match compile_ir(&ir) {
+        Ok(compiled) => Ok(Built {
+            files: project.files,
+            model,
+            ir,
+            compiled,
+            warnings: checked.diagnostics,
+        }),
+        Err(mut found) => {
+            let mut diagnostics = checked.diagnostics;
+            diagnostics.append(&mut found);
+            Err((project.files, diagnostics))
+        }
+    }
+}
+
+/// Runs `veil plan`. Returns the outcome and whether there are changes.
+pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
+    if !options.offline {
+        return Outcome {
+            diagnostics: vec![Diagnostic::error(
+                "plan::online_unavailable",
+                "this build of veil plans offline only",
+            )
+            .help("run `veil plan --offline` (against an empty deployment) or `veil plan --offline --against OTHER_DIR`")],
+            ..Outcome::default()
+        };
+    }
+    let planned = match build(dir) {
+        Ok(built) => built,
+        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
+    };
+    let base = match options.against {
+        Some(other) => match build(other) {
+            Ok(built) => Some(built),
+            Err((files, mut diagnostics)) => {
+                diagnostics.insert(
+                    0,
+                    Diagnostic::error(
+                        "plan::against",
+                        format!("the project to compare with, `{}`, does not compile", other.display()),
+                    )
+                    .help("`--against` takes another checkout of the project, such as the pull request's base branch"),
+                );
+                return Outcome::failed(files, diagnostics);
+            }
+        },
+        None => None,
+    };
+    for name in options.integrations {
+        if !planned.compiled.iter().any(|c| c.integration == *name) {
+            let known: Vec<&str> = planned
+                .compiled
+                .iter()
+                .map(|c| c.integration.as_str())
+                .collect();
+            let help = crate::suggest::did_you_mean(name, known.iter().copied())
+                .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
+            return Outcome::failed(
+                planned.files,
+                vec![
+                    Diagnostic::error(
+                        "plan::unknown_integration",
+                        format!("unknown integration `{name}`"),
+                    )
+                    .help(help),
+                ],
+            );
+        }
+    }
+    let mut integrations = Vec::new();
+    for (compiled, lowered) in planned.compiled.iter().zip(&planned.ir.integrations) {
+        if !options.integrations.is_empty() && !options.integrations.contains(&compiled.integration)
+        {
+            continue;
+        }
+        let deployed = base
+            .as_ref()
+            .and_then(|b| {
+                b.compiled
+                    .iter()
+                    .zip(&b.ir.integrations)
+                    .find(|(c, _)| c.integration == compiled.integration)
+            })
+            .map(|(c, i)| plan::deployed_from(c, &i.profiles))
+            .unwrap_or_default();
+        integrations.push(integration_plan(&planned, compiled, lowered, &deployed));
+    }
+    let plan = Plan {
+        format_version: plan::FORMAT_VERSION,
+        offline: true,
+        integrations,
+    };
+    let output = match options.format {
+        OutputFormat::Text => render::text(&plan, options.color),
+        OutputFormat::Json => render::json(&plan),
+        OutputFormat::Markdown => render::markdown(&plan),
+    };
+    let changes = plan.has_changes();
+    Outcome {
+        files: planned.files,
+        diagnostics: planned.warnings,
+        output,
+        success: true,
+        exit_code: (options.detailed_exitcode && changes).then_some(2),
+    }
+}
+
+fn integration_plan(
+    built: &Built,
+    compiled: &Compiled,
+    lowered: &ir::Integration,
+    deployed: &Deployed,
+) -> IntegrationPlan {
+    IntegrationPlan {
+        name: compiled.integration.clone(),
+        dialect: compiled.dialect,
+        changes: plan::diff_objects(compiled, deployed),
+        profile: plan::diff_profiles(&lowered.profiles, &deployed.profiles),
+        drift: Vec::new(),
+        access_impact: Vec::new(),
+        warnings: Vec::new(),
+        escape_hatches: escape_hatches(built, &compiled.integration),
+    }
+}
+
+/// Every `sql "…"` and `using none` that reaches a source of the integration.
+fn escape_hatches(built: &Built, integration: &str) -> Vec<EscapeHatch> {
+    let model = &built.model;
+    let Some(index) = model
+        .integrations
+        .iter()
+        .position(|i| i.name == integration)
+    else {
+        return Vec::new();
+    };
+    // The mask rules that reach a column of this integration.
+    let mut mask_here = vec![false; model.masks.len()];
+    for source in model.sources.iter().filter(|s| s.integration == index) {
+        for column in &source.columns {
+            for m in &column.masks {
+                mask_here[m.rule] = true;
+            }
+        }
+    }
+    let mut hatches = Vec::new();
+    for (r, rule) in model.masks.iter().enumerate() {
+        if !mask_here[r] {
+            continue;
+        }
+        let rule_at = built.files.cite(rule.loc);
+        if rule.method == Method::None {
+            hatches.push(EscapeHatch {
+                kind: "none".into(),
+                rule: rule_at.clone(),
+                text: "using none".into(),
+            });
+        }
+        if let Some(when) = &rule.when {
+            sql_texts(when, &mut |text| {
+                hatches.push(EscapeHatch {
+                    kind: "sql".into(),
+                    rule: rule_at.clone(),
+                    text: text.to_string(),
+                })
+            });
+        }
+    }
+    for filter in &model.filters {
+        if !filter
+            .sources
+            .iter()
+            .any(|&s| model.sources[s].integration == index)
+        {
+            continue;
+        }
+        if let crate::ast::FilterKind::Where(p) = &filter.kind {
+            let rule_at = built.files.cite(filter.loc);
+            sql_texts(p, &mut |text| {
+                hatches.push(EscapeHatch {
+                    kind: "sql".into(),
+                    rule: rule_at.clone(),
+                    text: text.to_string(),
+                })
+            });
+        }
+    }
+    hatches
+}
+
+/// Calls `found` with the text of every `sql "…"` in a predicate.
+fn sql_texts(p: &Predicate, found: &mut dyn FnMut(&str)) {
+    let operand = |o: &Operand, found: &mut dyn FnMut(&str)| match o {
+        Operand::Sql(text) => found(text),
+        Operand::Paren(inner) => sql_texts(inner, found),
+        _ => {}
+    };
+    match p {
+        Predicate::Or(parts) | Predicate::And(parts) => {
+            parts.iter().for_each(|p| sql_texts(p, found))
+        }
+        Predicate::Not(inner) => sql_texts(inner, found),
+        Predicate::Compare { left, right, .. } => {
+            operand(left, found);
+            operand(right, found);
+        }
+        Predicate::IsNull { operand: o, .. }
+        | Predicate::InList { operand: o, .. }
+        | Predicate::InUserGroups { operand: o, .. }
+        | Predicate::InUserAttribute { operand: o, .. }
+        | Predicate::Operand(o) => operand(o, found),
+    }
+}

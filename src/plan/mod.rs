@@ -1,0 +1,297 @@
+//! Stage 5, `compiled SQL + deployed state → plan`: what must be created,
+//! replaced, recreated and dropped, and which profile rows change, in the
+//! order apply will run them.
+
+pub mod render;
+
+use crate::commands::Compiled;
+use crate::ir::Profile;
+use crate::model::Dialect;
+use serde::Serialize;
+use similar::TextDiff;
+use std::collections::{BTreeMap, HashMap};
+
+/// The version of the JSON shape of a plan.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A plan for every integration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// Made without a database: can be shown, never applied.
+    pub offline: bool,
+    pub integrations: Vec<IntegrationPlan>,
+}
+
+/// The changes to one integration's database.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegrationPlan {
+    pub name: String,
+    pub dialect: Dialect,
+    pub changes: Vec<Change>,
+    pub profile: Vec<ProfileChange>,
+    /// Objects veil manages that were changed or dropped by hand.
+    pub drift: Vec<Drift>,
+    pub access_impact: Vec<serde_json::Value>,
+    pub warnings: Vec<String>,
+    /// Every `sql "…"` and `using none` in force on this integration.
+    pub escape_hatches: Vec<EscapeHatch>,
+}
+
+/// What happens to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    /// Replaced in place (`CREATE OR REPLACE`): same columns.
+    Replace,
+    /// Dropped and created again (a view's columns changed), grants restored.
+    Recreate,
+    Drop,
+}
+
+impl Action {
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Replace => "replace",
+            Action::Recreate => "recreate",
+            Action::Drop => "drop",
+        }
+    }
+
+    /// Whether the change removes something users may rely on.
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Action::Recreate | Action::Drop)
+    }
+}
+
+/// One object change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub kind: String,
+    pub object: String,
+    /// A unified diff of the SQL, deployed to planned.
+    pub diff: String,
+    /// The SQL to run (empty for a drop).
+    #[serde(skip)]
+    pub sql: String,
+}
+
+/// A change of one user's profile row.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileChange {
+    pub user: String,
+    pub action: ProfileAction,
+    pub fields: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileAction {
+    Add,
+    Change,
+    Remove,
+}
+
+/// One field of a profile row, before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// An object changed or dropped outside veil.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub kind: String,
+    pub object: String,
+    pub detail: String,
+}
+
+/// A deliberate hole in the policies, listed in every plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EscapeHatch {
+    /// `sql` or `none`.
+    pub kind: String,
+    /// `file:line` of the rule.
+    pub rule: String,
+    pub text: String,
+}
+
+/// What is deployed in one integration, as far as the plan compares it.
+#[derive(Debug, Clone, Default)]
+pub struct Deployed {
+    pub objects: Vec<DeployedObject>,
+    pub profiles: Vec<Profile>,
+}
+
+/// A deployed object: its SQL and, for views, its columns.
+#[derive(Debug, Clone)]
+pub struct DeployedObject {
+    pub kind: String,
+    pub name: String,
+    pub sql: String,
+    pub columns: Option<Vec<(String, String)>>,
+}
+
+/// The deployed objects of a compiled integration: what a previous apply
+/// of that compilation would have left.
+pub fn deployed_from(compiled: &Compiled, profiles: &[Profile]) -> Deployed {
+    Deployed {
+        objects: compiled
+            .objects
+            .iter()
+            .filter(|o| o.kind != "profile")
+            .map(|o| DeployedObject {
+                kind: o.kind.to_string(),
+                name: o.name.clone(),
+                sql: o.sql.clone(),
+                columns: o.columns.clone(),
+            })
+            .collect(),
+        profiles: profiles.to_vec(),
+    }
+}
+
+/// The object changes that turn `deployed` into `planned`, in order: drops
+/// of objects no longer planned first (last created, first dropped), then
+/// every other change in the planned order.
+pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
+    let mut by_key: HashMap<(&str, &str), &DeployedObject> = HashMap::new();
+    for object in &deployed.objects {
+        by_key.insert((object.kind.as_str(), object.name.as_str()), object);
+    }
+    let wanted: std::collections::HashSet<(&str, &str)> = planned
+        .objects
+        .iter()
+        .map(|o| (o.kind, o.name.as_str()))
+        .collect();
+    let mut changes: Vec<Change> = deployed
+        .objects
+        .iter()
+        .rev()
+        .filter(|o| !wanted.contains(&(o.kind.as_str(), o.name.as_str())))
+        .map(|o| Change {
+            action: Action::Drop,
+            kind: o.kind.clone(),
+            object: o.name.clone(),
+            diff: unified(&o.sql, ""),
+            sql: String::new(),
+        })
+        .collect();
+    for object in planned.objects.iter().filter(|o| o.kind != "profile") {
+        let action = match by_key.get(&(object.kind, object.name.as_str())) {
+            None => Action::Create,
+            Some(old) if old.sql == object.sql => continue,
+            Some(old) if old.columns.is_some() && old.columns != object.columns => Action::Recreate,
+            Some(_) => Action::Replace,
+        };
+        let old = by_key
+            .get(&(object.kind, object.name.as_str()))
+            .map_or("", |o| o.sql.as_str());
+        changes.push(Change {
+            action,
+            kind: object.kind.to_string(),
+            object: object.name.clone(),
+            diff: unified(old, &object.sql),
+            sql: object.sql.clone(),
+        });
+    }
+    changes
+}
+
+/// A unified diff of two SQL texts.
+pub fn unified(old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header("deployed", "planned")
+        .to_string()
+}
+
+/// The profile rows to add, change and remove, by user name.
+pub fn diff_profiles(planned: &[Profile], deployed: &[Profile]) -> Vec<ProfileChange> {
+    let old: BTreeMap<&str, &Profile> = deployed.iter().map(|p| (p.user.as_str(), p)).collect();
+    let new: BTreeMap<&str, &Profile> = planned.iter().map(|p| (p.user.as_str(), p)).collect();
+    let mut changes = Vec::new();
+    for (user, after) in &new {
+        match old.get(user) {
+            None => changes.push(ProfileChange {
+                user: user.to_string(),
+                action: ProfileAction::Add,
+                fields: fields(None, Some(after)),
+            }),
+            Some(before) if before != after => changes.push(ProfileChange {
+                user: user.to_string(),
+                action: ProfileAction::Change,
+                fields: fields(Some(before), Some(after)),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (user, before) in &old {
+        if !new.contains_key(user) {
+            changes.push(ProfileChange {
+                user: user.to_string(),
+                action: ProfileAction::Remove,
+                fields: fields(Some(before), None),
+            });
+        }
+    }
+    changes
+}
+
+/// The fields that differ between two versions of a profile row.
+fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange> {
+    let field_values = |p: Option<&Profile>| -> Vec<(&'static str, serde_json::Value)> {
+        let Some(p) = p else {
+            return Vec::new();
+        };
+        vec![
+            ("groups", serde_json::json!(p.groups)),
+            ("attributes", serde_json::json!(p.attributes)),
+            ("projects", serde_json::json!(p.projects)),
+            ("current_project", serde_json::json!(p.current_project)),
+            ("purposes", serde_json::json!(p.purposes)),
+            ("valid_tables", serde_json::json!(p.valid_tables)),
+        ]
+    };
+    let b = field_values(before);
+    let a = field_values(after);
+    let names = [
+        "groups",
+        "attributes",
+        "projects",
+        "current_project",
+        "purposes",
+        "valid_tables",
+    ];
+    names
+        .iter()
+        .filter_map(|name| {
+            let get = |list: &[(&str, serde_json::Value)]| {
+                list.iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(serde_json::Value::Null, |(_, v)| v.clone())
+            };
+            let (before, after) = (get(&b), get(&a));
+            (before != after).then(|| FieldChange {
+                field: name.to_string(),
+                before,
+                after,
+            })
+        })
+        .collect()
+}
+
+impl Plan {
+    /// Whether applying the plan would change anything (drift included).
+    pub fn has_changes(&self) -> bool {
+        self.integrations
+            .iter()
+            .any(|i| !i.changes.is_empty() || !i.profile.is_empty() || !i.drift.is_empty())
+    }
+}

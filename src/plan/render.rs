@@ -1,0 +1,308 @@
+//! A plan for people (text, with colour on a terminal), for pull requests
+//! (markdown, under GitHub's comment limit) and for programs (JSON).
+
+use super::{Action, IntegrationPlan, Plan, ProfileAction};
+use std::fmt::Write as _;
+
+/// The longest markdown a plan renders to: a pull request comment holds
+/// 65,536 characters.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// ANSI colours, or none.
+struct Paint(bool);
+
+impl Paint {
+    fn color(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn action(&self, action: Action) -> String {
+        match action {
+            Action::Create => self.color("32", "+ create"),
+            Action::Replace => self.color("33", "~ replace"),
+            Action::Recreate => self.color("31", "-/+ recreate"),
+            Action::Drop => self.color("31", "- drop"),
+        }
+    }
+
+    fn diff(&self, diff: &str) -> String {
+        diff.lines()
+            .map(|line| {
+                let colored = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => self.color("32", line),
+                    Some('-') if !line.starts_with("---") => self.color("31", line),
+                    Some('@') => self.color("36", line),
+                    _ => line.to_string(),
+                };
+                format!("      {colored}\n")
+            })
+            .collect()
+    }
+}
+
+/// Counts of one integration's changes.
+fn counts(i: &IntegrationPlan) -> (usize, usize, usize, usize) {
+    let count = |a: Action| i.changes.iter().filter(|c| c.action == a).count();
+    (
+        count(Action::Create),
+        count(Action::Replace),
+        count(Action::Recreate),
+        count(Action::Drop),
+    )
+}
+
+fn profile_counts(i: &IntegrationPlan) -> (usize, usize, usize) {
+    let count = |a: ProfileAction| i.profile.iter().filter(|c| c.action == a).count();
+    (
+        count(ProfileAction::Add),
+        count(ProfileAction::Change),
+        count(ProfileAction::Remove),
+    )
+}
+
+/// Text for a terminal: object changes with SQL diffs for replaced and
+/// recreated objects, profile rows by user and field, escape hatches.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    if plan.offline {
+        out.push_str("offline plan: compared with the project's files, not with a database; it cannot be applied\n");
+    }
+    let mut totals = [0usize; 7];
+    for i in &plan.integrations {
+        let _ = writeln!(out, "\nintegration {} ({})", i.name, i.dialect.name());
+        for change in &i.changes {
+            let _ = writeln!(
+                out,
+                "  {} {} {}",
+                paint.action(change.action),
+                change.kind,
+                change.object
+            );
+            if matches!(change.action, Action::Replace | Action::Recreate) {
+                out.push_str(&paint.diff(&change.diff));
+            }
+        }
+        for d in &i.drift {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}",
+                paint.color("35", "! drift"),
+                d.kind,
+                d.object,
+                d.detail
+            );
+        }
+        if !i.profile.is_empty() {
+            out.push_str("  profile rows:\n");
+            for p in &i.profile {
+                let (mark, word) = match p.action {
+                    ProfileAction::Add => (paint.color("32", "+"), "add"),
+                    ProfileAction::Change => (paint.color("33", "~"), "change"),
+                    ProfileAction::Remove => (paint.color("31", "-"), "remove"),
+                };
+                let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
+                if p.action == ProfileAction::Change {
+                    let _ = writeln!(out, "    {mark} {word} {}: {}", p.user, fields.join(", "));
+                } else {
+                    let _ = writeln!(out, "    {mark} {word} {}", p.user);
+                }
+            }
+        }
+        if !i.escape_hatches.is_empty() {
+            out.push_str("  escape hatches in force:\n");
+            for e in &i.escape_hatches {
+                let _ = writeln!(out, "    {}  ({})", hatch(e), e.rule);
+            }
+        }
+        for w in &i.warnings {
+            let _ = writeln!(out, "  {} {w}", paint.color("33", "warning:"));
+        }
+        let (c, r, rc, d) = counts(i);
+        let (pa, pc, pr) = profile_counts(i);
+        for (t, n) in totals.iter_mut().zip([c, r, rc, d, pa, pc, pr]) {
+            *t += n;
+        }
+    }
+    let [c, r, rc, d, pa, pc, pr] = totals;
+    let _ = writeln!(
+        out,
+        "\nPlan: {c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove."
+    );
+    if !plan.has_changes() {
+        out.push_str("No changes: the deployment matches the policies.\n");
+    }
+    out
+}
+
+/// An escape hatch as written in the policy.
+fn hatch(e: &super::EscapeHatch) -> String {
+    match e.kind.as_str() {
+        "sql" => format!("sql {}", crate::fmt::string(&e.text)),
+        _ => "using none".to_string(),
+    }
+}
+
+/// The plan as JSON with a `format_version`.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).unwrap_or_default() + "\n"
+}
+
+/// Text safe inside a markdown code span or table cell.
+fn md(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "&#124;")
+        .replace('`', "&#96;")
+        .replace('\n', " ")
+}
+
+/// A diff in a collapsed block, fenced so no line of it can close the fence.
+fn md_diff(diff: &str) -> String {
+    let longest = diff
+        .lines()
+        .map(|l| l.chars().take_while(|c| *c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("<details><summary>SQL diff</summary>\n\n{fence}diff\n{diff}{fence}\n\n</details>\n")
+}
+
+/// Markdown for a pull request comment: destructive changes first, then the
+/// rest, within [`MARKDOWN_LIMIT`]. Diffs are dropped (largest plans) before
+/// anything else is; the JSON plan always has everything.
+pub fn markdown(plan: &Plan) -> String {
+    for with_diffs in [true, false] {
+        let text = markdown_with(plan, with_diffs, usize::MAX);
+        if text.len() <= MARKDOWN_LIMIT {
+            return text;
+        }
+    }
+    // Still too long: list fewer lines per section.
+    let mut per_section = 200;
+    loop {
+        let text = markdown_with(plan, false, per_section);
+        if text.len() <= MARKDOWN_LIMIT || per_section <= 5 {
+            return text;
+        }
+        per_section /= 2;
+    }
+}
+
+fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
+    let mut out = String::from("## veil plan\n\n");
+    if plan.offline {
+        out.push_str("_Offline plan: compared with the project's files, not with a database._\n\n");
+    }
+    if !plan.has_changes() {
+        out.push_str("No changes.\n");
+    }
+    for i in &plan.integrations {
+        let (c, r, rc, d) = counts(i);
+        let (pa, pc, pr) = profile_counts(i);
+        let _ = writeln!(
+            out,
+            "### Integration <code>{}</code> ({})\n\n{c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove.\n",
+            md(&i.name),
+            i.dialect.name()
+        );
+        let destructive: Vec<_> = i
+            .changes
+            .iter()
+            .filter(|c| c.action.is_destructive())
+            .collect();
+        if !destructive.is_empty() {
+            out.push_str("#### ⚠️ Destructive changes\n\n");
+            for (n, change) in destructive.iter().enumerate() {
+                if n == per_section {
+                    let _ = writeln!(out, "- … and {} more\n", destructive.len() - n);
+                    break;
+                }
+                let _ = writeln!(
+                    out,
+                    "- **{}** {} <code>{}</code>",
+                    change.action.word(),
+                    change.kind,
+                    md(&change.object)
+                );
+                if diffs && change.action == Action::Recreate {
+                    out.push_str(&md_diff(&change.diff));
+                }
+            }
+            out.push('\n');
+        }
+        let rest: Vec<_> = i
+            .changes
+            .iter()
+            .filter(|c| !c.action.is_destructive())
+            .collect();
+        if !rest.is_empty() {
+            out.push_str("#### Changes\n\n");
+            for (n, change) in rest.iter().enumerate() {
+                if n == per_section {
+                    let _ = writeln!(out, "- … and {} more\n", rest.len() - n);
+                    break;
+                }
+                let _ = writeln!(
+                    out,
+                    "- {} {} <code>{}</code>",
+                    change.action.word(),
+                    change.kind,
+                    md(&change.object)
+                );
+                if diffs && change.action == Action::Replace {
+                    out.push_str(&md_diff(&change.diff));
+                }
+            }
+            out.push('\n');
+        }
+        if !i.drift.is_empty() {
+            out.push_str("#### Drift\n\n");
+            for d in i.drift.iter().take(per_section) {
+                let _ = writeln!(
+                    out,
+                    "- {} <code>{}</code>: {}",
+                    d.kind,
+                    md(&d.object),
+                    md(&d.detail)
+                );
+            }
+            out.push('\n');
+        }
+        if !i.profile.is_empty() {
+            out.push_str("#### Profile rows\n\n| user | change | fields |\n| --- | --- | --- |\n");
+            for (n, p) in i.profile.iter().enumerate() {
+                if n == per_section {
+                    let _ = writeln!(out, "| … | {} more | |", i.profile.len() - n);
+                    break;
+                }
+                let word = match p.action {
+                    ProfileAction::Add => "add",
+                    ProfileAction::Change => "change",
+                    ProfileAction::Remove => "remove",
+                };
+                let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
+                let _ = writeln!(
+                    out,
+                    "| <code>{}</code> | {word} | {} |",
+                    md(&p.user),
+                    fields.join(", ")
+                );
+            }
+            out.push('\n');
+        }
+        if !i.escape_hatches.is_empty() {
+            out.push_str("#### Escape hatches in force\n\n");
+            for e in i.escape_hatches.iter().take(per_section) {
+                let _ = writeln!(out, "- <code>{}</code> ({})", md(&hatch(e)), md(&e.rule));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

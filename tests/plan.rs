@@ -1,0 +1,250 @@
+//! Offline plans: against an empty deployment and against another checkout.
+
+mod common;
+
+use common::Scratch;
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn veil(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs veil");
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Copies the example project to `dir`, applying text replacements to files.
+fn variant(dir: &Path, edits: &[(&str, &str, &str)]) {
+    std::fs::create_dir_all(dir).expect("creates dir");
+    for entry in std::fs::read_dir("policies").expect("example").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let mut text = std::fs::read_to_string(entry.path()).expect("reads");
+        for (file, from, to) in edits {
+            if *file == name {
+                assert!(text.contains(from), "{from} not in {name}");
+                text = text.replace(from, to);
+            }
+        }
+        std::fs::write(dir.join(&name), text).expect("writes");
+    }
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
+}
+
+fn actions(plan: &serde_json::Value, integration: &str) -> Vec<(String, String)> {
+    plan["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .find(|i| i["name"] == integration)
+        .expect("integration in plan")["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap_or("").to_string(),
+                c["object"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn offline_plan_against_nothing_creates_everything() {
+    let run = veil(&["plan", "--offline", "policies", "--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let plan = json(&run);
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["offline"], true);
+    let app = actions(&plan, "app");
+    assert!(app.iter().all(|(a, _)| a == "create"), "{app:?}");
+    assert!(app.contains(&("create".into(), "governed.accounts".into())));
+    let profile = &plan["integrations"][0]["profile"];
+    assert_eq!(
+        profile.as_array().map(Vec::len),
+        Some(7),
+        "one row per user"
+    );
+    let hatches = plan["integrations"][0]["escape_hatches"]
+        .as_array()
+        .expect("list")
+        .clone();
+    assert!(hatches.iter().any(|h| h["kind"] == "sql"), "{hatches:?}");
+    assert!(hatches.iter().any(|h| h["kind"] == "none"), "{hatches:?}");
+
+    let run = veil(&["plan", "--offline", "policies", "--detailed-exitcode"]);
+    assert_eq!(run.status, 2, "changes give 2\n{}", run.stderr);
+    assert!(
+        run.stdout.contains("+ create view governed.orders"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_plan_against_itself_has_no_changes() {
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        "policies",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("No changes"), "{}", run.stdout);
+}
+
+#[test]
+fn changes_are_classified() {
+    let scratch = Scratch::new("plan");
+    let base = scratch.path().join("base");
+    // The base branch: a different rounding, a hashed timestamp (another
+    // column type), an extra source, and priya without the analysts group.
+    variant(
+        &base,
+        &[
+            ("product.veil", "using round(1000)", "using round(100)"),
+            (
+                "product.veil",
+                "mask created_at on product.accounts using truncate(month)",
+                "mask created_at on product.accounts using hash",
+            ),
+            (
+                "product.veil",
+                "access tagged product {",
+                "source product.old {\n  integration = app\n  table = public.old\n  columns { id bigint }\n}\n\naccess product.old {\n  allow everyone\n}\n\naccess tagged product {",
+            ),
+            (
+                "identities.yaml",
+                "    groups: [product, analysts]",
+                "    groups: [product]",
+            ),
+        ],
+    );
+    let base = base.to_str().expect("utf-8");
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        base,
+        "--format",
+        "json",
+        "--integration",
+        "app",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let plan = json(&run);
+    assert_eq!(
+        plan["integrations"].as_array().map(Vec::len),
+        Some(1),
+        "--integration limits the plan"
+    );
+    let app = actions(&plan, "app");
+    assert_eq!(
+        app,
+        [
+            ("drop".to_string(), "governed.old".to_string()),
+            ("replace".to_string(), "governed.events".to_string()),
+            ("recreate".to_string(), "governed.accounts".to_string()),
+        ]
+    );
+    // priya lost a group; everyone who could query the dropped source lost
+    // it from their valid tables; nobody else changed.
+    let profile = plan["integrations"][0]["profile"]
+        .as_array()
+        .expect("profile")
+        .clone();
+    for change in &profile {
+        assert_eq!(change["action"], "change");
+        let fields: Vec<&str> = change["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| f["field"].as_str().unwrap_or(""))
+            .collect();
+        let expected: &[&str] = if change["user"] == "priya" {
+            &["groups", "valid_tables"]
+        } else {
+            &["valid_tables"]
+        };
+        assert_eq!(fields, expected, "{change}");
+    }
+    assert_eq!(profile.len(), 7, "everyone could query product.old");
+
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        base,
+        "--format",
+        "markdown",
+    ]);
+    let markdown = run.stdout;
+    let destructive = markdown
+        .find("Destructive changes")
+        .expect("destructive section");
+    let changes = markdown.find("#### Changes").expect("changes section");
+    assert!(destructive < changes, "destructive changes come first");
+    assert!(markdown.contains("```diff"), "{markdown}");
+}
+
+#[test]
+fn a_huge_plan_fits_a_pull_request_comment() {
+    let scratch = Scratch::new("huge");
+    let dir = scratch.path();
+    let mut policy = String::from(
+        "integration db {\n  dialect = postgres\n  database = \"app\"\n  view_schema = \"governed\"\n}\n",
+    );
+    for s in 0..3000 {
+        policy.push_str(&format!(
+            "source s.a_rather_long_source_name_number_{s} {{\n  table = public.a_rather_long_table_name_number_{s}\n  columns {{ id bigint }}\n}}\naccess s.a_rather_long_source_name_number_{s} {{\n  allow everyone\n}}\n"
+        ));
+    }
+    std::fs::write(dir.join("p.veil"), policy).expect("writes");
+    std::fs::write(dir.join("identities.yaml"), "users:\n  ann: {}\n").expect("writes");
+    let run = veil(&[
+        "plan",
+        "--offline",
+        dir.to_str().expect("utf-8"),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.len() <= 65_000,
+        "{} characters",
+        run.stdout.len()
+    );
+    assert!(run.stdout.contains("more"), "long lists are summarised");
+}
+
+#[test]
+fn online_plans_are_refused_clearly_for_now() {
+    let run = veil(&["plan", "policies"]);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("--offline"), "{}", run.stderr);
+    let run = veil(&["plan", "policies", "--against", "policies"]);
+    assert_eq!(run.status, 1, "--against needs --offline");
+    let run = veil(&["plan", "--offline", "policies", "--integration", "ap"]);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("did you mean `app`?"), "{}", run.stderr);
+}
