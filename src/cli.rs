@@ -78,6 +78,21 @@ pub enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Plan against the databases and carry the plan out.
+    Apply {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Apply without asking (required without a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Limit the apply to these integrations.
+        #[arg(long = "integration")]
+        integrations: Vec<String>,
+        /// How long to wait for another apply, such as `30s` or `2m`.
+        #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
+        lock_timeout: std::time::Duration,
+    },
     /// Rewrite policy files in the canonical layout.
     Fmt {
         /// List the files that would change and exit 1, writing nothing.
@@ -108,6 +123,22 @@ pub fn run() -> ExitCode {
         Command::Validate { dir } => commands::validate(dir, cli.format),
         Command::Fmt { check, paths } => commands::fmt(paths, *check),
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
+        Command::Apply {
+            dir,
+            auto_approve,
+            integrations,
+            lock_timeout,
+        } => commands::apply(
+            dir,
+            &commands::ApplyOptions {
+                integrations,
+                auto_approve: *auto_approve,
+                interactive: std::io::stdin().is_terminal(),
+                lock_timeout: *lock_timeout,
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+            &mut |line| eprintln!("{line}"),
+        ),
         Command::Plan {
             dir,
             offline,

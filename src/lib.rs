@@ -25,10 +25,12 @@
 //! );
 //! ```
 
+pub mod apply;
 pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod db;
 pub mod diagnostic;
 pub mod emit;
 pub mod eval;

@@ -1,13 +1,15 @@
 //! The commands, as library functions a test can call: each returns what to
 //! print and whether it succeeded, and prints nothing itself.
 
+mod apply;
 mod compile;
 mod fmt;
 mod init;
-mod plan;
+pub mod plan;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
+pub use apply::{ApplyOptions, apply, parse_timeout};
 pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
 pub use fmt::fmt;
 pub use init::init;

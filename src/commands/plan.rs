@@ -3,6 +3,7 @@
 use super::{Compiled, Outcome, compile_ir};
 use crate::ast::{Method, Operand, Predicate};
 use crate::cli::OutputFormat;
+use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
 use crate::ir;
 use crate::model::Model;
@@ -21,12 +22,12 @@ pub struct PlanOptions<'a> {
 }
 
 /// A checked, compiled project.
-struct Built {
-    files: Files,
-    model: Model,
-    ir: ir::Project,
-    compiled: Vec<Compiled>,
-    warnings: Vec<Diagnostic>,
+pub struct Built {
+    pub files: Files,
+    pub model: Model,
+    pub ir: ir::Project,
+    pub compiled: Vec<Compiled>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
@@ -55,13 +56,19 @@ fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
 /// Runs `veil plan`. Returns the outcome and whether there are changes.
 pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     if !options.offline {
-        return Outcome {
-            diagnostics: vec![Diagnostic::error(
-                "plan::online_unavailable",
-                "this build of veil plans offline only",
-            )
-            .help("run `veil plan --offline` (against an empty deployment) or `veil plan --offline --against OTHER_DIR`")],
-            ..Outcome::default()
+        return match plan_online(dir, options.integrations) {
+            Ok(online) => {
+                let output = render_plan(&online.plan, options);
+                let changes = online.plan.has_changes();
+                Outcome {
+                    files: online.built.files,
+                    diagnostics: online.built.warnings,
+                    output,
+                    success: true,
+                    exit_code: (options.detailed_exitcode && changes).then_some(2),
+                }
+            }
+            Err((files, diagnostics)) => Outcome::failed(files, diagnostics),
         };
     }
     let planned = match build(dir) {
@@ -129,11 +136,7 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         offline: true,
         integrations,
     };
-    let output = match options.format {
-        OutputFormat::Text => render::text(&plan, options.color),
-        OutputFormat::Json => render::json(&plan),
-        OutputFormat::Markdown => render::markdown(&plan),
-    };
+    let output = render_plan(&plan, options);
     let changes = plan.has_changes();
     Outcome {
         files: planned.files,
@@ -141,6 +144,166 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         output,
         success: true,
         exit_code: (options.detailed_exitcode && changes).then_some(2),
+    }
+}
+
+fn render_plan(plan: &Plan, options: &PlanOptions<'_>) -> String {
+    match options.format {
+        OutputFormat::Text => render::text(plan, options.color),
+        OutputFormat::Json => render::json(plan),
+        OutputFormat::Markdown => render::markdown(plan),
+    }
+}
+
+/// A plan made against the databases, with the connections kept open for
+/// apply.
+pub struct Online {
+    pub built: Built,
+    pub plan: Plan,
+    /// Per planned integration: its connection and the serial planned against.
+    pub targets: Vec<(Db, db::State)>,
+}
+
+/// Plans every (selected) integration against its database.
+pub fn plan_online(dir: &Path, only: &[String]) -> Result<Online, (Files, Vec<Diagnostic>)> {
+    let built = build(dir)?;
+    if let Some(unknown) = only
+        .iter()
+        .find(|n| !built.compiled.iter().any(|c| c.integration == **n))
+    {
+        let known: Vec<&str> = built
+            .compiled
+            .iter()
+            .map(|c| c.integration.as_str())
+            .collect();
+        let help = crate::suggest::did_you_mean(unknown, known.iter().copied())
+            .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
+        return Err((
+            built.files,
+            vec![
+                Diagnostic::error(
+                    "plan::unknown_integration",
+                    format!("unknown integration `{unknown}`"),
+                )
+                .help(help),
+            ],
+        ));
+    }
+    let mut integrations = Vec::new();
+    let mut targets = Vec::new();
+    let mut errors = Vec::new();
+    for (i, (compiled, lowered)) in built
+        .compiled
+        .iter()
+        .zip(&built.ir.integrations)
+        .enumerate()
+    {
+        if !only.is_empty() && !only.contains(&compiled.integration) {
+            continue;
+        }
+        let result = db::connect(&built.model.integrations[i]).and_then(|mut conn| {
+            let state = conn.read_state(&lowered.schemas, lowered.dialect)?;
+            Ok((conn, state))
+        });
+        match result {
+            Ok((conn, state)) => {
+                let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
+                if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
+                    errors.append(&mut found);
+                }
+                integrations.push(plan);
+                targets.push((conn, state));
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err((built.files, errors));
+    }
+    Ok(Online {
+        plan: Plan {
+            format_version: plan::FORMAT_VERSION,
+            offline: false,
+            integrations,
+        },
+        built,
+        targets,
+    })
+}
+
+/// What only a database can tell: objects veil would create that exist
+/// already (veil never adopts them), and views changed or dropped by hand
+/// (drift, which apply repairs).
+fn online_checks(
+    compiled: &Compiled,
+    state: &db::State,
+    plan: &mut IntegrationPlan,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == plan::Action::Create)
+    {
+        let kind = if change.kind == "key" {
+            "table"
+        } else {
+            change.kind.as_str()
+        };
+        if change.kind != "key"
+            && state
+                .existing
+                .iter()
+                .any(|(k, n)| k == kind && *n == change.object)
+        {
+            errors.push(
+                Diagnostic::error(
+                    "plan::not_ours",
+                    format!(
+                        "{} `{}` exists in integration `{}` but veil did not create it",
+                        change.kind, change.object, plan.name
+                    ),
+                )
+                .help("veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas"),
+            );
+        }
+    }
+    for (view, recorded) in &state.recorded_views {
+        let now = state.catalog_views.get(view);
+        let detail = match (now, recorded) {
+            (None, _) => "dropped by hand",
+            (Some(now), Some(recorded)) if now != recorded => "redefined by hand",
+            _ => continue,
+        };
+        plan.drift.push(plan::Drift {
+            kind: "view".into(),
+            object: view.clone(),
+            detail: detail.into(),
+        });
+        let planned = compiled
+            .objects
+            .iter()
+            .find(|o| o.kind == "view" && o.name == *view);
+        if let Some(object) = planned
+            && !plan.changes.iter().any(|c| c.object == *view)
+        {
+            plan.changes.push(plan::Change {
+                action: if now.is_none() {
+                    plan::Action::Create
+                } else {
+                    plan::Action::Recreate
+                },
+                kind: "view".into(),
+                object: view.clone(),
+                diff: plan::unified("", &object.sql),
+                sql: object.sql.clone(),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
 

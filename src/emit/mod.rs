@@ -8,7 +8,7 @@ mod expr;
 pub mod quote;
 
 use crate::ast::GranteeKind;
-use crate::ir::{self, Integration, View};
+use crate::ir::{self, Integration, Profile, View};
 use crate::model::{Dialect, Grantee};
 use expr::{Expr, ME};
 use minijinja::value::Value;
@@ -338,7 +338,10 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
                 context! {
                     side_tables => side,
                     profile => sql(system("profile")),
-                    inserts => profile_inserts(integration),
+                    inserts => profile_inserts(integration, integration.profiles.iter())
+                        .into_iter()
+                        .map(Insert::value)
+                        .collect::<Vec<_>>(),
                 },
             )
         });
@@ -455,8 +458,11 @@ fn tables(dialect: Dialect) -> Vec<Table> {
             columns: vec![
                 ("object_kind", "VARCHAR(32)", true),
                 ("object_name", name, true),
+                ("position", "INTEGER", true),
                 ("checksum", "CHAR(64)", true),
                 ("sql_text", text, true),
+                ("columns_json", text, false),
+                ("catalog_checksum", "CHAR(64)", false),
                 ("veil_version", "VARCHAR(32)", true),
                 ("applied_at", now, true),
             ],
@@ -479,7 +485,7 @@ fn tables(dialect: Dialect) -> Vec<Table> {
 struct Batches {
     table: String,
     columns: String,
-    done: Vec<Value>,
+    done: Vec<Insert>,
     text: String,
     rows: usize,
 }
@@ -518,22 +524,56 @@ impl Batches {
         if self.rows == 0 {
             return;
         }
-        self.done.push(context! {
-            table => sql(self.table.clone()),
-            columns => sql(self.columns.clone()),
-            rows => sql(std::mem::take(&mut self.text)),
+        self.done.push(Insert {
+            table: self.table.clone(),
+            columns: self.columns.clone(),
+            rows: std::mem::take(&mut self.text),
         });
         self.rows = 0;
     }
 
-    fn finish(mut self) -> Vec<Value> {
+    fn finish(mut self) -> Vec<Insert> {
         self.flush();
         self.done
     }
 }
 
+/// One `INSERT … VALUES` statement: table, column list, row tuples.
+struct Insert {
+    table: String,
+    columns: String,
+    rows: String,
+}
+
+impl Insert {
+    fn value(self) -> Value {
+        context! {
+            table => sql(self.table),
+            columns => sql(self.columns),
+            rows => sql(self.rows),
+        }
+    }
+}
+
+/// `INSERT` statements for the profile rows (and side-table rows) of the
+/// given users, as SQL text.
+pub fn profile_insert_sql(integration: &Integration, profiles: &[&Profile]) -> String {
+    profile_inserts(integration, profiles.iter().copied())
+        .into_iter()
+        .map(|i| {
+            format!(
+                "INSERT INTO {} ({}) VALUES\n{};\n",
+                i.table, i.columns, i.rows
+            )
+        })
+        .collect()
+}
+
 /// The profile rows and side-table rows as `INSERT` statements.
-fn profile_inserts(integration: &Integration) -> Vec<Value> {
+fn profile_inserts<'p>(
+    integration: &Integration,
+    profiles: impl Iterator<Item = &'p Profile>,
+) -> Vec<Insert> {
     let dialect = integration.dialect;
     let lit = |s: &str| literal(s, dialect);
     let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
@@ -554,7 +594,7 @@ fn profile_inserts(integration: &Integration) -> Vec<Value> {
     // Names repeat across users (every user's groups, sources): each is
     // quoted once.
     let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for p in &integration.profiles {
+    for p in profiles {
         let user = lit(&p.user);
         let pairs: Vec<[&String; 2]> = p
             .attributes

@@ -1,0 +1,254 @@
+//! Talking to an integration's database over the PostgreSQL wire protocol:
+//! connecting, reading veil's state and the catalog in a fixed number of
+//! queries, and running statements. Every query plan and apply send is in
+//! this file.
+
+use crate::diagnostic::Diagnostic;
+use crate::ir::{Profile, Schemas};
+use crate::model::{Dialect, Integration};
+use crate::plan::{Deployed, DeployedObject};
+use postgres::{Client, NoTls};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// An open connection to one integration's database.
+pub struct Db {
+    pub client: Client,
+    pub integration: String,
+    /// Round trips made so far (statements and queries sent).
+    pub round_trips: u32,
+}
+
+/// What veil finds deployed in one database.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// veil's state table exists: veil has applied here before.
+    pub initialized: bool,
+    pub serial: i64,
+    pub deployed: Deployed,
+    /// View name → checksum of its catalog definition, as recorded at apply.
+    pub recorded_views: BTreeMap<String, Option<String>>,
+    /// View name → checksum of its catalog definition now.
+    pub catalog_views: BTreeMap<String, String>,
+    /// Objects that exist in veil's schemas (or are veil's schemas).
+    pub existing: Vec<(String, String)>,
+}
+
+/// The hex SHA-256 of a text.
+pub fn checksum(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn db_error(integration: &str, what: &str, error: &postgres::Error) -> Diagnostic {
+    // The driver's messages never carry the password.
+    let detail = error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), |e| e.message().to_string());
+    Diagnostic::error(
+        "db::query",
+        format!("integration `{integration}`: {what}: {detail}"),
+    )
+    .help("the database refused the statement; nothing of this integration was changed")
+}
+
+/// Connects to an integration's database with the URL in its environment
+/// variable.
+pub fn connect(integration: &Integration) -> Result<Db, Diagnostic> {
+    let name = &integration.name;
+    let var = &integration.connection_env;
+    let url = std::env::var(var).map_err(|_| {
+        Diagnostic::error(
+            "db::no_url",
+            format!("integration `{name}` has no connection URL: `{var}` is not set"),
+        )
+        .help(format!(
+            "set `{var}` to a URL such as postgres://user@host:5432/{}, or plan without a database with `--offline`",
+            integration.database
+        ))
+    })?;
+    let mut config = postgres::Config::from_str(&url).map_err(|_| {
+        Diagnostic::error(
+            "db::bad_url",
+            format!("`{var}` is not a valid connection URL"),
+        )
+        .help("write it as postgres://user:password@host:port/database?sslmode=…")
+    })?;
+    match config.get_dbname() {
+        Some(db) if db == integration.database => {}
+        other => {
+            return Err(Diagnostic::error(
+                "db::wrong_database",
+                format!(
+                    "`{var}` names database `{}`, but integration `{name}` governs `{}`",
+                    other.unwrap_or("(none)"),
+                    integration.database
+                ),
+            )
+            .help("the URL may change host and port (a tunnel), never the database"));
+        }
+    }
+    if url.contains("sslmode=require") || url.contains("sslmode=verify") {
+        return Err(Diagnostic::error(
+            "db::tls_unavailable",
+            format!(
+                "integration `{name}` asks for TLS, which this build of veil does not speak yet"
+            ),
+        )
+        .help(
+            "connect over a trusted network or tunnel without sslmode, or use a build with TLS",
+        ));
+    }
+    config.connect_timeout(Duration::from_secs(10));
+    let client = config.connect(NoTls).map_err(|e| {
+        Diagnostic::error(
+            "db::connect",
+            format!(
+                "cannot connect to integration `{name}`: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ),
+        )
+        .help(format!(
+            "check that the database is up and that `{var}` is right"
+        ))
+    })?;
+    Ok(Db {
+        client,
+        integration: name.clone(),
+        round_trips: 0,
+    })
+}
+
+impl Db {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, Diagnostic> {
+        self.round_trips += 1;
+        let integration = self.integration.clone();
+        self.client
+            .query(sql, params)
+            .map_err(|e| db_error(&integration, "reading the deployed state", &e))
+    }
+
+    /// Reads what veil has deployed, in a fixed number of queries whatever
+    /// the number of objects.
+    pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
+        let ours: Vec<String> = vec![
+            schemas.system.clone(),
+            schemas.functions.clone(),
+            schemas.procedures.clone(),
+            schemas.views.clone(),
+        ];
+        let mut state = State::default();
+        // 1. veil's schemas and every relation and routine in them.
+        let rows = self.query(
+            "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1)
+             UNION ALL
+             SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'v', 'm', 'p')
+             UNION ALL
+             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
+               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = ANY($1)",
+            &[&ours],
+        )?;
+        state.existing = rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect();
+        state.initialized = state
+            .existing
+            .iter()
+            .any(|(kind, name)| kind == "table" && *name == format!("{}.state", schemas.system));
+        if !state.initialized {
+            return Ok(state);
+        }
+        let system = crate::emit::quote::ident(&schemas.system);
+        // 2. The objects veil applied, in order.
+        let rows = self.query(
+            &format!(
+                "SELECT object_kind, object_name, sql_text, columns_json, catalog_checksum FROM {system}.\"state\" ORDER BY position"
+            ),
+            &[],
+        )?;
+        for row in rows {
+            let kind: String = row.get(0);
+            let name: String = row.get(1);
+            let columns: Option<String> = row.get(3);
+            if kind == "view" {
+                state.recorded_views.insert(name.clone(), row.get(4));
+            }
+            state.deployed.objects.push(DeployedObject {
+                kind,
+                name,
+                sql: row.get(2),
+                columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
+            });
+        }
+        // 3. The deployment serial.
+        let rows = self.query(
+            &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
+            &[],
+        )?;
+        state.serial = rows.first().map_or(0, |r| r.get(0));
+        // 4. The profile rows.
+        let rows = self.query(
+            &format!(
+                "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
+            ),
+            &[],
+        )?;
+        for row in rows {
+            state.deployed.profiles.push(profile_from_row(&row));
+        }
+        // 5. The catalog definitions of the views veil manages.
+        let rows = self.query(&view_definitions_sql(dialect), &[&ours])?;
+        for row in rows {
+            let name: String = row.get(0);
+            let definition: String = row.get(1);
+            state.catalog_views.insert(name, checksum(&definition));
+        }
+        Ok(state)
+    }
+}
+
+/// The catalog's text of every view in the given schemas, by qualified name.
+pub fn view_definitions_sql(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_get_viewdef(c.oid)
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'v' AND n.nspname = ANY($1)"
+            .into(),
+        // Redshift keeps late-binding view text in pg_views as well.
+        Dialect::Redshift => "SELECT schemaname || '.' || viewname, definition FROM pg_catalog.pg_views WHERE schemaname = ANY($1)".into(),
+    }
+}
+
+/// A profile row as read back from the database.
+fn profile_from_row(row: &postgres::Row) -> Profile {
+    let list = |i: usize| -> Vec<String> {
+        serde_json::from_str(&row.get::<_, String>(i)).unwrap_or_default()
+    };
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&row.get::<_, String>(2)).unwrap_or_default();
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in pairs {
+        attributes.entry(k).or_default().push(v);
+    }
+    Profile {
+        user: row.get(0),
+        groups: list(1),
+        attributes,
+        projects: list(3),
+        current_project: row.get(4),
+        purposes: list(5),
+        valid_tables: list(6),
+    }
+}
