@@ -1,0 +1,400 @@
+//! End to end on the PostgreSQL server: apply a project with known data,
+//! then query as each user (`SET ROLE`) and check what they see.
+
+mod common;
+
+use common::{Database, Scratch, ident, literal};
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs veil with the integration's URL pointing at `db`.
+fn veil(db: &Database, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env(
+            "VEIL_SHOP_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
+        )
+        .output()
+        .expect("runs veil");
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn ok(run: Run) -> Run {
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+/// The test project: one PostgreSQL integration over `public.orders`.
+fn policy(database: &str, extra: &str) -> String {
+    format!(
+        r##"integration shop {{
+  dialect     = postgres
+  database    = "{database}"
+  view_schema = "governed"
+}}
+
+source shop.orders {{
+  table      = public.orders
+  event_time = created_at
+  columns {{
+    id         bigint
+    email      varchar(100) tags(pii.email)
+    card       varchar(16)  tags(pii)
+    amount     numeric(10,2)
+    region     varchar(8)
+    created_at timestamp
+    note       text
+  }}
+}}
+
+access shop.orders {{
+  allow group "analysts"
+  allow user "zoe"
+  require not group "contractors"
+}}
+
+mask tagged pii using hash except group "pii_readers"
+mask card on shop.orders using show_last(4) for not group "auditors"
+mask amount on shop.orders using round(100) when region = "us"
+mask note on shop.orders using regex "[0-9]" "#"
+filter shop.orders where region in user.attribute("region") except group "global"
+filter shop.orders newer than 365 days
+{extra}"##
+    )
+}
+
+const IDENTITIES: &str = r#"groups: [analysts, pii_readers, contractors, global, auditors]
+attributes:
+  region: [eu, us]
+users:
+  ann:
+    groups: [analysts, pii_readers]
+    attributes: { region: eu }
+  bob:
+    groups: [analysts]
+    attributes: { region: [eu, us] }
+  cid:
+    groups: [analysts, contractors, global]
+  zoe:
+    groups: [global, auditors]
+"#;
+
+/// A database with the orders table, the users' roles, and the project.
+fn setup(tag: &str) -> (Database, Scratch) {
+    let db = Database::create(tag);
+    db.psql(
+        "CREATE TABLE public.orders (id bigint, email varchar(100), card varchar(16), amount numeric(10,2), region varchar(8), created_at timestamp, note text);
+         INSERT INTO public.orders VALUES
+           (1, 'ann@example.com', '4111111111111111', 1234.56, 'eu', LOCALTIMESTAMP - INTERVAL '1 day', 'call 555-1234'),
+           (2, 'bob@example.com', '5500000000000004', 149.99, 'us', LOCALTIMESTAMP - INTERVAL '2 days', 'no digits'),
+           (3, 'old@example.com', '340000000000009', 10.00, 'eu', LOCALTIMESTAMP - INTERVAL '800 days', NULL),
+           (4, 'nul@example.com', '123', NULL, NULL, LOCALTIMESTAMP, NULL);",
+    )
+    .expect("creates the orders table");
+    for user in ["ann", "bob", "cid", "zoe", "nobody"] {
+        db.role(&format!("{user}_{}", db.name));
+    }
+    let scratch = Scratch::new(tag);
+    write(scratch.path(), &db, "", IDENTITIES);
+    (db, scratch)
+}
+
+/// Writes the project, naming each user after the test's database so that
+/// roles of tests running side by side never clash.
+fn write(dir: &Path, db: &Database, extra: &str, identities: &str) {
+    let suffix = format!("_{}", db.name);
+    let mut policy = policy(&db.name, extra);
+    let mut identities = identities.to_string();
+    for user in ["ann", "bob", "cid", "zoe"] {
+        policy = policy.replace(
+            &format!("user \"{user}\""),
+            &format!("user \"{user}{suffix}\""),
+        );
+        identities = identities.replace(&format!("  {user}:\n"), &format!("  {user}{suffix}:\n"));
+    }
+    std::fs::write(dir.join("shop.veil"), policy).expect("writes policy");
+    std::fs::write(dir.join("identities.yaml"), identities).expect("writes identities");
+}
+
+/// Rows a user sees, as `a|b` lines.
+fn rows_as(db: &Database, user: &str, sql: &str) -> Vec<String> {
+    let role = format!("{user}_{}", db.name);
+    db.query_as(&role, sql)
+        .unwrap_or_else(|e| panic!("{user}: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+const ORDERS: &str = "SELECT id, email, card, amount, note FROM governed.orders ORDER BY id";
+
+#[test]
+fn users_see_what_the_policies_allow() {
+    let (db, dir) = setup("see");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+
+    // ann: eu only, pii readable, card shows the last 4, eu amounts exact,
+    // digits in notes hidden; the 800-day-old row is filtered out.
+    assert_eq!(
+        rows_as(&db, "ann", ORDERS),
+        ["1|ann@example.com|************1111|1234.56|call ###-####"]
+    );
+    // bob: eu and us; emails hashed (64 hex), us amounts rounded.
+    let bob = rows_as(&db, "bob", ORDERS);
+    assert_eq!(bob.len(), 2, "{bob:?}");
+    let fields: Vec<&str> = bob[0].split('|').collect();
+    assert_eq!(fields[1].len(), 64, "hashed: {}", fields[1]);
+    assert!(
+        fields[1]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+    assert!(bob[1].ends_with("|100.00|no digits"), "{}", bob[1]);
+    // Equal values hash equally within a source.
+    let again = rows_as(&db, "bob", "SELECT email FROM governed.orders WHERE id = 1");
+    assert_eq!(again[0], fields[1]);
+    // cid is a contractor: the require line denies access.
+    assert!(rows_as(&db, "cid", ORDERS).is_empty());
+    // zoe is allowed by name and exempt from the region filter (global), so
+    // she sees the row whose region is NULL too. She is an auditor, so the
+    // card rule does not apply to her; the cell falls through to the pii
+    // tag rule and is hashed, never shown in clear.
+    let zoe = rows_as(&db, "zoe", ORDERS);
+    assert_eq!(zoe.len(), 3, "{zoe:?}");
+    let card = zoe[0].split('|').nth(2).unwrap_or("");
+    assert_eq!(card.len(), 64, "{zoe:?}");
+    // ann is not an auditor: her cards show the last four characters only.
+    let ann = rows_as(&db, "ann", "SELECT card FROM governed.orders WHERE id = 1");
+    assert_eq!(ann, ["************1111"]);
+    // A role without a profile row sees nothing; nobody reads the profile.
+    assert!(rows_as(&db, "nobody", ORDERS).is_empty());
+    let denied = db.query_as(
+        &format!("nobody_{}", db.name),
+        "SELECT * FROM immuta_system.profile",
+    );
+    assert!(denied.is_err(), "the profile table is owner-only");
+    let own = rows_as(
+        &db,
+        "ann",
+        "SELECT immuta__userid FROM immuta_system.user_profile",
+    );
+    assert_eq!(
+        own,
+        [format!("ann_{}", db.name)],
+        "user_profile shows only one's own row"
+    );
+}
+
+#[test]
+fn a_second_plan_is_empty_and_changes_touch_only_what_they_change() {
+    let (db, dir) = setup("replan");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let plan = veil(&db, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status, 0,
+        "no changes after apply:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+
+    // A mask that changes the column's type: the view is dropped and
+    // created again, and users can still query it.
+    write(
+        dir.path(),
+        &db,
+        "mask id on shop.orders using hash for group \"analysts\"\n",
+        IDENTITIES,
+    );
+    let plan = veil(
+        &db,
+        &["plan", path, "--format", "json", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status, 2, "{}", plan.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    let changes = json["integrations"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .clone();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["action"], "recreate");
+    assert_eq!(changes[0]["object"], "governed.orders");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let ann = rows_as(&db, "ann", "SELECT id FROM governed.orders");
+    assert_eq!(ann[0].len(), 64, "id hashed for analysts: {ann:?}");
+
+    // A profile change touches one row and no object.
+    write(
+        dir.path(),
+        &db,
+        "mask id on shop.orders using hash for group \"analysts\"\n",
+        &IDENTITIES.replace("groups: [analysts]\n", "groups: [analysts, pii_readers]\n"),
+    );
+    let plan = veil(&db, &["plan", path, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    assert_eq!(
+        json["integrations"][0]["changes"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let profile = json["integrations"][0]["profile"]
+        .as_array()
+        .expect("profile")
+        .clone();
+    assert_eq!(profile.len(), 1);
+    assert_eq!(profile[0]["user"], format!("bob_{}", db.name));
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let bob = rows_as(
+        &db,
+        "bob",
+        "SELECT email FROM governed.orders ORDER BY email",
+    );
+    assert_eq!(
+        bob,
+        ["ann@example.com", "bob@example.com"],
+        "bob reads pii now"
+    );
+}
+
+#[test]
+fn a_failing_apply_changes_nothing() {
+    let (db, dir) = setup("fail");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let before = db
+        .query("SELECT object_name, checksum FROM immuta_system.state ORDER BY 1; SELECT max(serial) FROM immuta_system.deployments;")
+        .expect("reads state");
+    // A new source whose table does not exist, and a changed mask.
+    write(
+        dir.path(),
+        &db,
+        "source shop.missing {\n  table = public.missing\n  columns { id bigint }\n}\naccess shop.missing {\n  allow everyone\n}\n",
+        IDENTITIES,
+    );
+    std::fs::write(
+        dir.path().join("shop.veil"),
+        std::fs::read_to_string(dir.path().join("shop.veil"))
+            .expect("reads")
+            .replace("round(100)", "round(1000)"),
+    )
+    .expect("writes");
+    let run = veil(&db, &["apply", path, "--auto-approve"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("governed.missing"),
+        "the error names the object: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    let after = db
+        .query("SELECT object_name, checksum FROM immuta_system.state ORDER BY 1; SELECT max(serial) FROM immuta_system.deployments;")
+        .expect("reads state");
+    assert_eq!(before, after, "state untouched");
+    let bob = rows_as(&db, "bob", "SELECT amount FROM governed.orders ORDER BY id");
+    assert_eq!(bob[1], "100.00", "the old view is still in place");
+}
+
+#[test]
+fn drift_is_shown_and_repaired() {
+    let (db, dir) = setup("drift");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    db.psql("DROP VIEW governed.orders")
+        .expect("drops the view by hand");
+    let plan = veil(&db, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(plan.status, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("drift view governed.orders: dropped by hand"),
+        "{}",
+        plan.stdout
+    );
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    assert_eq!(rows_as(&db, "ann", ORDERS).len(), 1);
+    let plan = veil(&db, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(plan.status, 0, "{}", plan.stdout);
+}
+
+#[test]
+fn apply_refuses_without_approval_and_never_adopts() {
+    let (db, dir) = setup("refuse");
+    let path = dir.path().to_str().expect("utf-8");
+    let run = veil(&db, &["apply", path]);
+    assert_eq!(run.status, 1);
+    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    assert!(
+        db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'governed'")
+            .expect("query")
+            .trim()
+            .is_empty()
+    );
+    // A schema veil did not create is never taken over.
+    db.psql("CREATE SCHEMA governed; CREATE VIEW governed.orders AS SELECT 1 AS x;")
+        .expect("creates");
+    let run = veil(&db, &["plan", path]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("schema `governed` exists"),
+        "{}",
+        run.stderr
+    );
+    let _ = (ident("x"), literal("x"));
+}
+
+#[test]
+fn two_applies_at_once_never_interleave() {
+    let (db, dir) = setup("race");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    write(
+        dir.path(),
+        &db,
+        "mask region on shop.orders using constant \"?\"\n",
+        IDENTITIES,
+    );
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["apply", path, "--auto-approve"])
+            .env(
+                "VEIL_SHOP_URL",
+                format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
+            )
+            .output()
+            .expect("runs veil")
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().expect("joins"), b.join().expect("joins"))
+    });
+    // Whichever ran second either found nothing left to do or refused its
+    // stale plan; the deployment moved exactly once.
+    for out in [&a, &b] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("changed since the plan"),
+            "{stderr}"
+        );
+    }
+    let serial = db
+        .query("SELECT max(serial) FROM immuta_system.deployments")
+        .expect("serial");
+    assert_eq!(serial.trim(), "2");
+    let plan = veil(&db, &["plan", path, "--detailed-exitcode"]);
+    assert_eq!(plan.status, 0, "{}", plan.stdout);
+}
