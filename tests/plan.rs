@@ -238,7 +238,7 @@ fn a_huge_plan_fits_a_pull_request_comment() {
 }
 
 #[test]
-fn online_plans_are_refused_clearly_for_now() {
+fn plan_errors_name_what_to_do() {
     let run = veil(&["plan", "policies"]);
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("--offline"), "{}", run.stderr);
