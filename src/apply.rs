@@ -4,23 +4,102 @@
 use crate::db::{self, Db};
 use crate::diagnostic::Diagnostic;
 use crate::emit::{self, SqlObject, quote::ident};
-use crate::ir::{Integration, Profile};
+use crate::ir::{Integration, Profile, Schemas};
 use crate::model::Dialect;
 use crate::plan::{Action, Change, ProfileAction, ProfileChange};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Everything apply needs for one integration.
-pub struct Work<'a> {
-    pub integration: &'a Integration,
-    /// Every object of the compiled integration, in order (the new state).
-    pub objects: &'a [SqlObject],
-    pub changes: &'a [Change],
-    pub profile: &'a [ProfileChange],
-    /// The deployment serial the plan was made against.
+/// One integration's plan, ready to run: exactly the statements apply will
+/// send, and what the deployment looked like when it was planned. A saved
+/// plan file is a list of these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prepared {
+    pub integration: String,
+    pub dialect: Dialect,
+    pub database: String,
+    pub connection_env: String,
+    pub schemas: Schemas,
+    /// The deployment serial and fingerprint the plan was made against.
     pub serial: i64,
-    /// Whether veil's state existed when the plan was made.
+    pub fingerprint: String,
     pub initialized: bool,
-    pub lock_timeout: Duration,
+    pub steps: Vec<Step>,
+    /// How many users' profile rows change, and the SQL that rewrites them.
+    pub profile_users: usize,
+    pub profile_sql: String,
+    /// Every object of the integration after the apply, in order.
+    pub objects: Vec<StateObject>,
+}
+
+/// One object change with its SQL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub action: Action,
+    pub kind: String,
+    pub object: String,
+    pub sql: String,
+}
+
+/// An object as veil's state table records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateObject {
+    pub kind: String,
+    pub name: String,
+    pub sql: String,
+    pub columns: Option<Vec<(String, String)>>,
+}
+
+/// Prepares one integration's plan for apply.
+pub fn prepare(
+    integration: &Integration,
+    connection_env: &str,
+    objects: &[SqlObject],
+    changes: &[Change],
+    profile: &[ProfileChange],
+    state: &db::State,
+) -> Prepared {
+    Prepared {
+        integration: integration.name.clone(),
+        dialect: integration.dialect,
+        database: integration.database.clone(),
+        connection_env: connection_env.to_string(),
+        schemas: integration.schemas.clone(),
+        serial: state.serial,
+        fingerprint: state.fingerprint(),
+        initialized: state.initialized,
+        steps: changes
+            .iter()
+            .map(|c| Step {
+                action: c.action,
+                kind: c.kind.clone(),
+                object: c.object.clone(),
+                sql: c.sql.clone(),
+            })
+            .collect(),
+        profile_users: profile.len(),
+        profile_sql: if profile.is_empty() {
+            String::new()
+        } else {
+            profile_sql(integration, profile)
+        },
+        objects: objects
+            .iter()
+            .filter(|o| o.kind != "profile")
+            .map(|o| StateObject {
+                kind: o.kind.to_string(),
+                name: o.name.clone(),
+                sql: o.sql.clone(),
+                columns: o.columns.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl Prepared {
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty() || self.profile_users > 0
+    }
 }
 
 /// What an apply did.
@@ -30,15 +109,17 @@ pub struct Applied {
     pub serial: i64,
 }
 
-/// Runs `work` in one transaction: a failure rolls everything back.
+/// Runs a prepared plan in one transaction: a failure rolls everything back,
+/// and so does a deployment that moved since the plan was made.
 pub fn apply(
     db: &mut Db,
-    work: &Work<'_>,
+    work: &Prepared,
+    lock_timeout: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Applied, Diagnostic> {
-    let integration = work.integration.name.clone();
-    let dialect = work.integration.dialect;
-    let system = ident(&work.integration.schemas.system);
+    let integration = work.integration.clone();
+    let dialect = work.dialect;
+    let system = ident(&work.schemas.system);
     let fail = |what: &str, e: postgres::Error| {
         let detail = e
             .as_db_error()
@@ -54,72 +135,63 @@ pub fn apply(
         .transaction()
         .map_err(|e| fail("starting a transaction", e))?;
     let mut statements = 0;
-    let timeout_ms = work.lock_timeout.as_millis();
     if dialect == Dialect::Postgres {
-        tx.batch_execute(&format!("SET LOCAL lock_timeout = {timeout_ms}"))
-            .map_err(|e| fail("setting the lock timeout", e))?;
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}",
+            lock_timeout.as_millis()
+        ))
+        .map_err(|e| fail("setting the lock timeout", e))?;
     }
-    // Another apply holds the lock until it commits; then the serial tells
-    // whether this plan is still current.
+    // Another apply holds the lock until it commits; then the fingerprint
+    // tells whether this plan still describes the deployment.
     let lock = format!("LOCK TABLE {system}.\"state\" IN EXCLUSIVE MODE");
     if work.initialized {
         tx.batch_execute(&lock)
             .map_err(|e| fail("waiting for the lock on veil's state", e))?;
-        let serial: i64 = tx
-            .query_one(
-                &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
-                &[],
-            )
-            .map_err(|e| fail("reading the deployment serial", e))?
-            .get(0);
-        if serial != work.serial {
-            return Err(stale(&integration, work.serial, serial));
-        }
     }
-    for change in work.changes {
+    let now = db::read_state(&mut tx, &work.schemas, dialect, &integration)?;
+    if now.initialized != work.initialized || now.fingerprint() != work.fingerprint {
+        return Err(stale(&integration, work.serial, now.serial));
+    }
+    for step in &work.steps {
         progress(&format!(
             "{} {} {}",
-            change.action.word(),
-            change.kind,
-            change.object
+            step.action.word(),
+            step.kind,
+            step.object
         ));
-        let sql = match change.action {
-            Action::Drop => drop_sql(&change.kind, &change.object, dialect),
-            Action::Recreate => format!(
-                "{}\n{}",
-                drop_sql(&change.kind, &change.object, dialect),
-                change.sql
-            ),
-            Action::Create | Action::Replace => change.sql.clone(),
+        let sql = match step.action {
+            Action::Drop => drop_sql(&step.kind, &step.object),
+            Action::Recreate => format!("{}\n{}", drop_sql(&step.kind, &step.object), step.sql),
+            Action::Create | Action::Replace => step.sql.clone(),
         };
         tx.batch_execute(&sql).map_err(|e| {
             fail(
-                &format!("{} {} {}", change.action.word(), change.kind, change.object),
+                &format!("{} {} {}", step.action.word(), step.kind, step.object),
                 e,
             )
         })?;
         statements += 1;
-        if !work.initialized && change.kind == "table" && change.object.ends_with(".deployments") {
-            // The state tables now exist: take the lock from here on.
+        if !work.initialized && step.kind == "table" && step.object.ends_with(".deployments") {
+            // veil's state tables exist from here on: hold the lock.
             tx.batch_execute(&lock)
                 .map_err(|e| fail("locking veil's state", e))?;
         }
     }
-    if !work.profile.is_empty() {
-        progress(&format!("profile rows: {} users", work.profile.len()));
-        let sql = profile_sql(work);
-        tx.batch_execute(&sql)
+    if !work.profile_sql.is_empty() {
+        progress(&format!("profile rows of {} users", work.profile_users));
+        tx.batch_execute(&work.profile_sql)
             .map_err(|e| fail("writing profile rows", e))?;
         statements += 1;
     }
     // The new state: every object with its SQL and, for views, the
-    // catalog's text, so a later plan can tell a hand-made change.
+    // catalog's text, so a later plan can tell a change made by hand.
     let catalog = tx
         .query(
             &db::view_definitions_sql(dialect),
             &[&vec![
-                work.integration.schemas.system.clone(),
-                work.integration.schemas.views.clone(),
+                work.schemas.system.clone(),
+                work.schemas.views.clone(),
             ]],
         )
         .map_err(|e| fail("reading view definitions", e))?;
@@ -127,19 +199,14 @@ pub fn apply(
         .iter()
         .map(|r| (r.get::<_, String>(0), db::checksum(&r.get::<_, String>(1))))
         .collect();
-    let mut state = format!("DELETE FROM {system}.\"state\";\n");
     let lit = |s: &str| emit::quote::literal(s, dialect);
     let version = lit(env!("CARGO_PKG_VERSION"));
-    let now = match dialect {
+    let clock = match dialect {
         Dialect::Redshift => "GETDATE()",
         Dialect::Postgres => "CURRENT_TIMESTAMP",
     };
-    for (position, object) in work
-        .objects
-        .iter()
-        .filter(|o| o.kind != "profile")
-        .enumerate()
-    {
+    let mut state = format!("DELETE FROM {system}.\"state\";\n");
+    for (position, object) in work.objects.iter().enumerate() {
         let columns = object.columns.as_ref().map_or("NULL".to_string(), |c| {
             lit(&serde_json::to_string(c).unwrap_or_default())
         });
@@ -147,61 +214,57 @@ pub fn apply(
             .get(&object.name)
             .map_or("NULL".to_string(), |c| lit(c));
         state.push_str(&format!(
-            "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({}, {}, {position}, {}, {}, {columns}, {catalog}, {version}, {now});\n",
-            lit(object.kind),
+            "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({}, {}, {position}, {}, {}, {columns}, {catalog}, {version}, {clock});\n",
+            lit(&object.kind),
             lit(&object.name),
             lit(&db::checksum(&object.sql)),
             lit(&object.sql),
         ));
     }
-    let serial = work.serial + 1;
+    let serial = now.serial + 1;
     state.push_str(&format!(
-        "INSERT INTO {system}.\"deployments\" (serial, veil_version, applied_at) VALUES ({serial}, {version}, {now});\n"
+        "INSERT INTO {system}.\"deployments\" (serial, veil_version, applied_at) VALUES ({serial}, {version}, {clock});\n"
     ));
     tx.batch_execute(&state)
         .map_err(|e| fail("recording veil's state", e))?;
     statements += 1;
     tx.commit().map_err(|e| fail("committing", e))?;
-    db.round_trips += statements as u32 + 4;
+    db.round_trips += statements as u32 + 8;
     Ok(Applied { statements, serial })
 }
 
 fn stale(integration: &str, planned: i64, now: i64) -> Diagnostic {
     Diagnostic::error(
         "apply::stale",
-        format!("integration `{integration}` changed since the plan was made (deployment {planned}, now {now})"),
+        format!(
+            "integration `{integration}` changed since the plan was made (planned against deployment {planned}, now {now})"
+        ),
     )
     .help("plan again and review the new plan; nothing was changed")
 }
 
 /// The statement that removes an object veil created.
-fn drop_sql(kind: &str, name: &str, _dialect: Dialect) -> String {
-    let parts: Vec<&str> = name.splitn(2, '.').collect();
-    let qualified = match parts.as_slice() {
-        [schema, object] => format!("{}.{}", ident(schema), ident(object)),
-        _ => ident(name),
+fn drop_sql(kind: &str, name: &str) -> String {
+    let qualified = match name.split_once('.') {
+        Some((schema, object)) => format!("{}.{}", ident(schema), ident(object)),
+        None => ident(name),
     };
     match kind {
         "view" => format!("DROP VIEW IF EXISTS {qualified};"),
         "table" => format!("DROP TABLE IF EXISTS {qualified};"),
         "schema" => format!("DROP SCHEMA IF EXISTS {};", ident(name)),
-        "function" | "procedure" => format!(
-            "-- {kind} {} is kept: it is dropped with its schema",
-            emit::quote::comment(name)
-        ),
         _ => format!(
-            "-- nothing to drop for {kind} {}",
+            "-- {kind} {} stays until its schema goes",
             emit::quote::comment(name)
         ),
     }
 }
 
 /// Rewrites the profile rows of the users whose rows change.
-fn profile_sql(work: &Work<'_>) -> String {
-    let dialect = work.integration.dialect;
-    let system = &work.integration.schemas.system;
-    let users: Vec<String> = work
-        .profile
+fn profile_sql(integration: &Integration, profile: &[ProfileChange]) -> String {
+    let dialect = integration.dialect;
+    let system = &integration.schemas.system;
+    let users: Vec<String> = profile
         .iter()
         .map(|p| emit::quote::literal(&p.user, dialect))
         .collect();
@@ -220,12 +283,16 @@ fn profile_sql(work: &Work<'_>) -> String {
             ident(system)
         ));
     }
-    let keep: Vec<&Profile> = work
-        .profile
+    let by_user: std::collections::HashMap<&str, &Profile> = integration
+        .profiles
+        .iter()
+        .map(|p| (p.user.as_str(), p))
+        .collect();
+    let keep: Vec<&Profile> = profile
         .iter()
         .filter(|p| p.action != ProfileAction::Remove)
-        .filter_map(|p| work.integration.profiles.iter().find(|q| q.user == p.user))
+        .filter_map(|p| by_user.get(p.user.as_str()).copied())
         .collect();
-    sql.push_str(&emit::profile_insert_sql(work.integration, &keep));
+    sql.push_str(&emit::profile_insert_sql(integration, &keep));
     sql
 }

@@ -77,10 +77,13 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan for `veil apply PLAN_FILE`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Plan against the databases and carry the plan out.
     Apply {
-        /// The project directory.
+        /// The project directory, or a plan saved with `veil plan --out`.
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// Apply without asking (required without a terminal).
@@ -145,6 +148,7 @@ pub fn run() -> ExitCode {
             against,
             integrations,
             detailed_exitcode,
+            out,
         } => commands::plan(
             dir,
             &commands::PlanOptions {
@@ -154,6 +158,7 @@ pub fn run() -> ExitCode {
                 format: cli.format,
                 color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
                 detailed_exitcode: *detailed_exitcode,
+                out: out.as_deref(),
             },
         ),
     };

@@ -34,6 +34,8 @@ pub struct State {
     pub catalog_views: BTreeMap<String, String>,
     /// Objects that exist in veil's schemas (or are veil's schemas).
     pub existing: Vec<(String, String)>,
+    /// Queries it took to read all this.
+    pub queries: u32,
 }
 
 /// The hex SHA-256 of a text.
@@ -59,16 +61,23 @@ fn db_error(integration: &str, what: &str, error: &postgres::Error) -> Diagnosti
 /// Connects to an integration's database with the URL in its environment
 /// variable.
 pub fn connect(integration: &Integration) -> Result<Db, Diagnostic> {
-    let name = &integration.name;
-    let var = &integration.connection_env;
+    connect_to(
+        &integration.name,
+        &integration.database,
+        &integration.connection_env,
+    )
+}
+
+/// Connects to database `database` of integration `name`, with the URL in
+/// environment variable `var`.
+pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnostic> {
     let url = std::env::var(var).map_err(|_| {
         Diagnostic::error(
             "db::no_url",
             format!("integration `{name}` has no connection URL: `{var}` is not set"),
         )
         .help(format!(
-            "set `{var}` to a URL such as postgres://user@host:5432/{}, or plan without a database with `--offline`",
-            integration.database
+            "set `{var}` to a URL such as postgres://user@host:5432/{database}, or plan without a database with `--offline`"
         ))
     })?;
     let mut config = postgres::Config::from_str(&url).map_err(|_| {
@@ -79,14 +88,13 @@ pub fn connect(integration: &Integration) -> Result<Db, Diagnostic> {
         .help("write it as postgres://user:password@host:port/database?sslmode=…")
     })?;
     match config.get_dbname() {
-        Some(db) if db == integration.database => {}
+        Some(db) if db == database => {}
         other => {
             return Err(Diagnostic::error(
                 "db::wrong_database",
                 format!(
-                    "`{var}` names database `{}`, but integration `{name}` governs `{}`",
+                    "`{var}` names database `{}`, but integration `{name}` governs `{database}`",
                     other.unwrap_or("(none)"),
-                    integration.database
                 ),
             )
             .help("the URL may change host and port (a tunnel), never the database"));
@@ -118,105 +126,136 @@ pub fn connect(integration: &Integration) -> Result<Db, Diagnostic> {
     })?;
     Ok(Db {
         client,
-        integration: name.clone(),
+        integration: name.to_string(),
         round_trips: 0,
     })
 }
 
 impl Db {
-    fn query(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<postgres::Row>, Diagnostic> {
-        self.round_trips += 1;
-        let integration = self.integration.clone();
-        self.client
-            .query(sql, params)
-            .map_err(|e| db_error(&integration, "reading the deployed state", &e))
-    }
-
     /// Reads what veil has deployed, in a fixed number of queries whatever
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
-        let ours: Vec<String> = vec![
-            schemas.system.clone(),
-            schemas.functions.clone(),
-            schemas.procedures.clone(),
-            schemas.views.clone(),
-        ];
-        let mut state = State::default();
-        // 1. veil's schemas and every relation and routine in them.
-        let rows = self.query(
-            "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1)
-             UNION ALL
-             SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'v', 'm', 'p')
-             UNION ALL
-             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
-               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname = ANY($1)",
-            &[&ours],
-        )?;
-        state.existing = rows
-            .iter()
-            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect();
-        state.initialized = state
-            .existing
-            .iter()
-            .any(|(kind, name)| kind == "table" && *name == format!("{}.state", schemas.system));
-        if !state.initialized {
-            return Ok(state);
-        }
-        let system = crate::emit::quote::ident(&schemas.system);
-        // 2. The objects veil applied, in order.
-        let rows = self.query(
-            &format!(
-                "SELECT object_kind, object_name, sql_text, columns_json, catalog_checksum FROM {system}.\"state\" ORDER BY position"
-            ),
-            &[],
-        )?;
-        for row in rows {
-            let kind: String = row.get(0);
-            let name: String = row.get(1);
-            let columns: Option<String> = row.get(3);
-            if kind == "view" {
-                state.recorded_views.insert(name.clone(), row.get(4));
-            }
-            state.deployed.objects.push(DeployedObject {
-                kind,
-                name,
-                sql: row.get(2),
-                columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
-            });
-        }
-        // 3. The deployment serial.
-        let rows = self.query(
-            &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
-            &[],
-        )?;
-        state.serial = rows.first().map_or(0, |r| r.get(0));
-        // 4. The profile rows.
-        let rows = self.query(
-            &format!(
-                "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
-            ),
-            &[],
-        )?;
-        for row in rows {
-            state.deployed.profiles.push(profile_from_row(&row));
-        }
-        // 5. The catalog definitions of the views veil manages.
-        let rows = self.query(&view_definitions_sql(dialect), &[&ours])?;
-        for row in rows {
-            let name: String = row.get(0);
-            let definition: String = row.get(1);
-            state.catalog_views.insert(name, checksum(&definition));
-        }
+        let integration = self.integration.clone();
+        let state = read_state(&mut self.client, schemas, dialect, &integration)?;
+        self.round_trips += state.queries;
         Ok(state)
     }
+}
+
+impl State {
+    /// A digest of everything the plan was made against: the serial, each
+    /// object veil applied, every profile row, and the catalog's text of
+    /// each managed view. Apply refuses a plan whose fingerprint moved.
+    pub fn fingerprint(&self) -> String {
+        let mut text = format!("initialized={} serial={}\n", self.initialized, self.serial);
+        for o in &self.deployed.objects {
+            text.push_str(&format!("{} {} {}\n", o.kind, o.name, checksum(&o.sql)));
+        }
+        for p in &self.deployed.profiles {
+            text.push_str(&serde_json::to_string(p).unwrap_or_default());
+            text.push('\n');
+        }
+        for (view, definition) in &self.catalog_views {
+            text.push_str(&format!("{view} {definition}\n"));
+        }
+        checksum(&text)
+    }
+}
+
+/// Reads veil's state and the catalog through any client (a connection or
+/// a transaction), in five queries.
+pub fn read_state(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    dialect: Dialect,
+    integration: &str,
+) -> Result<State, Diagnostic> {
+    let mut query = |sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| {
+        client
+            .query(sql, params)
+            .map_err(|e| db_error(integration, "reading the deployed state", &e))
+    };
+    let ours: Vec<String> = vec![
+        schemas.system.clone(),
+        schemas.functions.clone(),
+        schemas.procedures.clone(),
+        schemas.views.clone(),
+    ];
+    let mut state = State::default();
+    // 1. veil's schemas and every relation and routine in them.
+    let rows = query(&existing_objects_sql(dialect), &[&ours])?;
+    state.queries += 1;
+    state.existing = rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect();
+    state.initialized = state
+        .existing
+        .iter()
+        .any(|(kind, name)| kind == "table" && *name == format!("{}.state", schemas.system));
+    if !state.initialized {
+        return Ok(state);
+    }
+    let system = crate::emit::quote::ident(&schemas.system);
+    // 2. The objects veil applied, in order.
+    let rows = query(
+        &format!(
+            "SELECT object_kind, object_name, sql_text, columns_json, catalog_checksum FROM {system}.\"state\" ORDER BY position"
+        ),
+        &[],
+    )?;
+    for row in rows {
+        let kind: String = row.get(0);
+        let name: String = row.get(1);
+        let columns: Option<String> = row.get(3);
+        if kind == "view" {
+            state.recorded_views.insert(name.clone(), row.get(4));
+        }
+        state.deployed.objects.push(DeployedObject {
+            kind,
+            name,
+            sql: row.get(2),
+            columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
+        });
+    }
+    // 3. The deployment serial.
+    let rows = query(
+        &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
+        &[],
+    )?;
+    state.serial = rows.first().map_or(0, |r| r.get(0));
+    // 4. The profile rows.
+    let rows = query(
+        &format!(
+            "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
+        ),
+        &[],
+    )?;
+    state.deployed.profiles = rows.iter().map(profile_from_row).collect();
+    // 5. The catalog definitions of the views veil manages.
+    let rows = query(&view_definitions_sql(dialect), &[&ours])?;
+    for row in rows {
+        let name: String = row.get(0);
+        let definition: String = row.get(1);
+        state.catalog_views.insert(name, checksum(&definition));
+    }
+    state.queries += 4;
+    Ok(state)
+}
+
+/// Every schema of veil's, and every relation and routine in them.
+fn existing_objects_sql(dialect: Dialect) -> String {
+    let _ = dialect;
+    "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1)
+     UNION ALL
+     SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'v', 'm', 'p')
+     UNION ALL
+     SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = ANY($1)"
+        .to_string()
 }
 
 /// The catalog's text of every view in the given schemas, by qualified name.

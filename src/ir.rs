@@ -34,7 +34,7 @@ pub struct Integration {
 }
 
 /// The schemas of an integration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Schemas {
     pub system: String,
     pub functions: String,

@@ -398,3 +398,64 @@ fn two_applies_at_once_never_interleave() {
     let plan = veil(&db, &["plan", path, "--detailed-exitcode"]);
     assert_eq!(plan.status, 0, "{}", plan.stdout);
 }
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
+    let (db, dir) = setup("saved");
+    let path = dir.path().to_str().expect("utf-8");
+    let scratch = Scratch::new("saved-plan");
+    let plan_file = scratch.path().join("plan.json");
+    let plan_file = plan_file.to_str().expect("utf-8");
+    // A saved plan of the first deployment applies as it was reviewed.
+    let plan = veil(
+        &db,
+        &["plan", path, "--out", plan_file, "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status, 2, "{}", plan.stderr);
+    ok(veil(&db, &["apply", plan_file, "--auto-approve"]));
+    assert_eq!(rows_as(&db, "ann", ORDERS).len(), 1);
+    // A plan saved, then made stale by another apply, is refused.
+    write(
+        dir.path(),
+        &db,
+        "mask region on shop.orders using null\n",
+        IDENTITIES,
+    );
+    ok(veil(&db, &["plan", path, "--out", plan_file]));
+    write(
+        dir.path(),
+        &db,
+        "mask region on shop.orders using constant \"x\"\n",
+        IDENTITIES,
+    );
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let stale = veil(&db, &["apply", plan_file, "--auto-approve"]);
+    assert_eq!(stale.status, 1, "{}", stale.stdout);
+    assert!(
+        stale.stderr.contains("changed since the plan"),
+        "{}",
+        stale.stderr
+    );
+    let region = rows_as(&db, "ann", "SELECT region FROM governed.orders");
+    assert_eq!(region, ["x"], "the stale plan changed nothing");
+    // A hand-made change to a managed view also makes a saved plan stale.
+    write(
+        dir.path(),
+        &db,
+        "mask region on shop.orders using null\n",
+        IDENTITIES,
+    );
+    ok(veil(&db, &["plan", path, "--out", plan_file]));
+    db.psql("DROP VIEW governed.orders").expect("drops");
+    let stale = veil(&db, &["apply", plan_file, "--auto-approve"]);
+    assert_eq!(stale.status, 1);
+    // An offline plan can be saved and shown, never applied.
+    ok(veil(&db, &["plan", "--offline", path, "--out", plan_file]));
+    let offline = veil(&db, &["apply", plan_file, "--auto-approve"]);
+    assert_eq!(offline.status, 1);
+    assert!(
+        offline.stderr.contains("offline plan cannot be applied"),
+        "{}",
+        offline.stderr
+    );
+}

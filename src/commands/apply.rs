@@ -1,14 +1,26 @@
-//! `veil apply`: plans against the databases, asks, and carries out the
-//! plan one integration after another, each in one transaction.
+//! `veil apply`: carries out a plan one integration after another, each in
+//! one transaction: a saved plan exactly as it was reviewed, or a fresh plan
+//! of a project directory.
 
 use super::Outcome;
-use super::plan::plan_online;
-use crate::apply::{self, Work};
+use super::plan::{Online, plan_online};
+use crate::apply::{self, Prepared};
+use crate::db;
 use crate::diagnostic::Diagnostic;
-use crate::plan::render;
+use crate::plan::{Plan, render};
+use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
+
+/// A plan saved with `veil plan --out`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    pub veil_version: String,
+    pub offline: bool,
+    pub prepared: Vec<Prepared>,
+}
 
 /// Options of `veil apply`.
 pub struct ApplyOptions<'a> {
@@ -33,24 +45,118 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-pub fn apply(dir: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&str)) -> Outcome {
-    let online = match plan_online(dir, options.integrations) {
-        Ok(online) => online,
-        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
+/// Each planned integration, prepared for apply.
+pub fn prepare_all(online: &Online) -> Vec<Prepared> {
+    let built = &online.built;
+    online
+        .plan
+        .integrations
+        .iter()
+        .zip(&online.targets)
+        .map(|(plan, (_, state))| {
+            let index = built
+                .compiled
+                .iter()
+                .position(|c| c.integration == plan.name)
+                .unwrap_or_default();
+            apply::prepare(
+                &built.ir.integrations[index],
+                &built.model.integrations[index].connection_env,
+                &built.compiled[index].objects,
+                &plan.changes,
+                &plan.profile,
+                state,
+            )
+        })
+        .collect()
+}
+
+/// Writes a saved plan.
+pub fn save(path: &Path, saved: &SavedPlan) -> Result<(), Diagnostic> {
+    let text = serde_json::to_string(saved).unwrap_or_default();
+    std::fs::write(path, text).map_err(|e| {
+        Diagnostic::error(
+            "plan::write",
+            format!("cannot write `{}`: {e}", path.display()),
+        )
+        .help("check the path and its permissions")
+    })
+}
+
+fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(
+            "apply::read",
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+        .help("pass a project directory or a file written by `veil plan --out`")
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Diagnostic::error(
+            "apply::plan_file",
+            format!("`{}` is not a veil plan: {e}", path.display()),
+        )
+        .help("pass a file written by `veil plan --out`")
+    })
+}
+
+pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&str)) -> Outcome {
+    let mut outcome = Outcome::default();
+    let (prepared, shown) = if target.is_file() {
+        let saved = match load(target) {
+            Ok(saved) => saved,
+            Err(d) => {
+                outcome.diagnostics.push(d);
+                return outcome;
+            }
+        };
+        if saved.offline {
+            outcome.diagnostics.push(
+                Diagnostic::error("apply::offline_plan", "an offline plan cannot be applied")
+                    .help("it was made without looking at the databases; run `veil plan --out FILE` against them"),
+            );
+            return outcome;
+        }
+        let summary = saved
+            .prepared
+            .iter()
+            .map(|p| {
+                format!(
+                    "integration {}: {} object changes, {} profile rows\n",
+                    p.integration,
+                    p.steps.len(),
+                    p.profile_users
+                )
+            })
+            .collect::<String>();
+        (saved.prepared, summary)
+    } else {
+        match plan_online(target, options.integrations) {
+            Ok(online) => {
+                let shown = render::text(&online.plan, options.color);
+                let prepared = prepare_all(&online);
+                outcome.files = online.built.files;
+                outcome.diagnostics = online.built.warnings;
+                (prepared, shown)
+            }
+            Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
+        }
     };
-    let mut outcome = Outcome {
-        output: render::text(&online.plan, options.color),
-        success: false,
-        ..Outcome::default()
-    };
-    if !online.plan.has_changes() {
+    let prepared: Vec<Prepared> = prepared
+        .into_iter()
+        .filter(|p| {
+            options.integrations.is_empty() || options.integrations.contains(&p.integration)
+        })
+        .collect();
+    if !prepared.iter().any(Prepared::has_changes) {
+        outcome.output = shown;
+        outcome.output.push_str("Nothing to apply.\n");
         outcome.success = true;
-        outcome.files = online.built.files;
         return outcome;
     }
     if !options.auto_approve {
         if !options.interactive {
-            outcome.files = online.built.files;
+            outcome.output = shown;
             outcome.diagnostics.push(
                 Diagnostic::error(
                     "apply::no_approval",
@@ -61,14 +167,11 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&s
             return outcome;
         }
         progress(&format!(
-            "{}\nApply these changes? Only `yes` is accepted: ",
-            outcome.output
+            "{shown}\nApply these changes? Only `yes` is accepted: "
         ));
-        outcome.output.clear();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if answer.trim() != "yes" {
-            outcome.files = online.built.files;
             outcome.diagnostics.push(
                 Diagnostic::error(
                     "apply::declined",
@@ -78,33 +181,21 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&s
             );
             return outcome;
         }
+    } else {
+        outcome.output = shown;
     }
-    let built = &online.built;
     let mut applied = Vec::new();
-    let mut targets = online.targets;
-    for (plan, (conn, state)) in online.plan.integrations.iter().zip(targets.iter_mut()) {
-        let index = built
-            .compiled
-            .iter()
-            .position(|c| c.integration == plan.name)
-            .unwrap_or_default();
-        let work = Work {
-            integration: &built.ir.integrations[index],
-            objects: &built.compiled[index].objects,
-            changes: &plan.changes,
-            profile: &plan.profile,
-            serial: state.serial,
-            initialized: state.initialized,
-            lock_timeout: options.lock_timeout,
-        };
-        progress(&format!("applying integration {}", plan.name));
-        match apply::apply(conn, &work, progress) {
+    for work in prepared.iter().filter(|p| p.has_changes()) {
+        progress(&format!("applying integration {}", work.integration));
+        let result = db::connect_to(&work.integration, &work.database, &work.connection_env)
+            .and_then(|mut conn| apply::apply(&mut conn, work, options.lock_timeout, progress));
+        match result {
             Ok(done) => {
                 progress(&format!(
                     "integration {}: applied ({} statements, deployment {})",
-                    plan.name, done.statements, done.serial
+                    work.integration, done.statements, done.serial
                 ));
-                applied.push(plan.name.clone());
+                applied.push(work.integration.clone());
             }
             Err(d) => {
                 let note = if applied.is_empty() {
@@ -114,7 +205,6 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&s
                 };
                 let help = format!("{}; {note}", d.help.clone().unwrap_or_default());
                 outcome.diagnostics.push(d.help(help));
-                outcome.files = online.built.files;
                 return outcome;
             }
         }
@@ -123,6 +213,15 @@ pub fn apply(dir: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&s
         .output
         .push_str(&format!("Applied: {}.\n", applied.join(", ")));
     outcome.success = true;
-    outcome.files = online.built.files;
     outcome
+}
+
+/// A saved plan for an offline plan: it records that it cannot be applied.
+pub fn offline_saved(_plan: &Plan) -> SavedPlan {
+    SavedPlan {
+        format_version: crate::plan::FORMAT_VERSION,
+        veil_version: env!("CARGO_PKG_VERSION").to_string(),
+        offline: true,
+        prepared: Vec::new(),
+    }
 }

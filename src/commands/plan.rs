@@ -19,6 +19,8 @@ pub struct PlanOptions<'a> {
     pub format: OutputFormat,
     pub color: bool,
     pub detailed_exitcode: bool,
+    /// Where to save the plan for `veil apply PLAN_FILE`.
+    pub out: Option<&'a Path>,
 }
 
 /// A checked, compiled project.
@@ -60,11 +62,25 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             Ok(online) => {
                 let output = render_plan(&online.plan, options);
                 let changes = online.plan.has_changes();
+                let mut diagnostics = online.built.warnings.clone();
+                let mut success = true;
+                if let Some(out) = options.out {
+                    let saved = super::apply::SavedPlan {
+                        format_version: plan::FORMAT_VERSION,
+                        veil_version: env!("CARGO_PKG_VERSION").to_string(),
+                        offline: false,
+                        prepared: super::apply::prepare_all(&online),
+                    };
+                    if let Err(d) = super::apply::save(out, &saved) {
+                        diagnostics.push(d);
+                        success = false;
+                    }
+                }
                 Outcome {
                     files: online.built.files,
-                    diagnostics: online.built.warnings,
+                    diagnostics,
                     output,
-                    success: true,
+                    success,
                     exit_code: (options.detailed_exitcode && changes).then_some(2),
                 }
             }
@@ -138,9 +154,15 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     };
     let output = render_plan(&plan, options);
     let changes = plan.has_changes();
+    let mut diagnostics = planned.warnings;
+    if let Some(out) = options.out
+        && let Err(d) = super::apply::save(out, &super::apply::offline_saved(&plan))
+    {
+        diagnostics.push(d);
+    }
     Outcome {
         files: planned.files,
-        diagnostics: planned.warnings,
+        diagnostics,
         output,
         success: true,
         exit_code: (options.detailed_exitcode && changes).then_some(2),
