@@ -132,6 +132,18 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
 }
 
 impl Db {
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, Diagnostic> {
+        self.round_trips += 1;
+        let integration = self.integration.clone();
+        self.client
+            .query(sql, params)
+            .map_err(|e| db_error(&integration, "checking the catalog", &e))
+    }
+
     /// Reads what veil has deployed, in a fixed number of queries whatever
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
@@ -289,5 +301,126 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
         current_project: row.get(4),
         purposes: list(5),
         valid_tables: list(6),
+    }
+}
+
+/// A declared column a live check compares with the catalog.
+pub struct DeclaredTable {
+    pub source: String,
+    pub schema: String,
+    pub table: String,
+    /// Column name and declared type, as the catalog spells it.
+    pub columns: Vec<(String, String)>,
+}
+
+/// The catalog's spelling (`format_type`) of a declared PostgreSQL type.
+pub fn catalog_type(declared: &str) -> String {
+    let (name, args) = match declared.split_once('(') {
+        Some((name, rest)) => (name, format!("({rest}")),
+        None => (declared, String::new()),
+    };
+    match name {
+        "char" => format!("character{args}"),
+        "varchar" => format!("character varying{args}"),
+        "timestamp" => "timestamp without time zone".into(),
+        "timestamptz" => "timestamp with time zone".into(),
+        "time" => "time without time zone".into(),
+        "timetz" => "time with time zone".into(),
+        _ => declared.to_string(),
+    }
+}
+
+impl Db {
+    /// The live checks of a plan, in two queries: each source's declared
+    /// columns and types against the catalog (errors: the view would
+    /// break), and grants on the base tables to anyone but their owner
+    /// (warnings: a way around every policy).
+    pub fn live_checks(
+        &mut self,
+        dialect: Dialect,
+        tables: &[DeclaredTable],
+    ) -> Result<(Vec<Diagnostic>, Vec<String>), Diagnostic> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        if dialect == Dialect::Redshift {
+            warnings.push(
+                "the live column and grant checks are not run on Redshift by this build"
+                    .to_string(),
+            );
+            return Ok((errors, warnings));
+        }
+        let names: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.table))
+            .collect();
+        let rows = self.query(
+            "SELECT n.nspname || '.' || c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
+               FROM pg_catalog.pg_attribute a
+               JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname || '.' || c.relname) = ANY($1)",
+            &[&names],
+        )?;
+        let mut catalog: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for row in rows {
+            catalog
+                .entry(row.get(0))
+                .or_default()
+                .insert(row.get(1), row.get(2));
+        }
+        let integration = self.integration.clone();
+        for (table, name) in tables.iter().zip(&names) {
+            let Some(columns) = catalog.get(name) else {
+                errors.push(
+                    Diagnostic::error(
+                        "plan::table_missing",
+                        format!("integration `{integration}`: table `{name}` of source `{}` does not exist", table.source),
+                    )
+                    .help("create the table, or correct the source's `table`; a view over a missing table cannot be created"),
+                );
+                continue;
+            };
+            for (column, declared) in &table.columns {
+                let expected = catalog_type(declared);
+                match columns.get(column) {
+                    None => errors.push(
+                        Diagnostic::error(
+                            "plan::column_missing",
+                            format!("integration `{integration}`: table `{name}` has no column `{column}` declared by source `{}`", table.source),
+                        )
+                        .help("correct the source's `columns` block to match the table"),
+                    ),
+                    Some(actual) if *actual != expected => errors.push(
+                        Diagnostic::error(
+                            "plan::column_type",
+                            format!(
+                                "integration `{integration}`: column `{column}` of `{name}` is `{actual}`, but source `{}` declares `{declared}`",
+                                table.source
+                            ),
+                        )
+                        .help("declare the column with the table's type"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        let rows = self.query(
+            "SELECT n.nspname || '.' || c.relname, COALESCE(r.rolname, 'PUBLIC'), string_agg(DISTINCT a.privilege_type, ', ')
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+              WHERE (n.nspname || '.' || c.relname) = ANY($1) AND a.grantee <> c.relowner
+              GROUP BY 1, 2 ORDER BY 1, 2",
+            &[&names],
+        )?;
+        for row in rows {
+            let (table, grantee, privileges): (String, String, String) =
+                (row.get(0), row.get(1), row.get(2));
+            warnings.push(format!(
+                "table {table} grants {privileges} to {grantee} directly: a way around every policy; revoke it"
+            ));
+        }
+        Ok((errors, warnings))
     }
 }

@@ -276,37 +276,54 @@ fn a_failing_apply_changes_nothing() {
     let (db, dir) = setup("fail");
     let path = dir.path().to_str().expect("utf-8");
     ok(veil(&db, &["apply", path, "--auto-approve"]));
-    let before = db
-        .query("SELECT object_name, checksum FROM immuta_system.state ORDER BY 1; SELECT max(serial) FROM immuta_system.deployments;")
-        .expect("reads state");
-    // A new source whose table does not exist, and a changed mask.
+    let state = "SELECT object_name, checksum FROM immuta_system.state ORDER BY 1; SELECT max(serial) FROM immuta_system.deployments;";
+    let before = db.query(state).expect("reads state");
+
+    // The plan itself catches a source whose table does not exist.
     write(
         dir.path(),
         &db,
         "source shop.missing {\n  table = public.missing\n  columns { id bigint }\n}\naccess shop.missing {\n  allow everyone\n}\n",
         IDENTITIES,
     );
+    let run = veil(&db, &["apply", path, "--auto-approve"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("table `public.missing` of source `shop.missing` does not exist"),
+        "{}",
+        run.stderr
+    );
+
+    // A failure in the middle of the transaction, after some objects have
+    // been replaced: the views are granted to a role that does not exist.
+    write(
+        dir.path(),
+        &db,
+        "mask id on shop.orders using constant 0\n",
+        IDENTITIES,
+    );
+    let policy = std::fs::read_to_string(dir.path().join("shop.veil")).expect("reads");
     std::fs::write(
         dir.path().join("shop.veil"),
-        std::fs::read_to_string(dir.path().join("shop.veil"))
-            .expect("reads")
-            .replace("round(100)", "round(1000)"),
+        policy.replace(
+            "  view_schema = \"governed\"\n",
+            "  view_schema = \"governed\"\n  grant_to    = [role \"ghosts\"]\n",
+        ),
     )
     .expect("writes");
     let run = veil(&db, &["apply", path, "--auto-approve"]);
     assert_eq!(run.status, 1, "{}", run.stdout);
     assert!(
-        run.stderr.contains("governed.missing"),
-        "the error names the object: {}",
+        run.stderr.contains("role \"ghosts\" does not exist"),
+        "the database's message: {}",
         run.stderr
     );
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
-    let after = db
-        .query("SELECT object_name, checksum FROM immuta_system.state ORDER BY 1; SELECT max(serial) FROM immuta_system.deployments;")
-        .expect("reads state");
+    let ids = rows_as(&db, "ann", "SELECT id FROM governed.orders");
+    assert_eq!(ids, ["1"], "the view is as it was");
+    let after = db.query(state).expect("reads state");
     assert_eq!(before, after, "state untouched");
-    let bob = rows_as(&db, "bob", "SELECT amount FROM governed.orders ORDER BY id");
-    assert_eq!(bob[1], "100.00", "the old view is still in place");
 }
 
 #[test]
@@ -457,5 +474,33 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
         offline.stderr.contains("offline plan cannot be applied"),
         "{}",
         offline.stderr
+    );
+}
+
+#[test]
+fn live_checks_compare_the_catalog() {
+    let (db, dir) = setup("live");
+    let path = dir.path().to_str().expect("utf-8");
+    db.psql("GRANT SELECT ON public.orders TO PUBLIC")
+        .expect("grants");
+    let plan = ok(veil(&db, &["plan", path]));
+    assert!(
+        plan.stdout
+            .contains("table public.orders grants SELECT to PUBLIC directly"),
+        "{}",
+        plan.stdout
+    );
+    let policy = std::fs::read_to_string(dir.path().join("shop.veil")).expect("reads");
+    std::fs::write(
+        dir.path().join("shop.veil"),
+        policy.replace("amount     numeric(10,2)", "amount     numeric(12,2)"),
+    )
+    .expect("writes");
+    let plan = veil(&db, &["plan", path]);
+    assert_eq!(plan.status, 1);
+    assert!(
+        plan.stderr.contains("column `amount` of `public.orders` is `numeric(10,2)`, but source `shop.orders` declares `numeric(12,2)`"),
+        "{}",
+        plan.stderr
     );
 }

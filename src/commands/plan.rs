@@ -223,13 +223,32 @@ pub fn plan_online(dir: &Path, only: &[String]) -> Result<Online, (Files, Vec<Di
         if !only.is_empty() && !only.contains(&compiled.integration) {
             continue;
         }
+        let tables: Vec<db::DeclaredTable> = built
+            .model
+            .sources
+            .iter()
+            .filter(|s| s.integration == i)
+            .map(|s| db::DeclaredTable {
+                source: s.id.clone(),
+                schema: s.dialect.catalog_name(&s.table.schema),
+                table: s.dialect.catalog_name(&s.table.table),
+                columns: s
+                    .columns
+                    .iter()
+                    .map(|c| (s.dialect.catalog_name(&c.name), c.ty.sql.clone()))
+                    .collect(),
+            })
+            .collect();
         let result = db::connect(&built.model.integrations[i]).and_then(|mut conn| {
             let state = conn.read_state(&lowered.schemas, lowered.dialect)?;
-            Ok((conn, state))
+            let checks = conn.live_checks(lowered.dialect, &tables)?;
+            Ok((conn, state, checks))
         });
         match result {
-            Ok((conn, state)) => {
+            Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
+                plan.warnings = warnings;
+                errors.append(&mut check_errors);
                 if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
                     errors.append(&mut found);
                 }
