@@ -96,6 +96,19 @@ pub enum Command {
         #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
         lock_timeout: std::time::Duration,
     },
+    /// What a user sees of each source and which rule decides each column
+    /// and row filter; with `--source` alone, every user against that source.
+    Explain {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The user to explain.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Rewrite policy files in the canonical layout.
     Fmt {
         /// List the files that would change and exit 1, writing nothing.
@@ -126,6 +139,9 @@ pub fn run() -> ExitCode {
         Command::Validate { dir } => commands::validate(dir, cli.format),
         Command::Fmt { check, paths } => commands::fmt(paths, *check),
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
+        Command::Explain { dir, user, source } => {
+            commands::explain(dir, user.as_deref(), source.as_deref(), cli.format)
+        }
         Command::Apply {
             dir,
             auto_approve,

@@ -34,6 +34,7 @@ pub mod db;
 pub mod diagnostic;
 pub mod emit;
 pub mod eval;
+pub mod explain;
 pub mod fmt;
 pub mod identities;
 pub mod ir;

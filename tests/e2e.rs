@@ -499,9 +499,98 @@ fn live_checks_compare_the_catalog() {
     let plan = veil(&db, &["plan", path]);
     assert_eq!(plan.status, 1);
     assert!(
-        plan.stderr.contains("column `amount` of `public.orders` is `numeric(10,2)`")
+        plan.stderr
+            .contains("column `amount` of `public.orders` is `numeric(10,2)`")
             && plan.stderr.contains("declares `numeric(12,2)`"),
         "{}",
         plan.stderr
     );
+}
+
+#[test]
+fn explain_agrees_with_what_users_get() {
+    let (db, dir) = setup("explain");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let raw: std::collections::HashMap<String, Vec<String>> = db
+        .query("SELECT id, email, card, amount, region, created_at, note FROM public.orders")
+        .expect("raw rows")
+        .lines()
+        .map(|l| {
+            let fields: Vec<String> = l.split('|').map(str::to_string).collect();
+            (fields[0].clone(), fields)
+        })
+        .collect();
+    let columns = [
+        "id",
+        "email",
+        "card",
+        "amount",
+        "region",
+        "created_at",
+        "note",
+    ];
+    for user in ["ann", "bob", "cid", "zoe"] {
+        let name = format!("{user}_{}", db.name);
+        let run = ok(veil(
+            &db,
+            &["explain", path, "--user", &name, "--format", "json"],
+        ));
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let source = &json["users"][0]["sources"][0];
+        let seen = rows_as(
+            &db,
+            user,
+            "SELECT id, email, card, amount, region, created_at, note FROM governed.orders",
+        );
+        if source["access"]["granted"] == false {
+            assert!(
+                seen.is_empty(),
+                "{user}: explain says no access, yet rows came back"
+            );
+            continue;
+        }
+        if source["filters"]
+            .as_array()
+            .expect("filters")
+            .iter()
+            .all(|f| f["applies"] == false)
+        {
+            assert_eq!(seen.len(), raw.len(), "{user}: exempt from every filter");
+        } else {
+            assert!(seen.len() <= raw.len());
+        }
+        for (i, column) in columns.iter().enumerate() {
+            let view = source["columns"]
+                .as_array()
+                .expect("columns")
+                .iter()
+                .find(|c| c["column"] == *column)
+                .expect("column in explain");
+            let state = view["state"].as_str().unwrap_or("");
+            let values: Vec<(&str, &str)> = seen
+                .iter()
+                .map(|row| {
+                    let fields: Vec<&str> = row.split('|').collect();
+                    let original = raw.get(fields[0]).map_or("", |r| r[i].as_str());
+                    (fields[i], original)
+                })
+                .collect();
+            match state {
+                // The id is clear for everyone, so rows can be matched.
+                "clear" => assert!(
+                    values.iter().all(|(got, original)| got == original),
+                    "{user}: explain says {column} is clear, got {values:?}"
+                ),
+                // A mask may leave some values as they were (a regex that
+                // does not match); it must change at least one.
+                "masked" => assert!(
+                    values.iter().all(|(_, original)| original.is_empty())
+                        || values.iter().any(|(got, original)| got != original),
+                    "{user}: explain says {column} is masked, got {values:?}"
+                ),
+                _ => {}
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod compile;
+mod explain;
 mod fmt;
 mod init;
 pub mod plan;
@@ -11,6 +12,7 @@ mod validate;
 use crate::diagnostic::{Diagnostic, Files};
 pub use apply::{ApplyOptions, apply, parse_timeout};
 pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
+pub use explain::explain;
 pub use fmt::fmt;
 pub use init::init;
 pub use plan::{PlanOptions, plan};

@@ -191,6 +191,13 @@ fn describe(rule: Rule) -> &'static str {
 /// A hint for the mistakes authors make most.
 fn hint(found: &str, expected: &[String]) -> String {
     let lower = found.to_ascii_lowercase();
+    if matches!(lower.as_str(), "except" | "for" | "when" | "priority")
+        && expected
+            .iter()
+            .any(|w| w.starts_with("`integration`") || w == "end of file")
+    {
+        return "a mask rule's clauses come in this order: `except`/`for`, `when`, `priority`; a filter takes only `except`".into();
+    }
     if matches!(
         lower.as_str(),
         "integration" | "source" | "access" | "mask" | "filter"
