@@ -80,6 +80,10 @@ pub enum Command {
         /// Save the plan for `veil apply PLAN_FILE`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Columns with this tag (or one below it) count as sensitive in the
+        /// access impact.
+        #[arg(long, default_value = "pii")]
+        sensitive_tag: String,
     },
     /// Plan against the databases and carry the plan out.
     Apply {
@@ -165,6 +169,7 @@ pub fn run() -> ExitCode {
             integrations,
             detailed_exitcode,
             out,
+            sensitive_tag,
         } => commands::plan(
             dir,
             &commands::PlanOptions {
@@ -175,6 +180,7 @@ pub fn run() -> ExitCode {
                 color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
                 detailed_exitcode: *detailed_exitcode,
                 out: out.as_deref(),
+                sensitive_tag,
             },
         ),
     };

@@ -90,14 +90,21 @@ pub struct Files {
 pub struct SourceFile {
     pub path: String,
     pub text: String,
+    /// Byte offsets where lines start, for citing `path:line` quickly.
+    line_starts: Vec<usize>,
 }
 
 impl Files {
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
         let id = FileId(self.files.len() as u32);
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         self.files.push(SourceFile {
             path: path.into(),
-            text: text.into(),
+            text,
+            line_starts,
         });
         id
     }
@@ -116,8 +123,10 @@ impl Files {
     /// `path:line` of a location, as rules are cited in explain and plans.
     pub fn cite(&self, loc: Loc) -> String {
         let file = self.get(loc.file);
-        let (line, _) = line_col(&file.text, loc.span.start);
-        format!("{}:{}", file.path, line)
+        let line = file
+            .line_starts
+            .partition_point(|&start| start <= loc.span.start);
+        format!("{}:{}", file.path, line.max(1))
     }
 }
 

@@ -75,6 +75,66 @@ pub fn explain_user(
         .collect()
 }
 
+/// The decisions for one user and one source, without any text: what
+/// `explain` shows and what the access impact compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decisions {
+    pub granted: bool,
+    /// Per column: the state, and the index in the column's masks of the
+    /// deciding rule (`None` when no rule applies).
+    pub columns: Vec<(State, Option<usize>)>,
+    /// Per filter on the source, in order: whether it applies.
+    pub filters: Vec<bool>,
+}
+
+/// Whether the mask rule applies to `user` (its `except` does not hold, its
+/// `for` does).
+fn mask_applies(model: &Model, rule: usize, user: &User, source: &str) -> bool {
+    match &model.masks[rule].exemption {
+        Some((ExemptionKind::Except, subject)) => !holds(subject, user, Some(source)),
+        Some((ExemptionKind::For, subject)) => holds(subject, user, Some(source)),
+        None => true,
+    }
+}
+
+/// Decides one source for one user.
+pub fn decide(model: &Model, covering: &[usize], s: usize, user: &User) -> Decisions {
+    let source = &model.sources[s];
+    Decisions {
+        granted: eval::may_query(model, covering, s, user),
+        columns: source
+            .columns
+            .iter()
+            .map(|column| {
+                for (i, applied) in column.masks.iter().enumerate() {
+                    if !mask_applies(model, applied.rule, user, &source.id) {
+                        continue;
+                    }
+                    let state = if applied.method == Method::None {
+                        State::Clear
+                    } else if model.masks[applied.rule].when.is_some() {
+                        State::Conditional
+                    } else {
+                        State::Masked
+                    };
+                    return (state, Some(i));
+                }
+                (State::Clear, None)
+            })
+            .collect(),
+        filters: model
+            .filters
+            .iter()
+            .filter(|f| f.sources.contains(&s))
+            .map(|f| {
+                !f.except
+                    .as_ref()
+                    .is_some_and(|e| holds(e, user, Some(&source.id)))
+            })
+            .collect(),
+    }
+}
+
 /// Explains one source for one user.
 pub fn explain_source(
     model: &Model,
@@ -84,58 +144,35 @@ pub fn explain_source(
     user: &User,
 ) -> SourceView {
     let source = &model.sources[s];
+    let decisions = decide(model, covering, s, user);
     SourceView {
         source: source.id.clone(),
         access: access(model, files, covering, s, user),
         columns: source
             .columns
             .iter()
-            .map(|column| {
-                let mut exemption = None;
-                for applied in &column.masks {
-                    let rule = &model.masks[applied.rule];
-                    let at = files.cite(rule.loc);
-                    let exempt = match &rule.exemption {
-                        Some((ExemptionKind::Except, subject)) => {
-                            holds(subject, user, Some(&source.id))
-                        }
-                        Some((ExemptionKind::For, subject)) => {
-                            !holds(subject, user, Some(&source.id))
-                        }
-                        None => false,
+            .zip(&decisions.columns)
+            .map(|(column, (state, deciding))| {
+                // The last exemption passed before the deciding rule.
+                let passed = deciding.unwrap_or(column.masks.len());
+                let exemption = column.masks[..passed].iter().rev().find_map(|m| {
+                    let (kind, subject) = model.masks[m.rule].exemption.as_ref()?;
+                    let word = match kind {
+                        ExemptionKind::Except => "except",
+                        ExemptionKind::For => "for",
                     };
-                    if exempt {
-                        if let Some((kind, subject)) = &rule.exemption {
-                            let word = match kind {
-                                ExemptionKind::Except => "except",
-                                ExemptionKind::For => "for",
-                            };
-                            exemption =
-                                Some(format!("{word} {} ({at})", crate::fmt::subject(subject)));
-                        }
-                        continue;
-                    }
-                    let method = crate::fmt::method(&applied.method);
-                    let state = if applied.method == Method::None {
-                        State::Clear
-                    } else if rule.when.is_some() {
-                        State::Conditional
-                    } else {
-                        State::Masked
-                    };
-                    return ColumnView {
-                        column: column.name.clone(),
-                        state,
-                        method: Some(method),
-                        rule: Some(at),
-                        exemption,
-                    };
-                }
+                    Some(format!(
+                        "{word} {} ({})",
+                        crate::fmt::subject(subject),
+                        files.cite(model.masks[m.rule].loc)
+                    ))
+                });
+                let decided = deciding.map(|i| &column.masks[i]);
                 ColumnView {
                     column: column.name.clone(),
-                    state: State::Clear,
-                    method: None,
-                    rule: None,
+                    state: *state,
+                    method: decided.map(|m| crate::fmt::method(&m.method)),
+                    rule: decided.map(|m| files.cite(model.masks[m.rule].loc)),
                     exemption,
                 }
             })
@@ -144,23 +181,25 @@ pub fn explain_source(
             .filters
             .iter()
             .filter(|f| f.sources.contains(&s))
-            .map(|f| {
-                let exempt = f
-                    .except
-                    .as_ref()
-                    .filter(|e| holds(e, user, Some(&source.id)));
-                FilterView {
-                    rule: files.cite(f.loc),
-                    kind: filter_kind(&f.kind),
-                    applies: exempt.is_none(),
-                    exempt_by: exempt.map(|e| format!("except {}", crate::fmt::subject(e))),
-                }
+            .zip(&decisions.filters)
+            .map(|(f, applies)| FilterView {
+                rule: files.cite(f.loc),
+                kind: filter_kind(&f.kind),
+                applies: *applies,
+                exempt_by: (!applies)
+                    .then(|| {
+                        f.except
+                            .as_ref()
+                            .map(|e| format!("except {}", crate::fmt::subject(e)))
+                    })
+                    .flatten(),
             })
             .collect(),
     }
 }
 
-fn filter_kind(kind: &FilterKind) -> String {
+/// A filter as written, without its sources.
+pub fn filter_kind(kind: &FilterKind) -> String {
     match kind {
         FilterKind::Where(p) => format!("where {}", crate::fmt::predicate(p)),
         FilterKind::Time {

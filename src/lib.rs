@@ -37,6 +37,7 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod identities;
+pub mod impact;
 pub mod ir;
 pub mod model;
 pub mod plan;

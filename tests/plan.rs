@@ -248,3 +248,108 @@ fn plan_errors_name_what_to_do() {
     assert_eq!(run.status, 1);
     assert!(run.stderr.contains("did you mean `app`?"), "{}", run.stderr);
 }
+
+/// The impacts of one user, as `change source[.column]` lines.
+fn impacts(plan: &serde_json::Value, user: &str) -> Vec<String> {
+    let mut lines: Vec<String> = plan["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .flat_map(|i| i["access_impact"].as_array().cloned().unwrap_or_default())
+        .filter(|x| x["user"] == user)
+        .map(|x| {
+            let mut line = format!(
+                "{} {}",
+                x["change"].as_str().unwrap_or(""),
+                x["source"].as_str().unwrap_or("")
+            );
+            if let Some(c) = x["column"].as_str() {
+                line.push('.');
+                line.push_str(c);
+            }
+            if let Some(d) = x["detail"].as_str() {
+                line.push_str(&format!(" ({d})"));
+            }
+            line
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn access_impact_reports_exactly_who_is_affected() {
+    let scratch = Scratch::new("impact");
+    let base = scratch.path().join("base");
+    // The base had: priya without analysts; support exempt from the vip
+    // mask; refunds granted to carol instead of grace.
+    variant(
+        &base,
+        &[
+            (
+                "identities.yaml",
+                "    groups: [product, analysts]",
+                "    groups: [product]",
+            ),
+            (
+                "sales.veil",
+                "using constant false except group \"finance\"",
+                "using constant false except group \"finance\" or group \"support\"",
+            ),
+            ("sales.veil", "allow user \"grace\"", "allow user \"carol\""),
+        ],
+    );
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        base.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let plan = json(&run);
+    let users: std::collections::BTreeSet<String> = plan["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .flat_map(|i| i["access_impact"].as_array().cloned().unwrap_or_default())
+        .map(|x| x["user"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        users.into_iter().collect::<Vec<_>>(),
+        ["carol", "grace", "priya"]
+    );
+    assert_eq!(
+        impacts(&plan, "carol"),
+        [
+            "column masked sales.customers.vip (constant false)",
+            "loses access sales.refunds"
+        ]
+    );
+    assert_eq!(
+        impacts(&plan, "grace"),
+        [
+            "column clear sales.refunds.order_id",
+            "column clear sales.refunds.reason",
+            "column clear sales.refunds.refund_id",
+            "column clear sales.refunds.refunded_at",
+            "filter added sales.refunds (newer than 90 days)",
+            "gains access sales.refunds",
+        ]
+    );
+    let priya = impacts(&plan, "priya");
+    assert!(
+        priya.contains(&"gains access sales.orders".to_string()),
+        "{priya:?}"
+    );
+    assert!(
+        priya.contains(&"gains access sales.customers".to_string()),
+        "{priya:?}"
+    );
+    assert!(
+        !priya.iter().any(|l| l.contains("email")),
+        "emails stay hashed for priya: {priya:?}"
+    );
+}

@@ -21,6 +21,8 @@ pub struct PlanOptions<'a> {
     pub detailed_exitcode: bool,
     /// Where to save the plan for `veil apply PLAN_FILE`.
     pub out: Option<&'a Path>,
+    /// Columns tagged with this tag, or a tag below it, are sensitive.
+    pub sensitive_tag: &'a str,
 }
 
 /// A checked, compiled project.
@@ -145,7 +147,16 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             })
             .map(|(c, i)| plan::deployed_from(c, &i.profiles))
             .unwrap_or_default();
-        integrations.push(integration_plan(&planned, compiled, lowered, &deployed));
+        let mut plan = integration_plan(&planned, compiled, lowered, &deployed);
+        let empty = empty_model();
+        let before = base.as_ref().map_or(&empty, |b| &b.model);
+        plan.access_impact = crate::impact::impact(
+            before,
+            &planned.model,
+            &compiled.integration,
+            options.sensitive_tag,
+        );
+        integrations.push(plan);
     }
     let plan = Plan {
         format_version: plan::FORMAT_VERSION,
@@ -166,6 +177,18 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         output,
         success: true,
         exit_code: (options.detailed_exitcode && changes).then_some(2),
+    }
+}
+
+/// A project with nothing in it: what an empty deployment enforces.
+fn empty_model() -> Model {
+    Model {
+        integrations: Vec::new(),
+        sources: Vec::new(),
+        access: Vec::new(),
+        masks: Vec::new(),
+        filters: Vec::new(),
+        directory: Default::default(),
     }
 }
 
@@ -248,6 +271,9 @@ pub fn plan_online(dir: &Path, only: &[String]) -> Result<Online, (Files, Vec<Di
             Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
+                plan.warnings.push(
+                    "access impact is not computed for plans against a database yet: use `plan --offline --against BASE_DIR` to see it".into(),
+                );
                 errors.append(&mut check_errors);
                 if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
                     errors.append(&mut found);

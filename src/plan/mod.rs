@@ -32,7 +32,7 @@ pub struct IntegrationPlan {
     pub profile: Vec<ProfileChange>,
     /// Objects veil manages that were changed or dropped by hand.
     pub drift: Vec<Drift>,
-    pub access_impact: Vec<serde_json::Value>,
+    pub access_impact: Vec<crate::impact::Impact>,
     pub warnings: Vec<String>,
     /// Every `sql "…"` and `using none` in force on this integration.
     pub escape_hatches: Vec<EscapeHatch>,

@@ -113,6 +113,20 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 }
             }
         }
+        if !i.access_impact.is_empty() {
+            out.push_str("  access impact:\n");
+            for (n, impact) in i.access_impact.iter().enumerate() {
+                if n == TEXT_IMPACT_LINES {
+                    let _ = writeln!(
+                        out,
+                        "    … and {} more (all of them with --format json)",
+                        i.access_impact.len() - n
+                    );
+                    break;
+                }
+                let _ = writeln!(out, "    {}", impact_line(impact));
+            }
+        }
         if !i.escape_hatches.is_empty() {
             out.push_str("  escape hatches in force:\n");
             for e in &i.escape_hatches {
@@ -137,6 +151,24 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push_str("No changes: the deployment matches the policies.\n");
     }
     out
+}
+
+/// How many access impact lines the text output shows.
+const TEXT_IMPACT_LINES: usize = 50;
+
+/// One impact in words.
+fn impact_line(i: &crate::impact::Impact) -> String {
+    let mut line = format!("{} {}: {}", i.user, i.change, i.source);
+    if let Some(column) = &i.column {
+        let _ = write!(line, ".{column}");
+    }
+    if let Some(detail) = &i.detail {
+        let _ = write!(line, " ({detail})");
+    }
+    if i.sensitive {
+        line.push_str(" [sensitive]");
+    }
+    line
 }
 
 /// An escape hatch as written in the policy.
@@ -236,6 +268,22 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
             }
             out.push('\n');
         }
+        let sensitive: Vec<_> = i
+            .access_impact
+            .iter()
+            .filter(|x| x.sensitive && x.change == "column clear")
+            .collect();
+        if !sensitive.is_empty() {
+            out.push_str("#### 🔓 New access to sensitive columns\n\n");
+            for (n, x) in sensitive.iter().enumerate() {
+                if n == per_section {
+                    let _ = writeln!(out, "- … and {} more\n", sensitive.len() - n);
+                    break;
+                }
+                let _ = writeln!(out, "- {}", md(&impact_line(x)));
+            }
+            out.push('\n');
+        }
         let rest: Vec<_> = i
             .changes
             .iter()
@@ -293,6 +341,28 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     md(&p.user),
                     fields.join(", ")
                 );
+            }
+            out.push('\n');
+        }
+        if !i.access_impact.is_empty() {
+            out.push_str("#### Access impact\n\n");
+            let mut counts: std::collections::BTreeMap<&str, usize> =
+                std::collections::BTreeMap::new();
+            for x in &i.access_impact {
+                *counts.entry(x.change.as_str()).or_default() += 1;
+            }
+            let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+            let _ = writeln!(out, "{}\n", summary.join(", "));
+            for (n, x) in i.access_impact.iter().enumerate() {
+                if n == per_section.min(50) {
+                    let _ = writeln!(
+                        out,
+                        "- … and {} more (the JSON plan lists all)\n",
+                        i.access_impact.len() - n
+                    );
+                    break;
+                }
+                let _ = writeln!(out, "- {}", md(&impact_line(x)));
             }
             out.push('\n');
         }

@@ -1,0 +1,279 @@
+//! Access impact: who gains or loses what between two versions of the
+//! policies, computed from the effective policies (explain's decisions), not
+//! from SQL text. Only the sources whose policies changed, and the users
+//! whose profiles changed, are compared, so a one-rule change costs one
+//! source × all users.
+
+use crate::eval;
+use crate::explain::{self, Decisions, State};
+use crate::model::{Model, Source, User};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+/// One change in what one user sees.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Impact {
+    pub user: String,
+    pub source: String,
+    /// `gains access`, `loses access`, `column clear`, `column masked`,
+    /// `mask changed`, `filter added`, `filter removed`, `filter exempted`.
+    pub change: String,
+    pub column: Option<String>,
+    /// The method now in force, or the filter.
+    pub detail: Option<String>,
+    /// The column carries a sensitive tag (`pii` and below by default).
+    pub sensitive: bool,
+}
+
+/// A source's effective policy, without locations: two sources with the
+/// same signature look the same to every user.
+fn signature(model: &Model, covering: &[usize], s: usize) -> String {
+    let source = &model.sources[s];
+    let mut text = String::new();
+    for &r in covering {
+        let rule = &model.access[r];
+        for (subject, _) in &rule.allow {
+            text.push_str(&format!("allow {}\n", crate::fmt::subject(subject)));
+        }
+        for (subject, _) in &rule.require {
+            text.push_str(&format!("require {}\n", crate::fmt::subject(subject)));
+        }
+        text.push_str("--\n");
+    }
+    for column in &source.columns {
+        text.push_str(&format!("column {} {}\n", column.name, column.ty.sql));
+        for m in &column.masks {
+            let rule = &model.masks[m.rule];
+            text.push_str(&format!(
+                "  {} {:?} {:?} {}\n",
+                crate::fmt::method(&m.method),
+                rule.exemption,
+                rule.when,
+                rule.priority
+            ));
+        }
+    }
+    for f in model.filters.iter().filter(|f| f.sources.contains(&s)) {
+        text.push_str(&format!("filter {:?} {:?}\n", f.kind, f.except));
+    }
+    text
+}
+
+/// Whether a column of `source` carries `tag` or a tag below it.
+fn sensitive(source: &Source, column: &str, tag: &str) -> bool {
+    let below = format!("{tag}.");
+    source
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .is_some_and(|c| c.tags.iter().any(|t| t == tag || t.starts_with(&below)))
+}
+
+/// The impact of moving from `before` to `after`, for the sources of the
+/// integration named `integration`.
+pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) -> Vec<Impact> {
+    let in_integration = |m: &Model, s: &Source| m.integrations[s.integration].name == integration;
+    let old_rules = eval::access_rules_by_source(old);
+    let new_rules = eval::access_rules_by_source(new);
+    let old_index: HashMap<&str, usize> = old
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| in_integration(old, s))
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let new_index: HashMap<&str, usize> = new
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| in_integration(new, s))
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    // Sources whose effective policy changed, appeared or went.
+    let ids: BTreeSet<&str> = old_index.keys().chain(new_index.keys()).copied().collect();
+    let changed: Vec<&str> = ids
+        .into_iter()
+        .filter(|id| match (old_index.get(id), new_index.get(id)) {
+            (Some(&o), Some(&n)) => {
+                signature(old, &old_rules[o], o) != signature(new, &new_rules[n], n)
+            }
+            _ => true,
+        })
+        .collect();
+    let changed_set: std::collections::HashSet<&str> = changed.iter().copied().collect();
+    let old_users: HashMap<&str, &User> = old
+        .directory
+        .users
+        .iter()
+        .map(|u| (u.name.as_str(), u))
+        .collect();
+    let new_users: HashMap<&str, &User> = new
+        .directory
+        .users
+        .iter()
+        .map(|u| (u.name.as_str(), u))
+        .collect();
+    let names: BTreeSet<&str> = old_users.keys().chain(new_users.keys()).copied().collect();
+    let nobody = User::default();
+    let mut out = Vec::new();
+    for name in names {
+        let (ou, nu) = (old_users.get(name).copied(), new_users.get(name).copied());
+        let user_changed = ou != nu;
+        let sources: Vec<&str> = if user_changed {
+            old_index
+                .keys()
+                .chain(new_index.keys())
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            changed.clone()
+        };
+        for id in sources {
+            let o = old_index.get(id).map(|&s| {
+                (
+                    s,
+                    explain::decide(old, &old_rules[s], s, ou.unwrap_or(&nobody)),
+                )
+            });
+            let n = new_index.get(id).map(|&s| {
+                (
+                    s,
+                    explain::decide(new, &new_rules[s], s, nu.unwrap_or(&nobody)),
+                )
+            });
+            if let (Some((_, a)), Some((_, b))) = (&o, &n)
+                && a == b
+                && !changed_set.contains(id)
+            {
+                continue;
+            }
+            compare(
+                name,
+                id,
+                (old, o.as_ref()),
+                (new, n.as_ref()),
+                sensitive_tag,
+                &mut out,
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The differences between two sets of decisions for one user and source.
+fn compare(
+    user: &str,
+    source_id: &str,
+    before: (&Model, Option<&(usize, Decisions)>),
+    after: (&Model, Option<&(usize, Decisions)>),
+    sensitive_tag: &str,
+    out: &mut Vec<Impact>,
+) {
+    let (old, before) = before;
+    let (new, after) = after;
+    let granted = |d: Option<&(usize, Decisions)>| d.is_some_and(|(_, d)| d.granted);
+    let source = after
+        .map(|(s, _)| &new.sources[*s])
+        .or_else(|| before.map(|(s, _)| &old.sources[*s]));
+    let push =
+        |out: &mut Vec<Impact>, change: &str, column: Option<&str>, detail: Option<String>| {
+            out.push(Impact {
+                user: user.to_string(),
+                source: source_id.to_string(),
+                change: change.to_string(),
+                column: column.map(str::to_string),
+                detail,
+                sensitive: column
+                    .is_some_and(|c| source.is_some_and(|s| sensitive(s, c, sensitive_tag))),
+            });
+        };
+    let gained = match (granted(before), granted(after)) {
+        (false, false) => return,
+        (true, false) => {
+            push(out, "loses access", None, None);
+            return;
+        }
+        (false, true) => {
+            push(out, "gains access", None, None);
+            true
+        }
+        (true, true) => false,
+    };
+    let Some((s, decisions)) = after else { return };
+    let source = &new.sources[*s];
+    let method_of = |model: &Model, s: usize, column: usize, deciding: Option<usize>| {
+        deciding.map(|i| crate::fmt::method(&model.sources[s].columns[column].masks[i].method))
+    };
+    for (c, column) in source.columns.iter().enumerate() {
+        let (state, deciding) = decisions.columns[c];
+        let now_clear = state == State::Clear;
+        let old_column = before.and_then(|(os, od)| {
+            old.sources[*os]
+                .columns
+                .iter()
+                .position(|oc| oc.name == column.name)
+                .map(|oc| (*os, oc, od.columns[oc]))
+        });
+        match old_column {
+            // A source newly queryable: every clear column is new access.
+            _ if gained => {
+                if now_clear {
+                    push(out, "column clear", Some(&column.name), None);
+                }
+            }
+            Some((_, _, (old_state, _))) if old_state != State::Clear && now_clear => {
+                push(out, "column clear", Some(&column.name), None)
+            }
+            Some((_, _, (old_state, _))) if old_state == State::Clear && !now_clear => push(
+                out,
+                "column masked",
+                Some(&column.name),
+                method_of(new, *s, c, deciding),
+            ),
+            Some((os, oc, (_, old_deciding))) if !now_clear => {
+                let (was, is) = (
+                    method_of(old, os, oc, old_deciding),
+                    method_of(new, *s, c, deciding),
+                );
+                if was != is {
+                    push(out, "mask changed", Some(&column.name), is);
+                }
+            }
+            None if now_clear => push(out, "column clear", Some(&column.name), None),
+            _ => {}
+        }
+    }
+    let kinds = |model: &Model, s: usize, applies: &[bool]| -> Vec<(String, bool)> {
+        model
+            .filters
+            .iter()
+            .filter(|f| f.sources.contains(&s))
+            .zip(applies)
+            .map(|(f, a)| (explain::filter_kind(&f.kind), *a))
+            .collect()
+    };
+    let now = kinds(new, *s, &decisions.filters);
+    // A source newly queryable had no filters in force before.
+    let was = match before {
+        Some((os, od)) if !gained => kinds(old, *os, &od.filters),
+        _ => Vec::new(),
+    };
+    for (kind, applies) in &now {
+        if *applies && !was.iter().any(|(k, a)| k == kind && *a) {
+            push(out, "filter added", None, Some(kind.clone()));
+        }
+    }
+    for (kind, applied) in &was {
+        if *applied && !now.iter().any(|(k, a)| k == kind && *a) {
+            let change = if now.iter().any(|(k, _)| k == kind) {
+                "filter exempted"
+            } else {
+                "filter removed"
+            };
+            push(out, change, None, Some(kind.clone()));
+        }
+    }
+}
