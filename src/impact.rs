@@ -219,11 +219,8 @@ fn compare(
         });
         match old_column {
             // A source newly queryable: every clear column is new access.
-            _ if gained => {
-                if now_clear {
-                    push(out, "column clear", Some(&column.name), None);
-                }
-            }
+            _ if gained && now_clear => push(out, "column clear", Some(&column.name), None),
+            _ if gained => {}
             Some((_, _, (old_state, _))) if old_state != State::Clear && now_clear => {
                 push(out, "column clear", Some(&column.name), None)
             }
