@@ -13,11 +13,10 @@ fn main() {
     let load = |dir: &str| {
         let project = veil::project::load(std::path::Path::new(dir))
             .unwrap_or_else(|_| panic!("{dir} loads"));
-        let model = project
+        project
             .check()
             .model
-            .unwrap_or_else(|| panic!("{dir} checks"));
-        model
+            .unwrap_or_else(|| panic!("{dir} checks"))
     };
     let base_model = load(base);
     let new_model = load(new);
