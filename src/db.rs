@@ -80,6 +80,10 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
             "set `{var}` to a URL such as postgres://user@host:5432/{database}, or plan without a database with `--offline`"
         ))
     })?;
+    let (url, tls) = split_tls(&url).map_err(|problem| {
+        Diagnostic::error("db::bad_url", format!("`{var}`: {problem}"))
+            .help("sslmode is one of disable, allow, prefer, require, verify-ca, verify-full")
+    })?;
     let mut config = postgres::Config::from_str(&url).map_err(|_| {
         Diagnostic::error(
             "db::bad_url",
@@ -100,19 +104,13 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
             .help("the URL may change host and port (a tunnel), never the database"));
         }
     }
-    if url.contains("sslmode=require") || url.contains("sslmode=verify") {
-        return Err(Diagnostic::error(
-            "db::tls_unavailable",
-            format!(
-                "integration `{name}` asks for TLS, which this build of veil does not speak yet"
-            ),
-        )
-        .help(
-            "connect over a trusted network or tunnel without sslmode, or use a build with TLS",
-        ));
-    }
     config.connect_timeout(Duration::from_secs(10));
-    let client = config.connect(NoTls).map_err(|e| {
+    config.ssl_mode(tls.mode);
+    let connected = match tls.connector(name)? {
+        None => config.connect(NoTls),
+        Some(connector) => config.connect(postgres_native_tls::MakeTlsConnector::new(connector)),
+    };
+    let client = connected.map_err(|e| {
         Diagnostic::error(
             "db::connect",
             format!(
@@ -129,6 +127,128 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
         integration: name.to_string(),
         round_trips: 0,
     })
+}
+
+/// What the URL asks of TLS, as libpq reads `sslmode`.
+pub struct Tls {
+    mode: postgres::config::SslMode,
+    /// Check the server's certificate chain (`verify-ca`, `verify-full`).
+    verify_chain: bool,
+    /// Check that the certificate names the host (`verify-full`).
+    verify_host: bool,
+    /// A PEM file of trusted roots (`sslrootcert`).
+    root: Option<String>,
+}
+
+impl Tls {
+    /// The TLS connector, or `None` for a plain connection.
+    fn connector(&self, integration: &str) -> Result<Option<native_tls::TlsConnector>, Diagnostic> {
+        if self.mode == postgres::config::SslMode::Disable {
+            return Ok(None);
+        }
+        let mut builder = native_tls::TlsConnector::builder();
+        builder
+            .danger_accept_invalid_certs(!self.verify_chain)
+            .danger_accept_invalid_hostnames(!self.verify_host);
+        if let Some(path) = &self.root {
+            let tls_error = |message: String| {
+                Diagnostic::error("db::tls", format!("integration `{integration}`: {message}"))
+                    .help("point sslrootcert at a PEM file of the certificate authority")
+            };
+            let pem = std::fs::read(path)
+                .map_err(|e| tls_error(format!("cannot read sslrootcert `{path}`: {e}")))?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                tls_error(format!(
+                    "sslrootcert `{path}` is not a PEM certificate: {e}"
+                ))
+            })?;
+            builder.add_root_certificate(cert);
+        }
+        builder.build().map(Some).map_err(|e| {
+            Diagnostic::error(
+                "db::tls",
+                format!("integration `{integration}`: cannot set up TLS: {e}"),
+            )
+            .help("check the machine's OpenSSL installation")
+        })
+    }
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL (or key=value string) and
+/// says what they ask for: libpq's meaning, where the driver itself knows
+/// only disable, prefer and require.
+pub fn split_tls(url: &str) -> Result<(String, Tls), String> {
+    let mut mode = "prefer".to_string();
+    let mut root = None;
+    let mut keep = |pair: &&str| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => mode = value.to_string(),
+            "sslrootcert" => root = Some(value.to_string()),
+            _ => return true,
+        }
+        false
+    };
+    let rest = if let Some((base, query)) = url.split_once('?') {
+        let kept: Vec<&str> = query.split('&').filter(|p| keep(p)).collect();
+        if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        }
+    } else if !url.contains("://") {
+        url.split_whitespace()
+            .filter(|p| keep(p))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        url.to_string()
+    };
+    use postgres::config::SslMode;
+    let (mode, verify_chain, verify_host) = match mode.as_str() {
+        "disable" => (SslMode::Disable, false, false),
+        "allow" | "prefer" => (SslMode::Prefer, false, false),
+        "require" => (SslMode::Require, false, false),
+        "verify-ca" => (SslMode::Require, true, false),
+        "verify-full" => (SslMode::Require, true, true),
+        other => return Err(format!("unknown sslmode `{other}`")),
+    };
+    Ok((
+        rest,
+        Tls {
+            mode,
+            verify_chain,
+            verify_host,
+            root,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_read_like_libpq() {
+        let (url, tls) =
+            split_tls("postgres://u:p@h:5439/db?sslmode=verify-full&application_name=x")
+                .expect("parses");
+        assert_eq!(url, "postgres://u:p@h:5439/db?application_name=x");
+        assert!(tls.verify_chain && tls.verify_host);
+        let (url, tls) = split_tls("postgres://u@h/db?sslmode=require").expect("parses");
+        assert_eq!(url, "postgres://u@h/db");
+        assert_eq!(tls.mode, postgres::config::SslMode::Require);
+        assert!(
+            !tls.verify_chain,
+            "require encrypts without checking, as libpq does"
+        );
+        let (_, tls) = split_tls("postgres://u@h/db").expect("parses");
+        assert_eq!(tls.mode, postgres::config::SslMode::Prefer);
+        let (url, tls) = split_tls("host=h dbname=db sslmode=disable").expect("parses");
+        assert_eq!(url, "host=h dbname=db");
+        assert_eq!(tls.mode, postgres::config::SslMode::Disable);
+        assert!(split_tls("postgres://h/db?sslmode=sometimes").is_err());
+    }
 }
 
 impl Db {

@@ -594,3 +594,87 @@ fn explain_agrees_with_what_users_get() {
         }
     }
 }
+
+#[test]
+fn connection_errors_are_clear_and_never_show_the_password() {
+    let (db, dir) = setup("conn");
+    let path = dir.path().to_str().expect("utf-8");
+    let run = |url: String| {
+        let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["plan", path])
+            .env("NO_COLOR", "1")
+            .env("VEIL_SHOP_URL", url)
+            .output()
+            .expect("runs veil");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let tls_on = db.query("SHOW ssl").expect("reads the setting").trim() == "on";
+    let (status, stderr) = run(format!(
+        "postgres://postgres:s3cr3t-pw@127.0.0.1:5432/{}?sslmode=require",
+        db.name
+    ));
+    if tls_on {
+        // `require` encrypts without checking the certificate, as libpq does.
+        assert_eq!(status, 0, "{stderr}");
+        // `verify-full` checks it: a self-signed certificate for another
+        // host name is refused.
+        let (status, stderr) = run(format!(
+            "postgres://postgres:s3cr3t-pw@127.0.0.1:5432/{}?sslmode=verify-full",
+            db.name
+        ));
+        assert_eq!(status, 1);
+        assert!(
+            stderr.contains("cannot connect to integration `shop`"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cr3t-pw"),
+            "the password leaked: {stderr}"
+        );
+    } else {
+        // A server without TLS: `require` fails rather than go plain.
+        assert_eq!(status, 1);
+        assert!(
+            stderr.contains("cannot connect to integration `shop`"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cr3t-pw"),
+            "the password leaked: {stderr}"
+        );
+    }
+    // Nobody listens here.
+    let (status, stderr) = run(format!(
+        "postgres://postgres:s3cr3t-pw@127.0.0.1:1/{}",
+        db.name
+    ));
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains("cannot connect to integration `shop`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cr3t-pw"), "{stderr}");
+    // The database in the URL must be the integration's.
+    let (status, stderr) = run("postgres://postgres@127.0.0.1:5432/postgres".into());
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains(&format!("governs `{}`", db.name)),
+        "{stderr}"
+    );
+    // Without the variable, the error names it.
+    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["plan", path])
+        .env_remove("VEIL_SHOP_URL")
+        .output()
+        .expect("runs veil");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`VEIL_SHOP_URL` is not set"));
+    // `disable` connects in plain text as asked.
+    let (status, stderr) = run(format!(
+        "postgres://postgres@127.0.0.1:5432/{}?sslmode=disable",
+        db.name
+    ));
+    assert_eq!(status, 0, "{stderr}");
+}
