@@ -224,33 +224,6 @@ pub fn split_tls(url: &str) -> Result<(String, Tls), String> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sslmode_is_read_like_libpq() {
-        let (url, tls) =
-            split_tls("postgres://u:p@h:5439/db?sslmode=verify-full&application_name=x")
-                .expect("parses");
-        assert_eq!(url, "postgres://u:p@h:5439/db?application_name=x");
-        assert!(tls.verify_chain && tls.verify_host);
-        let (url, tls) = split_tls("postgres://u@h/db?sslmode=require").expect("parses");
-        assert_eq!(url, "postgres://u@h/db");
-        assert_eq!(tls.mode, postgres::config::SslMode::Require);
-        assert!(
-            !tls.verify_chain,
-            "require encrypts without checking, as libpq does"
-        );
-        let (_, tls) = split_tls("postgres://u@h/db").expect("parses");
-        assert_eq!(tls.mode, postgres::config::SslMode::Prefer);
-        let (url, tls) = split_tls("host=h dbname=db sslmode=disable").expect("parses");
-        assert_eq!(url, "host=h dbname=db");
-        assert_eq!(tls.mode, postgres::config::SslMode::Disable);
-        assert!(split_tls("postgres://h/db?sslmode=sometimes").is_err());
-    }
-}
-
 impl Db {
     fn query(
         &mut self,
@@ -542,5 +515,32 @@ impl Db {
             ));
         }
         Ok((errors, warnings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_read_like_libpq() {
+        let (url, tls) =
+            split_tls("postgres://u:p@h:5439/db?sslmode=verify-full&application_name=x")
+                .expect("parses");
+        assert_eq!(url, "postgres://u:p@h:5439/db?application_name=x");
+        assert!(tls.verify_chain && tls.verify_host);
+        let (url, tls) = split_tls("postgres://u@h/db?sslmode=require").expect("parses");
+        assert_eq!(url, "postgres://u@h/db");
+        assert_eq!(tls.mode, postgres::config::SslMode::Require);
+        assert!(
+            !tls.verify_chain,
+            "require encrypts without checking, as libpq does"
+        );
+        let (_, tls) = split_tls("postgres://u@h/db").expect("parses");
+        assert_eq!(tls.mode, postgres::config::SslMode::Prefer);
+        let (url, tls) = split_tls("host=h dbname=db sslmode=disable").expect("parses");
+        assert_eq!(url, "host=h dbname=db");
+        assert_eq!(tls.mode, postgres::config::SslMode::Disable);
+        assert!(split_tls("postgres://h/db?sslmode=sometimes").is_err());
     }
 }
