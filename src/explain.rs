@@ -200,24 +200,7 @@ pub fn explain_source(
 
 /// A filter as written, without its sources.
 pub fn filter_kind(kind: &FilterKind) -> String {
-    match kind {
-        FilterKind::Where(p) => format!("where {}", crate::fmt::predicate(p)),
-        FilterKind::Time {
-            newer,
-            amount,
-            unit,
-        } => format!(
-            "{} than {amount} {}",
-            if *newer { "newer" } else { "older" },
-            unit.keyword()
-        ),
-        FilterKind::Sample { percent, column } => {
-            format!("sample {percent} percent by {}", column.node)
-        }
-        FilterKind::LimitToPurpose(p) => format!("limit to purpose {}", crate::fmt::string(p)),
-        FilterKind::LimitToAnyPurpose => "limit to any purpose".into(),
-        FilterKind::Never => "never".into(),
-    }
+    crate::fmt::filter_kind(kind)
 }
 
 /// The access decision with the line that makes it.

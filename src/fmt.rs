@@ -506,8 +506,9 @@ fn mask_text(mask: &Mask) -> String {
     out
 }
 
-fn filter_text(filter: &Filter) -> String {
-    let kind = match &filter.kind.node {
+/// A filter's kind in canonical form (`where …`, `newer than 90 days` …).
+pub fn filter_kind(kind: &FilterKind) -> String {
+    match kind {
         FilterKind::Where(p) => format!("where {}", predicate(p)),
         FilterKind::Time {
             newer,
@@ -524,7 +525,11 @@ fn filter_text(filter: &Filter) -> String {
         FilterKind::LimitToPurpose(p) => format!("limit to purpose {}", string(p)),
         FilterKind::LimitToAnyPurpose => "limit to any purpose".into(),
         FilterKind::Never => "never".into(),
-    };
+    }
+}
+
+fn filter_text(filter: &Filter) -> String {
+    let kind = filter_kind(&filter.kind);
     let mut out = format!("filter {} {kind}", selectors(&filter.sources));
     if let Some(except) = &filter.except {
         out.push_str(&format!(" except {}", subject(except)));
