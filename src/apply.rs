@@ -30,6 +30,8 @@ pub struct Prepared {
     pub profile_sql: String,
     /// Every object of the integration after the apply, in order.
     pub objects: Vec<StateObject>,
+    /// The project's files (path, text), recorded for later plans.
+    pub policy_files: Vec<(String, String)>,
 }
 
 /// One object change with its SQL.
@@ -58,6 +60,7 @@ pub fn prepare(
     changes: &[Change],
     profile: &[ProfileChange],
     state: &db::State,
+    policy_files: Vec<(String, String)>,
 ) -> Prepared {
     Prepared {
         integration: integration.name.clone(),
@@ -93,6 +96,7 @@ pub fn prepare(
                 columns: o.columns.clone(),
             })
             .collect(),
+        policy_files,
     }
 }
 
@@ -221,6 +225,18 @@ pub fn apply(
             lit(&object.sql),
         ));
     }
+    // The policies this deployment enforces, in parts a Redshift VARCHAR
+    // holds.
+    state.push_str(&format!("DELETE FROM {system}.\"policy_files\";\n"));
+    for (path, text) in &work.policy_files {
+        for (part, chunk) in chunks(text, 60_000).enumerate() {
+            state.push_str(&format!(
+                "INSERT INTO {system}.\"policy_files\" (path, part, text) VALUES ({}, {part}, {});\n",
+                lit(path),
+                lit(chunk)
+            ));
+        }
+    }
     let serial = now.serial + 1;
     state.push_str(&format!(
         "INSERT INTO {system}.\"deployments\" (serial, veil_version, applied_at) VALUES ({serial}, {version}, {clock});\n"
@@ -231,6 +247,23 @@ pub fn apply(
     tx.commit().map_err(|e| fail("committing", e))?;
     db.round_trips += statements as u32 + 8;
     Ok(Applied { statements, serial })
+}
+
+/// `text` in pieces of at most `max` bytes, cut at character boundaries.
+fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 fn stale(integration: &str, planned: i64, now: i64) -> Diagnostic {

@@ -36,6 +36,8 @@ pub struct State {
     pub existing: Vec<(String, String)>,
     /// Queries it took to read all this.
     pub queries: u32,
+    /// The project files recorded at the last apply (path, text).
+    pub policy_files: Vec<(String, String)>,
 }
 
 /// The hex SHA-256 of a text.
@@ -268,7 +270,7 @@ impl State {
 }
 
 /// Reads veil's state and the catalog through any client (a connection or
-/// a transaction), in five queries.
+/// a transaction), in six queries.
 pub fn read_state(
     client: &mut impl postgres::GenericClient,
     schemas: &Schemas,
@@ -337,14 +339,26 @@ pub fn read_state(
         &[],
     )?;
     state.deployed.profiles = rows.iter().map(profile_from_row).collect();
-    // 5. The catalog definitions of the views veil manages.
+    // 5. The policy files of the last apply.
+    let rows = query(
+        &format!("SELECT path, text FROM {system}.\"policy_files\" ORDER BY path, part"),
+        &[],
+    )?;
+    for row in rows {
+        let (path, text): (String, String) = (row.get(0), row.get(1));
+        match state.policy_files.last_mut() {
+            Some((last, body)) if *last == path => body.push_str(&text),
+            _ => state.policy_files.push((path, text)),
+        }
+    }
+    // 6. The catalog definitions of the views veil manages.
     let rows = query(&view_definitions_sql(dialect), &[&ours])?;
     for row in rows {
         let name: String = row.get(0);
         let definition: String = row.get(1);
         state.catalog_views.insert(name, checksum(&definition));
     }
-    state.queries += 4;
+    state.queries += 5;
     Ok(state)
 }
 

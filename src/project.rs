@@ -130,6 +130,31 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
             None
         }
     };
+    let texts: Vec<(FileId, PathBuf)> = texts;
+    parse_all(root, files, texts, identities_file, diagnostics)
+}
+
+/// Loads a project from texts instead of a directory: the policy files
+/// (path, text) and identities.yaml. This is how a plan reads the policies
+/// veil recorded at the last apply.
+pub fn load_texts(policies: &[(String, String)], identities: &str) -> Result<Project, LoadError> {
+    let mut files = Files::default();
+    let texts = policies
+        .iter()
+        .map(|(path, text)| (files.add(path.clone(), text.clone()), PathBuf::from(path)))
+        .collect();
+    let identities_file = Some(files.add(IDENTITIES, identities.to_string()));
+    parse_all(Path::new(""), files, texts, identities_file, Vec::new())
+}
+
+/// Parses the policies and the identities side by side.
+fn parse_all(
+    root: &Path,
+    files: Files,
+    texts: Vec<(FileId, PathBuf)>,
+    identities_file: Option<FileId>,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<Project, LoadError> {
     let files_ref = &files;
     let (parsed, identities) = std::thread::scope(|scope| {
         let yaml = identities_file

@@ -235,6 +235,39 @@ fn a_second_plan_is_empty_and_changes_touch_only_what_they_change() {
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0]["action"], "recreate");
     assert_eq!(changes[0]["object"], "governed.orders");
+    // The access impact, against the policies recorded at the last apply:
+    // the analysts with access (ann, bob) see the id hashed; nobody else
+    // is affected.
+    let impact = json["integrations"][0]["access_impact"]
+        .as_array()
+        .expect("impact")
+        .clone();
+    let mut seen: Vec<(String, String, String)> = impact
+        .iter()
+        .map(|x| {
+            (
+                x["user"].as_str().unwrap_or("").to_string(),
+                x["change"].as_str().unwrap_or("").to_string(),
+                x["column"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                format!("ann_{}", db.name),
+                "column masked".to_string(),
+                "id".to_string()
+            ),
+            (
+                format!("bob_{}", db.name),
+                "column masked".to_string(),
+                "id".to_string()
+            ),
+        ]
+    );
     ok(veil(&db, &["apply", path, "--auto-approve"]));
     let ann = rows_as(&db, "ann", "SELECT id FROM governed.orders");
     assert_eq!(ann[0].len(), 64, "id hashed for analysts: {ann:?}");

@@ -66,6 +66,11 @@ pub fn prepare_all(online: &Online) -> Vec<Prepared> {
                 &plan.changes,
                 &plan.profile,
                 state,
+                built
+                    .files
+                    .iter()
+                    .map(|(_, f)| (f.path.clone(), f.text.clone()))
+                    .collect(),
             )
         })
         .collect()
@@ -131,7 +136,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
             .collect::<String>();
         (saved.prepared, summary)
     } else {
-        match plan_online(target, options.integrations) {
+        match plan_online(target, options.integrations, "pii") {
             Ok(online) => {
                 let shown = render::text(&online.plan, options.color);
                 let prepared = prepare_all(&online);

@@ -60,7 +60,7 @@ fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
 /// Runs `veil plan`. Returns the outcome and whether there are changes.
 pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     if !options.offline {
-        return match plan_online(dir, options.integrations) {
+        return match plan_online(dir, options.integrations, options.sensitive_tag) {
             Ok(online) => {
                 let output = render_plan(&online.plan, options);
                 let changes = online.plan.has_changes();
@@ -180,6 +180,32 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     }
 }
 
+/// The policies the database enforces, from the files recorded at the last
+/// apply (an empty project before the first).
+fn deployed_model(state: &db::State) -> Result<Model, String> {
+    if !state.initialized {
+        return Ok(empty_model());
+    }
+    let identities = state
+        .policy_files
+        .iter()
+        .find(|(path, _)| path.ends_with(project::IDENTITIES))
+        .map(|(_, text)| text.as_str());
+    let policies: Vec<(String, String)> = state
+        .policy_files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".veil"))
+        .cloned()
+        .collect();
+    let unavailable = "access impact unavailable: the policies recorded at the last apply do not load with this veil";
+    let Some(identities) = identities else {
+        return Err(unavailable.into());
+    };
+    let project =
+        project::load_texts(&policies, identities).map_err(|_| unavailable.to_string())?;
+    project.check().model.ok_or_else(|| unavailable.to_string())
+}
+
 /// A project with nothing in it: what an empty deployment enforces.
 fn empty_model() -> Model {
     Model {
@@ -210,7 +236,11 @@ pub struct Online {
 }
 
 /// Plans every (selected) integration against its database.
-pub fn plan_online(dir: &Path, only: &[String]) -> Result<Online, (Files, Vec<Diagnostic>)> {
+pub fn plan_online(
+    dir: &Path,
+    only: &[String],
+    sensitive_tag: &str,
+) -> Result<Online, (Files, Vec<Diagnostic>)> {
     let built = build(dir)?;
     if let Some(unknown) = only
         .iter()
@@ -271,9 +301,17 @@ pub fn plan_online(dir: &Path, only: &[String]) -> Result<Online, (Files, Vec<Di
             Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
-                plan.warnings.push(
-                    "access impact is not computed for plans against a database yet: use `plan --offline --against BASE_DIR` to see it".into(),
-                );
+                match deployed_model(&state) {
+                    Ok(before) => {
+                        plan.access_impact = crate::impact::impact(
+                            &before,
+                            &built.model,
+                            &compiled.integration,
+                            sensitive_tag,
+                        )
+                    }
+                    Err(why) => plan.warnings.push(why),
+                }
                 errors.append(&mut check_errors);
                 if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
                     errors.append(&mut found);

@@ -469,6 +469,17 @@ fn tables(dialect: Dialect) -> Vec<Table> {
             key: vec!["object_kind", "object_name"],
         },
         Table {
+            // The policy files of the last apply, so that a plan can tell
+            // who gains or loses what against the deployed policies.
+            name: "policy_files",
+            columns: vec![
+                ("path", name, true),
+                ("part", "INTEGER", true),
+                ("text", text, true),
+            ],
+            key: vec!["path", "part"],
+        },
+        Table {
             name: "deployments",
             columns: vec![
                 ("serial", "BIGINT", true),
