@@ -58,11 +58,22 @@ impl Expr<'_> {
         }
     }
 
+    /// The querying user's name. On PostgreSQL `current_user` is of type
+    /// `name`: cast to `text` it compares with the profile's text columns by
+    /// their index.
+    pub fn current_user(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Redshift => "current_user",
+            Dialect::Postgres => "CAST(current_user AS text)",
+        }
+    }
+
     /// `(SELECT COUNT(*) FROM side x WHERE x.userid = current_user AND …) > 0`
     fn exists(&self, table: &str, matches: &[(&str, &str)]) -> String {
         let mut sql = format!(
-            "(SELECT COUNT(*) FROM {} AS x WHERE x.\"userid\" = current_user",
-            self.system(table)
+            "(SELECT COUNT(*) FROM {} AS x WHERE x.\"userid\" = {}",
+            self.system(table),
+            self.current_user()
         );
         for (column, value) in matches {
             sql.push_str(&format!(" AND x.{} = {}", ident(column), self.lit(value)));
@@ -74,7 +85,7 @@ impl Expr<'_> {
     fn subject(&self, subject: &Subject) -> String {
         match subject {
             Subject::Everyone => "TRUE".into(),
-            Subject::User(name) => format!("(current_user = {})", self.lit(name)),
+            Subject::User(name) => format!("({} = {})", self.current_user(), self.lit(name)),
             Subject::Group(g) => self.exists("profile_groups", &[("name", g)]),
             Subject::Attribute(k) => self.exists("profile_attributes", &[("key", k)]),
             Subject::AttributeValue(k, v) => {
@@ -136,20 +147,22 @@ impl Expr<'_> {
                     .join(", ")
             ),
             RowPred::InUserGroups { operand, negated } => format!(
-                "({} {}IN (SELECT x.\"name\" FROM {} AS x WHERE x.\"userid\" = current_user))",
+                "({} {}IN (SELECT x.\"name\" FROM {} AS x WHERE x.\"userid\" = {}))",
                 self.operand(operand),
                 not(*negated),
-                self.system("profile_groups")
+                self.system("profile_groups"),
+                self.current_user()
             ),
             RowPred::InUserAttribute {
                 operand,
                 negated,
                 key,
             } => format!(
-                "({} {}IN (SELECT x.\"value\" FROM {} AS x WHERE x.\"userid\" = current_user AND x.\"key\" = {}))",
+                "({} {}IN (SELECT x.\"value\" FROM {} AS x WHERE x.\"userid\" = {} AND x.\"key\" = {}))",
                 self.operand(operand),
                 not(*negated),
                 self.system("profile_attributes"),
+                self.current_user(),
                 self.lit(key)
             ),
             RowPred::Operand(o) => self.operand(o),
@@ -202,7 +215,7 @@ impl Expr<'_> {
         match o {
             Operand::Column(c) => self.column(c),
             Operand::Literal(l) => self.literal_value(l),
-            Operand::UserName => "current_user".into(),
+            Operand::UserName => self.current_user().into(),
             Operand::Sql(expr) => self.sql(expr),
             Operand::Paren(inner) => self.row(inner),
         }
