@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Database, Scratch, ident, literal};
+use common::{Database, Scratch, literal};
 use std::path::Path;
 use std::process::Command;
 
@@ -403,7 +403,6 @@ fn apply_refuses_without_approval_and_never_adopts() {
         "{}",
         run.stderr
     );
-    let _ = (ident("x"), literal("x"));
 }
 
 #[test]
@@ -710,4 +709,64 @@ fn connection_errors_are_clear_and_never_show_the_password() {
         db.name
     ));
     assert_eq!(status, 0, "{stderr}");
+}
+
+#[test]
+fn profile_procedures_change_rows_and_the_next_plan_restores_them() {
+    let (db, dir) = setup("procs");
+    let path = dir.path().to_str().expect("utf-8");
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    let ann = format!("ann_{}", db.name);
+    let zoe = format!("zoe_{}", db.name);
+    // An identity tool makes ann a contractor and removes zoe.
+    db.psql(&format!(
+        "CALL immuta_procedures.upsert_profile({ann}, '[\"analysts\",\"contractors\"]', '[[\"region\",\"eu\"]]', '[]', NULL, '[]', '[\"shop.orders\"]');
+         CALL immuta_procedures.delete_profile({zoe});",
+        ann = literal(&ann),
+        zoe = literal(&zoe),
+    ))
+    .expect("calls the procedures");
+    assert_eq!(
+        db.query(&format!(
+            "SELECT name FROM immuta_system.profile_groups WHERE userid = {} ORDER BY name",
+            literal(&ann)
+        ))
+        .expect("groups"),
+        "analysts\ncontractors\n"
+    );
+    assert!(
+        rows_as(&db, "zoe", ORDERS).is_empty(),
+        "no profile row, no rows"
+    );
+    // identities.yaml is the source of truth: the plan shows both rows.
+    let plan = veil(
+        &db,
+        &["plan", path, "--format", "json", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status, 2, "{}", plan.stderr);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    let mut rows: Vec<(String, String)> = json["integrations"][0]["profile"]
+        .as_array()
+        .expect("profile")
+        .iter()
+        .map(|p| {
+            (
+                p["user"].as_str().unwrap_or("").to_string(),
+                p["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (ann.clone(), "change".to_string()),
+            (zoe.clone(), "add".to_string())
+        ]
+    );
+    ok(veil(&db, &["apply", path, "--auto-approve"]));
+    assert_eq!(
+        rows_as(&db, "zoe", "SELECT count(*) FROM governed.orders"),
+        ["3"]
+    );
 }
