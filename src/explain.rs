@@ -1,7 +1,7 @@
 //! `explain`: what a user sees of each source and which rule decides each
 //! column and each row filter, from the checked model alone.
 
-use crate::ast::{ExemptionKind, FilterKind, Method, Subject};
+use crate::ast::{ExemptionKind, Method, Subject};
 use crate::diagnostic::Files;
 use crate::eval::{self, holds};
 use crate::model::{Model, User};
@@ -184,7 +184,7 @@ pub fn explain_source(
             .zip(&decisions.filters)
             .map(|(f, applies)| FilterView {
                 rule: files.cite(f.loc),
-                kind: filter_kind(&f.kind),
+                kind: crate::fmt::filter_kind(&f.kind),
                 applies: *applies,
                 exempt_by: (!applies)
                     .then(|| {
@@ -196,11 +196,6 @@ pub fn explain_source(
             })
             .collect(),
     }
-}
-
-/// A filter as written, without its sources.
-pub fn filter_kind(kind: &FilterKind) -> String {
-    crate::fmt::filter_kind(kind)
 }
 
 /// The access decision with the line that makes it.

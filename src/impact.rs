@@ -249,7 +249,7 @@ fn compare(
             .iter()
             .filter(|f| f.sources.contains(&s))
             .zip(applies)
-            .map(|(f, a)| (explain::filter_kind(&f.kind), *a))
+            .map(|(f, a)| (crate::fmt::filter_kind(&f.kind), *a))
             .collect()
     };
     let now = kinds(new, *s, &decisions.filters);

@@ -7,7 +7,7 @@ use super::plan::{Online, plan_online};
 use crate::apply::{self, Prepared};
 use crate::db;
 use crate::diagnostic::Diagnostic;
-use crate::plan::{Plan, render};
+use crate::plan::render;
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::Path;
@@ -140,6 +140,8 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
             Ok(online) => {
                 let shown = render::text(&online.plan, options.color);
                 let prepared = prepare_all(&online);
+                // Apply opens its own connections, as for a saved plan.
+                drop(online.targets);
                 outcome.files = online.built.files;
                 outcome.diagnostics = online.built.warnings;
                 (prepared, shown)
@@ -222,7 +224,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
 }
 
 /// A saved plan for an offline plan: it records that it cannot be applied.
-pub fn offline_saved(_plan: &Plan) -> SavedPlan {
+pub fn offline_saved() -> SavedPlan {
     SavedPlan {
         format_version: crate::plan::FORMAT_VERSION,
         veil_version: env!("CARGO_PKG_VERSION").to_string(),

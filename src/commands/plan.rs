@@ -167,7 +167,7 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     let changes = plan.has_changes();
     let mut diagnostics = planned.warnings;
     if let Some(out) = options.out
-        && let Err(d) = super::apply::save(out, &super::apply::offline_saved(&plan))
+        && let Err(d) = super::apply::save(out, &super::apply::offline_saved())
     {
         diagnostics.push(d);
     }
@@ -350,16 +350,11 @@ fn online_checks(
         .iter()
         .filter(|c| c.action == plan::Action::Create)
     {
-        let kind = if change.kind == "key" {
-            "table"
-        } else {
-            change.kind.as_str()
-        };
-        if change.kind != "key"
-            && state
-                .existing
-                .iter()
-                .any(|(k, n)| k == kind && *n == change.object)
+        // (`key` is the bootstrap INSERT, not a catalog object.)
+        if state
+            .existing
+            .iter()
+            .any(|(k, n)| *k == change.kind && *n == change.object)
         {
             errors.push(
                 Diagnostic::error(

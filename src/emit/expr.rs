@@ -3,7 +3,7 @@
 //! dialect differences are the few `match dialect` arms.
 
 use super::quote::{ident, literal, qualified};
-use crate::ast::{CompareOp, Interval, Literal, TimeUnit};
+use crate::ast::{CompareOp, Interval, Literal};
 use crate::ir::{Cond, Decision, Mask, Operand, RowPred, Schemas, Subject};
 use crate::model::{Dialect, SqlType, TypeKind};
 use crate::sql_expr::SqlExpr;
@@ -357,7 +357,7 @@ impl Expr<'_> {
                     }
                 }
             }
-            Mask::Truncate(unit) => format!("DATE_TRUNC('{}', {value})", truncate_unit(*unit)),
+            Mask::Truncate(unit) => format!("DATE_TRUNC('{}', {value})", unit.keyword()),
             Mask::ShowFirst(n) => format!(
                 "{}(CAST({value} AS {}), {n})",
                 self.function("f_veil_show_first"),
@@ -370,10 +370,6 @@ impl Expr<'_> {
             ),
         }
     }
-}
-
-fn truncate_unit(unit: TimeUnit) -> &'static str {
-    unit.keyword()
 }
 
 fn compare(op: CompareOp) -> &'static str {
