@@ -134,24 +134,30 @@ pub fn apply(
         )
         .help("the transaction was rolled back: this integration is exactly as it was before")
     };
+    db::count_round_trip();
     let mut tx = db
         .client
         .transaction()
         .map_err(|e| fail("starting a transaction", e))?;
+    // Every batch sent inside the transaction, each one round trip.
     let mut statements = 0;
+    let mut send = |tx: &mut postgres::Transaction<'_>, sql: &str| {
+        db::count_round_trip();
+        statements += 1;
+        tx.batch_execute(sql)
+    };
     if dialect == Dialect::Postgres {
-        tx.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {}",
-            lock_timeout.as_millis()
-        ))
+        send(
+            &mut tx,
+            &format!("SET LOCAL lock_timeout = {}", lock_timeout.as_millis()),
+        )
         .map_err(|e| fail("setting the lock timeout", e))?;
     }
     // Another apply holds the lock until it commits; then the fingerprint
     // tells whether this plan still describes the deployment.
     let lock = format!("LOCK TABLE {system}.\"state\" IN EXCLUSIVE MODE");
     if work.initialized {
-        tx.batch_execute(&lock)
-            .map_err(|e| fail("waiting for the lock on veil's state", e))?;
+        send(&mut tx, &lock).map_err(|e| fail("waiting for the lock on veil's state", e))?;
     }
     let now = db::read_state(&mut tx, &work.schemas, dialect, &integration)?;
     if now.initialized != work.initialized || now.fingerprint() != work.fingerprint {
@@ -169,27 +175,24 @@ pub fn apply(
             Action::Recreate => format!("{}\n{}", drop_sql(&step.kind, &step.object), step.sql),
             Action::Create | Action::Replace => step.sql.clone(),
         };
-        tx.batch_execute(&sql).map_err(|e| {
+        send(&mut tx, &sql).map_err(|e| {
             fail(
                 &format!("{} {} {}", step.action.word(), step.kind, step.object),
                 e,
             )
         })?;
-        statements += 1;
         if !work.initialized && step.kind == "table" && step.object.ends_with(".deployments") {
             // veil's state tables exist from here on: hold the lock.
-            tx.batch_execute(&lock)
-                .map_err(|e| fail("locking veil's state", e))?;
+            send(&mut tx, &lock).map_err(|e| fail("locking veil's state", e))?;
         }
     }
     if !work.profile_sql.is_empty() {
         progress(&format!("profile rows of {} users", work.profile_users));
-        tx.batch_execute(&work.profile_sql)
-            .map_err(|e| fail("writing profile rows", e))?;
-        statements += 1;
+        send(&mut tx, &work.profile_sql).map_err(|e| fail("writing profile rows", e))?;
     }
     // The new state: every object with its SQL and, for views, the
     // catalog's text, so a later plan can tell a change made by hand.
+    db::count_round_trip();
     let catalog = tx
         .query(
             &db::view_definitions_sql(dialect),
@@ -241,11 +244,9 @@ pub fn apply(
     state.push_str(&format!(
         "INSERT INTO {system}.\"deployments\" (serial, veil_version, applied_at) VALUES ({serial}, {version}, {clock});\n"
     ));
-    tx.batch_execute(&state)
-        .map_err(|e| fail("recording veil's state", e))?;
-    statements += 1;
+    send(&mut tx, &state).map_err(|e| fail("recording veil's state", e))?;
+    db::count_round_trip();
     tx.commit().map_err(|e| fail("committing", e))?;
-    db.round_trips += statements as u32 + 8;
     Ok(Applied { statements, serial })
 }
 

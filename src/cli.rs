@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub format: OutputFormat,
 
+    /// After the command, print its wall time, peak memory and database
+    /// round trips to standard error.
+    #[arg(long, global = true)]
+    pub stats: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -126,6 +131,7 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
+    let started = std::time::Instant::now();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -184,7 +190,29 @@ pub fn run() -> ExitCode {
             },
         ),
     };
-    report(&cli, outcome)
+    let code = report(&cli, outcome);
+    if cli.stats {
+        eprintln!("{}", stats(started.elapsed()));
+    }
+    code
+}
+
+/// One line of figures about this run, `key=value` separated by spaces.
+fn stats(wall: std::time::Duration) -> String {
+    // The kernel's high-water mark of the process's resident memory.
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.1}", kb / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!(
+        "stats: wall_seconds={:.3} peak_memory_mb={peak} round_trips={}",
+        wall.as_secs_f64(),
+        crate::db::round_trips()
+    )
 }
 
 /// Prints an outcome: diagnostics to standard error, output to standard out.

@@ -11,14 +11,27 @@ use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// SQL round trips this process has made: every query and every batch of
+/// statements sent counts one. `--stats` prints it.
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one round trip to a database.
+pub fn count_round_trip() {
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The round trips this process has made so far.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
 
 /// An open connection to one integration's database.
 pub struct Db {
     pub client: Client,
     pub integration: String,
-    /// Round trips made so far (statements and queries sent).
-    pub round_trips: u32,
 }
 
 /// What veil finds deployed in one database.
@@ -34,8 +47,6 @@ pub struct State {
     pub catalog_views: BTreeMap<String, String>,
     /// Objects that exist in veil's schemas (or are veil's schemas).
     pub existing: Vec<(String, String)>,
-    /// Queries it took to read all this.
-    pub queries: u32,
     /// The project files recorded at the last apply (path, text).
     pub policy_files: Vec<(String, String)>,
 }
@@ -127,7 +138,6 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
     Ok(Db {
         client,
         integration: name.to_string(),
-        round_trips: 0,
     })
 }
 
@@ -232,7 +242,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, Diagnostic> {
-        self.round_trips += 1;
+        count_round_trip();
         let integration = self.integration.clone();
         self.client
             .query(sql, params)
@@ -243,9 +253,7 @@ impl Db {
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
         let integration = self.integration.clone();
-        let state = read_state(&mut self.client, schemas, dialect, &integration)?;
-        self.round_trips += state.queries;
-        Ok(state)
+        read_state(&mut self.client, schemas, dialect, &integration)
     }
 }
 
@@ -278,6 +286,7 @@ pub fn read_state(
     integration: &str,
 ) -> Result<State, Diagnostic> {
     let mut query = |sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| {
+        count_round_trip();
         client
             .query(sql, params)
             .map_err(|e| db_error(integration, "reading the deployed state", &e))
@@ -291,7 +300,6 @@ pub fn read_state(
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
     let rows = query(&existing_objects_sql(dialect), &[&ours])?;
-    state.queries += 1;
     state.existing = rows
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
@@ -358,7 +366,6 @@ pub fn read_state(
         let definition: String = row.get(1);
         state.catalog_views.insert(name, checksum(&definition));
     }
-    state.queries += 5;
     Ok(state)
 }
 
