@@ -53,7 +53,7 @@ impl Spec {
     fn integration_of(&self, source: usize) -> &'static str {
         match self.layout {
             Layout::Postgres { .. } => "app",
-            Layout::Mixed if source % 5 == 0 => "app",
+            Layout::Mixed if source.is_multiple_of(5) => "app",
             Layout::Mixed => "warehouse",
         }
     }
