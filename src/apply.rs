@@ -125,9 +125,7 @@ pub fn apply(
     let dialect = work.dialect;
     let system = ident(&work.schemas.system);
     let fail = |what: &str, e: postgres::Error| {
-        let detail = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_string());
+        let detail = db::error_detail(&e);
         Diagnostic::error(
             "apply::failed",
             format!("integration `{integration}`: {what} failed: {detail}"),
@@ -195,11 +193,11 @@ pub fn apply(
     db::count_round_trip();
     let catalog = tx
         .query(
-            &db::view_definitions_sql(dialect),
-            &[&vec![
-                work.schemas.system.clone(),
-                work.schemas.views.clone(),
-            ]],
+            &db::view_definitions_sql(
+                &[work.schemas.system.clone(), work.schemas.views.clone()],
+                dialect,
+            ),
+            &[],
         )
         .map_err(|e| fail("reading view definitions", e))?;
     let definitions: std::collections::HashMap<String, String> = catalog

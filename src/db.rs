@@ -5,6 +5,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Profile, Schemas};
+use crate::live;
 use crate::model::{Dialect, Integration};
 use crate::plan::{Deployed, DeployedObject};
 use postgres::{Client, NoTls};
@@ -59,11 +60,20 @@ pub fn checksum(text: &str) -> String {
         .collect()
 }
 
+/// The database's message for an error, with its hint when it gives one.
+/// (The driver's messages never carry the password.)
+pub fn error_detail(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(e) => match e.hint() {
+            Some(hint) => format!("{} (the database's hint: {hint})", e.message()),
+            None => e.message().to_string(),
+        },
+        None => error.to_string(),
+    }
+}
+
 fn db_error(integration: &str, what: &str, error: &postgres::Error) -> Diagnostic {
-    // The driver's messages never carry the password.
-    let detail = error
-        .as_db_error()
-        .map_or_else(|| error.to_string(), |e| e.message().to_string());
+    let detail = error_detail(error);
     Diagnostic::error(
         "db::query",
         format!("integration `{integration}`: {what}: {detail}"),
@@ -299,7 +309,7 @@ pub fn read_state(
     ];
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
-    let rows = query(&existing_objects_sql(dialect), &[&ours])?;
+    let rows = query(&existing_objects_sql(&ours, dialect), &[])?;
     state.existing = rows
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
@@ -360,7 +370,7 @@ pub fn read_state(
         }
     }
     // 6. The catalog definitions of the views veil manages.
-    let rows = query(&view_definitions_sql(dialect), &[&ours])?;
+    let rows = query(&view_definitions_sql(&ours, dialect), &[])?;
     for row in rows {
         let name: String = row.get(0);
         let definition: String = row.get(1);
@@ -370,29 +380,34 @@ pub fn read_state(
 }
 
 /// Every schema of veil's, and every relation and routine in them.
-fn existing_objects_sql(dialect: Dialect) -> String {
-    let _ = dialect;
-    "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1)
-     UNION ALL
-     SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'v', 'm', 'p')
-     UNION ALL
-     SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
-       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-      WHERE n.nspname = ANY($1)"
-        .to_string()
+fn existing_objects_sql(schemas: &[String], dialect: Dialect) -> String {
+    let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
+    format!(
+        "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
+         UNION ALL
+         SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p')
+         UNION ALL
+         SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
+           FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname {ours}"
+    )
 }
 
 /// The catalog's text of every view in the given schemas, by qualified name.
-pub fn view_definitions_sql(dialect: Dialect) -> String {
+pub fn view_definitions_sql(schemas: &[String], dialect: Dialect) -> String {
+    let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
     match dialect {
-        Dialect::Postgres => "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_get_viewdef(c.oid)
+        Dialect::Postgres => format!(
+            "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_get_viewdef(c.oid)
                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind = 'v' AND n.nspname = ANY($1)"
-            .into(),
+              WHERE c.relkind = 'v' AND n.nspname {ours}"
+        ),
         // Redshift keeps late-binding view text in pg_views as well.
-        Dialect::Redshift => "SELECT schemaname || '.' || viewname, definition FROM pg_catalog.pg_views WHERE schemaname = ANY($1)".into(),
+        Dialect::Redshift => format!(
+            "SELECT schemaname || '.' || viewname, definition FROM pg_catalog.pg_views WHERE schemaname {ours}"
+        ),
     }
 }
 
@@ -418,124 +433,46 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
     }
 }
 
-/// A declared column a live check compares with the catalog.
-pub struct DeclaredTable {
-    pub source: String,
-    pub schema: String,
-    pub table: String,
-    /// Column name and declared type, as the catalog spells it.
-    pub columns: Vec<(String, String)>,
-}
-
-/// The catalog's spelling (`format_type`) of a declared PostgreSQL type.
-pub fn catalog_type(declared: &str) -> String {
-    let (name, args) = match declared.split_once('(') {
-        Some((name, rest)) => (name, format!("({rest}")),
-        None => (declared, String::new()),
-    };
-    match name {
-        "char" => format!("character{args}"),
-        "varchar" => format!("character varying{args}"),
-        "timestamp" => "timestamp without time zone".into(),
-        "timestamptz" => "timestamp with time zone".into(),
-        "time" => "time without time zone".into(),
-        "timetz" => "time with time zone".into(),
-        _ => declared.to_string(),
-    }
-}
-
 impl Db {
-    /// The live checks of a plan, in two queries: each source's declared
-    /// columns and types against the catalog (errors: the view would
-    /// break), and grants on the base tables to anyone but their owner
-    /// (warnings: a way around every policy).
+    /// The live checks of a plan (see `live`), in two queries.
     pub fn live_checks(
         &mut self,
         dialect: Dialect,
-        tables: &[DeclaredTable],
+        database: &str,
+        tables: &[live::DeclaredTable],
     ) -> Result<(Vec<Diagnostic>, Vec<String>), Diagnostic> {
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        if dialect == Dialect::Redshift {
-            warnings.push(
-                "the live column and grant checks are not run on Redshift by this build"
-                    .to_string(),
-            );
-            return Ok((errors, warnings));
-        }
-        let names: Vec<String> = tables
+        let int = |row: &postgres::Row, i: usize| row.try_get::<_, Option<i32>>(i).ok().flatten();
+        let columns: Vec<live::CatalogColumn> = self
+            .query(&live::columns_sql(dialect, tables), &[])?
             .iter()
-            .map(|t| format!("{}.{}", t.schema, t.table))
+            .map(|row| live::CatalogColumn {
+                table: row.get(0),
+                column: row.get(1),
+                data_type: row.get(2),
+                char_length: int(row, 3),
+                precision: int(row, 4),
+                scale: int(row, 5),
+            })
             .collect();
-        let rows = self.query(
-            "SELECT n.nspname || '.' || c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
-               FROM pg_catalog.pg_attribute a
-               JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname || '.' || c.relname) = ANY($1)",
-            &[&names],
-        )?;
-        let mut catalog: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for row in rows {
-            catalog
-                .entry(row.get(0))
-                .or_default()
-                .insert(row.get(1), row.get(2));
-        }
-        let integration = self.integration.clone();
-        for (table, name) in tables.iter().zip(&names) {
-            let Some(columns) = catalog.get(name) else {
-                errors.push(
-                    Diagnostic::error(
-                        "plan::table_missing",
-                        format!("integration `{integration}`: table `{name}` of source `{}` does not exist", table.source),
-                    )
-                    .help("create the table, or correct the source's `table`; a view over a missing table cannot be created"),
-                );
-                continue;
-            };
-            for (column, declared) in &table.columns {
-                let expected = catalog_type(declared);
-                match columns.get(column) {
-                    None => errors.push(
-                        Diagnostic::error(
-                            "plan::column_missing",
-                            format!("integration `{integration}`: table `{name}` has no column `{column}` declared by source `{}`", table.source),
-                        )
-                        .help("correct the source's `columns` block to match the table"),
-                    ),
-                    Some(actual) if *actual != expected => errors.push(
-                        Diagnostic::error(
-                            "plan::column_type",
-                            format!(
-                                "integration `{integration}`: column `{column}` of `{name}` is `{actual}`, but source `{}` declares `{declared}`",
-                                table.source
-                            ),
-                        )
-                        .help("declare the column with the table's type"),
-                    ),
-                    Some(_) => {}
-                }
-            }
-        }
-        let rows = self.query(
-            "SELECT n.nspname || '.' || c.relname, COALESCE(r.rolname, 'PUBLIC'), string_agg(DISTINCT a.privilege_type, ', ')
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
-               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-              WHERE (n.nspname || '.' || c.relname) = ANY($1) AND a.grantee <> c.relowner
-              GROUP BY 1, 2 ORDER BY 1, 2",
-            &[&names],
-        )?;
-        for row in rows {
-            let (table, grantee, privileges): (String, String, String) =
-                (row.get(0), row.get(1), row.get(2));
-            warnings.push(format!(
-                "table {table} grants {privileges} to {grantee} directly: a way around every policy; revoke it"
-            ));
-        }
-        Ok((errors, warnings))
+        let grants: Vec<live::CatalogGrant> = self
+            .query(&live::grants_sql(dialect, database, tables), &[])?
+            .iter()
+            .map(|row| live::CatalogGrant {
+                table: row.get(0),
+                grantee_kind: row.get(1),
+                grantee: row.get::<_, Option<String>>(2).unwrap_or_default(),
+                privilege: row.get(3),
+                owner: row.get(4),
+            })
+            .collect();
+        Ok(live::findings(
+            &self.integration,
+            dialect,
+            database,
+            tables,
+            &columns,
+            &grants,
+        ))
     }
 }
 

@@ -39,6 +39,7 @@ pub mod fmt;
 pub mod identities;
 pub mod impact;
 pub mod ir;
+pub mod live;
 pub mod model;
 pub mod plan;
 pub mod project;

@@ -342,6 +342,7 @@ fn deploy(
     out: &mut dyn std::io::Write,
 ) {
     let sources = sources.max(1);
+    check_lock_capacity(sources);
     let scratch = Scratch::new(&format!("deploy-{sources}"));
     let target = Database::create(&format!("deploy_{sources}"));
     let url_var = "VEIL_BENCH_URL";
@@ -355,7 +356,15 @@ fn deploy(
     let project = scratch.0.join("project");
     synth::write(&project, &spec).expect("writes the project");
     let started = Instant::now();
-    target.execute(&synth::tables_sql(&spec));
+    // In batches: one transaction per table would be slow, one for all
+    // would need a lock per table.
+    let statements: Vec<String> = synth::tables_sql(&spec)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for batch in statements.chunks(500) {
+        target.execute(&batch.join("\n"));
+    }
     let _ = writeln!(
         out,
         "deployment of {sources} sources, {} rules, {} users: base tables created in {:.1} s",
@@ -467,6 +476,30 @@ fn deploy(
         veil(exe, &["plan", path(&project), "--detailed-exitcode"], &env)
             .expect_code(0, "veil plan after applying the change");
     }
+}
+
+/// Apply creates every view in one transaction, and PostgreSQL holds a lock
+/// on each view and each table it reads until the end: the server's lock
+/// table (`max_locks_per_transaction` × connections) must hold them.
+fn check_lock_capacity(sources: usize) {
+    let mut client =
+        postgres::Client::connect(&format!("{SERVER} dbname=postgres"), postgres::NoTls)
+            .expect("connects to the PostgreSQL server on 127.0.0.1:5432");
+    let mut setting = |name: &str| -> usize {
+        client
+            .query_one(&format!("SHOW {name}"), &[])
+            .ok()
+            .and_then(|row| row.get::<_, String>(0).parse().ok())
+            .unwrap_or(0)
+    };
+    let slots = setting("max_locks_per_transaction")
+        * (setting("max_connections") + setting("max_prepared_transactions"));
+    let needed = 3 * sources + 100;
+    assert!(
+        slots >= needed,
+        "a {sources}-source apply holds about {needed} locks in one transaction, but this server's lock table has {slots} slots: \
+         raise max_locks_per_transaction (ALTER SYSTEM SET max_locks_per_transaction = 512, then restart the server)"
+    );
 }
 
 fn path(p: &Path) -> &str {

@@ -6,6 +6,7 @@ use crate::cli::OutputFormat;
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
 use crate::ir;
+use crate::live;
 use crate::model::Model;
 use crate::plan::{self, Deployed, EscapeHatch, IntegrationPlan, Plan, render};
 use crate::project;
@@ -276,13 +277,14 @@ pub fn plan_online(
         if !only.is_empty() && !only.contains(&compiled.integration) {
             continue;
         }
-        let tables: Vec<db::DeclaredTable> = built
+        let tables: Vec<live::DeclaredTable> = built
             .model
             .sources
             .iter()
             .filter(|s| s.integration == i)
-            .map(|s| db::DeclaredTable {
+            .map(|s| live::DeclaredTable {
                 source: s.id.clone(),
+                database: s.dialect.catalog_name(&s.table.database),
                 schema: s.dialect.catalog_name(&s.table.schema),
                 table: s.dialect.catalog_name(&s.table.table),
                 columns: s
@@ -294,7 +296,8 @@ pub fn plan_online(
             .collect();
         let result = db::connect(&built.model.integrations[i]).and_then(|mut conn| {
             let state = conn.read_state(&lowered.schemas, lowered.dialect)?;
-            let checks = conn.live_checks(lowered.dialect, &tables)?;
+            let database = lowered.dialect.catalog_name(&lowered.database);
+            let checks = conn.live_checks(lowered.dialect, &database, &tables)?;
             Ok((conn, state, checks))
         });
         match result {
