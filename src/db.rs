@@ -382,6 +382,11 @@ pub fn read_state(
 /// Every schema of veil's, and every relation and routine in them.
 fn existing_objects_sql(schemas: &[String], dialect: Dialect) -> String {
     let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
+    // Redshift's pg_proc predates `prokind`; its pg_proc_info view has it.
+    let routines = match dialect {
+        Dialect::Postgres => "pg_catalog.pg_proc",
+        Dialect::Redshift => "pg_proc_info",
+    };
     format!(
         "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
          UNION ALL
@@ -390,7 +395,7 @@ fn existing_objects_sql(schemas: &[String], dialect: Dialect) -> String {
           WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p')
          UNION ALL
          SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
-           FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+           FROM {routines} p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
           WHERE n.nspname {ours}"
     )
 }

@@ -2,7 +2,9 @@
 //! policies, computed from the effective policies (explain's decisions), not
 //! from SQL text. Only the sources whose policies changed, and the users
 //! whose profiles changed, are compared, so a one-rule change costs one
-//! source × all users.
+//! source × all users. Users whose entries are alike (everything but the
+//! name) get the same decisions, so each such class is decided once, and
+//! each change lists the users it affects.
 
 use crate::eval;
 use crate::explain::{self, Decisions, State};
@@ -10,20 +12,29 @@ use crate::model::{Model, Source, User};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
-/// One change in what one user sees.
+/// One change in what some users see.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Impact {
-    pub user: String,
     pub source: String,
     /// `gains access`, `loses access`, `column clear`, `column masked`,
     /// `mask changed`, `filter added`, `filter removed`, `filter exempted`.
     pub change: String,
     pub column: Option<String>,
-    /// The method now in force, or the filter.
+    /// The method now in force, the filter, or (`gains access`) the columns
+    /// the users see clear.
     pub detail: Option<String>,
-    /// The column carries a sensitive tag (`pii` and below by default).
+    /// A column concerned carries a sensitive tag (`pii` and below by
+    /// default).
     pub sensitive: bool,
+    /// The users affected, sorted.
+    pub users: Vec<String>,
 }
+
+/// An impact before its users are known.
+type Change = (String, String, Option<String>, Option<String>, bool);
+
+/// Users alike in both versions: a representative's entries, and the names.
+type Class<'a> = (Option<&'a User>, Option<&'a User>, Vec<&'a str>);
 
 /// A source's effective policy, without locations: two sources with the
 /// same signature look the same to every user.
@@ -113,24 +124,49 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         .iter()
         .map(|u| (u.name.as_str(), u))
         .collect();
+    // Users alike in both versions (everything but the name) form a class.
     let names: BTreeSet<&str> = old_users.keys().chain(new_users.keys()).copied().collect();
-    let nobody = User::default();
-    let mut out = Vec::new();
+    let unnamed = |u: Option<&&User>| {
+        u.map(|u| User {
+            name: String::new(),
+            ..(*u).clone()
+        })
+    };
+    let mut classes: HashMap<String, Class<'_>> = HashMap::new();
     for name in names {
-        let (ou, nu) = (old_users.get(name).copied(), new_users.get(name).copied());
-        let user_changed = ou != nu;
-        let sources: Vec<&str> = if user_changed {
-            old_index
-                .keys()
-                .chain(new_index.keys())
-                .copied()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect()
-        } else {
-            changed.clone()
+        let (ou, nu) = (old_users.get(name), new_users.get(name));
+        let key = format!("{:?}|{:?}", unnamed(ou), unnamed(nu));
+        classes
+            .entry(key)
+            .or_insert_with(|| (ou.copied(), nu.copied(), Vec::new()))
+            .2
+            .push(name);
+    }
+    let all_sources: Vec<&str> = old_index
+        .keys()
+        .chain(new_index.keys())
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let nobody = User::default();
+    let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
+    for (ou, nu, members) in classes.into_values() {
+        let user_changed = match (ou, nu) {
+            (Some(a), Some(b)) => {
+                User {
+                    name: String::new(),
+                    ..a.clone()
+                } != User {
+                    name: String::new(),
+                    ..b.clone()
+                }
+            }
+            _ => true,
         };
-        for id in sources {
+        let sources = if user_changed { &all_sources } else { &changed };
+        let mut found = Vec::new();
+        for &id in sources {
             let o = old_index.get(id).map(|&s| {
                 (
                     s,
@@ -150,27 +186,44 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
                 continue;
             }
             compare(
-                name,
                 id,
                 (old, o.as_ref()),
                 (new, n.as_ref()),
                 sensitive_tag,
-                &mut out,
+                &mut found,
             );
         }
+        for change in found {
+            grouped
+                .entry(change)
+                .or_default()
+                .extend(members.iter().map(|m| m.to_string()));
+        }
     }
-    out.sort();
-    out
+    grouped
+        .into_iter()
+        .map(|((source, change, column, detail, sensitive), mut users)| {
+            users.sort();
+            Impact {
+                source,
+                change,
+                column,
+                detail,
+                sensitive,
+                users,
+            }
+        })
+        .collect()
 }
 
-/// The differences between two sets of decisions for one user and source.
+/// The differences between two sets of decisions for one class of users
+/// and one source.
 fn compare(
-    user: &str,
     source_id: &str,
     before: (&Model, Option<&(usize, Decisions)>),
     after: (&Model, Option<&(usize, Decisions)>),
     sensitive_tag: &str,
-    out: &mut Vec<Impact>,
+    out: &mut Vec<Change>,
 ) {
     let (old, before) = before;
     let (new, after) = after;
@@ -179,16 +232,14 @@ fn compare(
         .map(|(s, _)| &new.sources[*s])
         .or_else(|| before.map(|(s, _)| &old.sources[*s]));
     let push =
-        |out: &mut Vec<Impact>, change: &str, column: Option<&str>, detail: Option<String>| {
-            out.push(Impact {
-                user: user.to_string(),
-                source: source_id.to_string(),
-                change: change.to_string(),
-                column: column.map(str::to_string),
+        |out: &mut Vec<Change>, change: &str, column: Option<&str>, detail: Option<String>| {
+            out.push((
+                source_id.to_string(),
+                change.to_string(),
+                column.map(str::to_string),
                 detail,
-                sensitive: column
-                    .is_some_and(|c| source.is_some_and(|s| sensitive(s, c, sensitive_tag))),
-            });
+                column.is_some_and(|c| source.is_some_and(|s| sensitive(s, c, sensitive_tag))),
+            ));
         };
     let gained = match (granted(before), granted(after)) {
         (false, false) => return,
@@ -197,7 +248,24 @@ fn compare(
             return;
         }
         (false, true) => {
-            push(out, "gains access", None, None);
+            // One entry names the columns the users now see clear.
+            if let Some((s, decisions)) = after {
+                let source = &new.sources[*s];
+                let clear: Vec<&str> = source
+                    .columns
+                    .iter()
+                    .zip(&decisions.columns)
+                    .filter(|(_, (state, _))| *state == State::Clear)
+                    .map(|(c, _)| c.name.as_str())
+                    .collect();
+                out.push((
+                    source_id.to_string(),
+                    "gains access".to_string(),
+                    None,
+                    (!clear.is_empty()).then(|| format!("clear: {}", clear.join(", "))),
+                    clear.iter().any(|c| sensitive(source, c, sensitive_tag)),
+                ));
+            }
             true
         }
         (true, true) => false,
@@ -218,8 +286,7 @@ fn compare(
                 .map(|oc| (*os, oc, od.columns[oc]))
         });
         match old_column {
-            // A source newly queryable: every clear column is new access.
-            _ if gained && now_clear => push(out, "column clear", Some(&column.name), None),
+            // A source newly queryable: its clear columns are listed above.
             _ if gained => {}
             Some((_, _, (old_state, _))) if old_state != State::Clear && now_clear => {
                 push(out, "column clear", Some(&column.name), None)

@@ -244,12 +244,19 @@ fn a_second_plan_is_empty_and_changes_touch_only_what_they_change() {
         .clone();
     let mut seen: Vec<(String, String, String)> = impact
         .iter()
-        .map(|x| {
-            (
-                x["user"].as_str().unwrap_or("").to_string(),
-                x["change"].as_str().unwrap_or("").to_string(),
-                x["column"].as_str().unwrap_or("").to_string(),
-            )
+        .flat_map(|x| {
+            x["users"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| {
+                    (
+                        u.as_str().unwrap_or("").to_string(),
+                        x["change"].as_str().unwrap_or("").to_string(),
+                        x["column"].as_str().unwrap_or("").to_string(),
+                    )
+                })
         })
         .collect();
     seen.sort();

@@ -158,7 +158,8 @@ const TEXT_IMPACT_LINES: usize = 50;
 
 /// One impact in words.
 fn impact_line(i: &crate::impact::Impact) -> String {
-    let mut line = format!("{} {}: {}", i.user, i.change, i.source);
+    const NAMED: usize = 5;
+    let mut line = format!("{}: {}", i.change, i.source);
     if let Some(column) = &i.column {
         let _ = write!(line, ".{column}");
     }
@@ -167,6 +168,11 @@ fn impact_line(i: &crate::impact::Impact) -> String {
     }
     if i.sensitive {
         line.push_str(" [sensitive]");
+    }
+    let named: Vec<&str> = i.users.iter().take(NAMED).map(String::as_str).collect();
+    let _ = write!(line, " — {}", named.join(", "));
+    if i.users.len() > NAMED {
+        let _ = write!(line, " and {} more", i.users.len() - NAMED);
     }
     line
 }
@@ -349,7 +355,7 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
             let mut counts: std::collections::BTreeMap<&str, usize> =
                 std::collections::BTreeMap::new();
             for x in &i.access_impact {
-                *counts.entry(x.change.as_str()).or_default() += 1;
+                *counts.entry(x.change.as_str()).or_default() += x.users.len();
             }
             let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
             let _ = writeln!(out, "{}\n", summary.join(", "));
