@@ -304,16 +304,33 @@ pub fn plan_online(
             Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
-                match deployed_model(&state) {
-                    Ok(before) => {
-                        plan.access_impact = crate::impact::impact(
-                            &before,
-                            &built.model,
-                            &compiled.integration,
-                            sensitive_tag,
-                        )
+                // The files deployed are the files planned: nobody's
+                // access changes, and there is nothing to load twice.
+                let mut recorded: Vec<(&str, &str)> = state
+                    .policy_files
+                    .iter()
+                    .map(|(p, t)| (p.as_str(), t.as_str()))
+                    .collect();
+                let mut current: Vec<(&str, &str)> = built
+                    .files
+                    .iter()
+                    .map(|(_, f)| (f.path.as_str(), f.text.as_str()))
+                    .collect();
+                recorded.sort_unstable();
+                current.sort_unstable();
+                let unchanged = state.initialized && recorded == current;
+                if !unchanged {
+                    match deployed_model(&state) {
+                        Ok(before) => {
+                            plan.access_impact = crate::impact::impact(
+                                &before,
+                                &built.model,
+                                &compiled.integration,
+                                sensitive_tag,
+                            )
+                        }
+                        Err(why) => plan.warnings.push(why),
                     }
-                    Err(why) => plan.warnings.push(why),
                 }
                 errors.append(&mut check_errors);
                 if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
