@@ -367,6 +367,40 @@ fn a_failing_apply_changes_nothing() {
 }
 
 #[test]
+fn governed_views_may_run_on_parallel_workers() {
+    // Per-user decisions are computed once per query, never through a join
+    // on a plan carrying a subquery, so PostgreSQL may scan a large table
+    // with parallel workers, as it would for the hand-written query.
+    let (db, dir) = setup("parallel");
+    db.psql(
+        "CREATE TABLE public.events (id bigint, note text);
+         INSERT INTO public.events SELECT g, 'note ' || g FROM generate_series(1, 400000) g;
+         ANALYZE public.events;",
+    )
+    .expect("creates the events table");
+    let extra = "source shop.events {\n  table = public.events\n  columns {\n    id   bigint\n    note text tags(pii)\n  }\n}\naccess shop.events {\n  allow user \"ann\"\n}\n";
+    write(dir.path(), &db, extra, IDENTITIES);
+    ok(veil(
+        &db,
+        &[
+            "apply",
+            dir.path().to_str().expect("utf-8"),
+            "--auto-approve",
+        ],
+    ));
+    let plan = rows_as(
+        &db,
+        "ann",
+        "EXPLAIN (COSTS OFF) SELECT count(*), max(note) FROM governed.events",
+    )
+    .join("\n");
+    assert!(
+        plan.contains("Gather") && plan.contains("Parallel Seq Scan on events t"),
+        "{plan}"
+    );
+}
+
+#[test]
 fn drift_is_shown_and_repaired() {
     let (db, dir) = setup("drift");
     let path = dir.path().to_str().expect("utf-8");

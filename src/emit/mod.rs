@@ -695,6 +695,7 @@ fn render_view(
             columns => columns,
             decisions => decisions,
             user_profile => sql(qualified(&[&schemas.system, "user_profile"])),
+            profile => sql(qualified(&[&schemas.system, "profile"])),
             where => sql(conditions.join("\n  AND ")),
             late_binding => view.late_binding,
             grants => readers.to_vec(),
