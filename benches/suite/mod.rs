@@ -33,9 +33,15 @@ pub struct Sizes {
     pub query_rows: usize,
     pub query_users: usize,
     pub query_runs: usize,
+    /// Run only this part (`compile`, `deploy` or `query`); all when `None`.
+    pub only: Option<String>,
 }
 
 impl Sizes {
+    fn runs(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == part)
+    }
+
     /// The sizes the figures of BENCHMARKS.md are measured at.
     pub fn full() -> Sizes {
         Sizes {
@@ -45,6 +51,7 @@ impl Sizes {
             query_rows: 1_000_000,
             query_users: 20_000,
             query_runs: 5,
+            only: None,
         }
     }
 
@@ -57,6 +64,7 @@ impl Sizes {
             query_rows: 10_000,
             query_users: 200,
             query_runs: 5,
+            only: None,
         }
     }
 }
@@ -260,6 +268,27 @@ pub struct Figures {
 /// Runs every part of the suite, printing as it goes.
 pub fn run(exe: &Path, sizes: &Sizes, out: &mut dyn std::io::Write) -> Figures {
     let mut figures = Figures::default();
+    if sizes.runs("compile") {
+        compile_all(exe, sizes, &mut figures, out);
+    }
+    if sizes.runs("deploy") {
+        let _ = writeln!(out, "\n# plan and apply on PostgreSQL");
+        deploy(exe, sizes.deploy / 4, false, &mut figures, out);
+        deploy(exe, sizes.deploy, true, &mut figures, out);
+    }
+    if sizes.runs("query") {
+        let _ = writeln!(
+            out,
+            "\n# query cost: {} rows, {} users",
+            sizes.query_rows, sizes.query_users
+        );
+        figures.query = query::run(sizes.query_rows, sizes.query_users, sizes.query_runs, out);
+    }
+    figures
+}
+
+/// Compiles at every size, printing the growth per doubling.
+fn compile_all(exe: &Path, sizes: &Sizes, figures: &mut Figures, out: &mut dyn std::io::Write) {
     let _ = writeln!(
         out,
         "# compile ({} run(s) each, median)",
@@ -290,16 +319,6 @@ pub fn run(exe: &Path, sizes: &Sizes, out: &mut dyn std::io::Write) -> Figures {
         );
         figures.compile.push(figure);
     }
-    let _ = writeln!(out, "\n# plan and apply on PostgreSQL");
-    deploy(exe, sizes.deploy / 4, false, &mut figures, out);
-    deploy(exe, sizes.deploy, true, &mut figures, out);
-    let _ = writeln!(
-        out,
-        "\n# query cost: {} rows, {} users",
-        sizes.query_rows, sizes.query_users
-    );
-    figures.query = query::run(sizes.query_rows, sizes.query_users, sizes.query_runs, out);
-    figures
 }
 
 /// Compiles a synthetic project of `sources` sources `runs` times.
