@@ -5,6 +5,8 @@
 //! cargo run --release --example synth -- OUT_DIR SOURCES [COLUMNS] [RULES] [USERS]
 //! ```
 //! Defaults: 30 columns per source, SOURCES/10 rules, 4 × SOURCES users.
+//! With `--postgres DATABASE URL_VAR`, every source is on one PostgreSQL
+//! integration governing DATABASE (the benchmark's deployment).
 
 // Only the writer is used here.
 #[allow(dead_code)]
@@ -12,7 +14,19 @@
 mod synth;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut layout = synth::Layout::Mixed;
+    if let Some(at) = args.iter().position(|a| a == "--postgres") {
+        let (Some(database), Some(url_var)) = (args.get(at + 1), args.get(at + 2)) else {
+            eprintln!("--postgres needs DATABASE and URL_VAR");
+            std::process::exit(1);
+        };
+        layout = synth::Layout::Postgres {
+            database: database.clone(),
+            url_var: url_var.clone(),
+        };
+        args.drain(at..at + 3);
+    }
     let Some(out) = args.first() else {
         eprintln!("usage: synth OUT_DIR SOURCES [COLUMNS] [RULES] [USERS]");
         std::process::exit(1);
@@ -27,7 +41,7 @@ fn main() {
             }
         }
     };
-    let mut spec = synth::Spec::standard(number(1).unwrap_or(1000), synth::Layout::Mixed);
+    let mut spec = synth::Spec::standard(number(1).unwrap_or(1000), layout);
     spec.columns = number(2).unwrap_or(spec.columns).max(7);
     spec.rules = number(3).unwrap_or(spec.rules);
     spec.users = number(4).unwrap_or(spec.users);

@@ -400,13 +400,19 @@ fn existing_objects_sql(schemas: &[String], dialect: Dialect) -> String {
     )
 }
 
-/// The catalog's text of every view in the given schemas, by qualified name.
+/// A fingerprint of every view's definition in the given schemas, by
+/// qualified name: what apply records, and what a plan compares to tell a
+/// view redefined or dropped by hand.
 pub fn view_definitions_sql(schemas: &[String], dialect: Dialect) -> String {
     let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
     match dialect {
+        // The stored rule tree, hashed by the server: deparsing thousands
+        // of views with pg_get_viewdef takes seconds, this a fraction.
         Dialect::Postgres => format!(
-            "SELECT n.nspname || '.' || c.relname, pg_catalog.pg_get_viewdef(c.oid)
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            "SELECT n.nspname || '.' || c.relname, encode(sha256(convert_to(r.ev_action::text, 'UTF8')), 'hex')
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN'
               WHERE c.relkind = 'v' AND n.nspname {ours}"
         ),
         // Redshift keeps late-binding view text in pg_views as well.
