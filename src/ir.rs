@@ -42,6 +42,19 @@ pub struct Schemas {
     pub views: String,
 }
 
+impl Schemas {
+    /// The schemas an integration's objects live in.
+    pub fn of(integration: &crate::model::Integration) -> Schemas {
+        let prefix = &integration.system_prefix;
+        Schemas {
+            system: format!("{prefix}_system"),
+            functions: format!("{prefix}_functions"),
+            procedures: format!("{prefix}_procedures"),
+            views: integration.view_schema.clone(),
+        }
+    }
+}
+
 /// One governed view.
 #[derive(Debug, Clone, Serialize)]
 pub struct View {
@@ -284,17 +297,11 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (views, profiles)
     });
-    let prefix = &integration.system_prefix;
     Integration {
         name: integration.name.clone(),
         dialect: integration.dialect,
         database: integration.database.clone(),
-        schemas: Schemas {
-            system: format!("{prefix}_system"),
-            functions: format!("{prefix}_functions"),
-            procedures: format!("{prefix}_procedures"),
-            views: integration.view_schema.clone(),
-        },
+        schemas: Schemas::of(integration),
         grant_to: integration.grant_to.clone(),
         expose_profile: integration.expose_profile,
         views,

@@ -36,24 +36,46 @@ pub struct Built {
 }
 
 fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
+    let (files, model, warnings) = load_checked(dir)?;
+    let lowered = lower_and_emit(&model);
+    finish(files, model, warnings, lowered)
+}
+
+/// A loaded and checked project: its files, model and warnings.
+type Checked = (Files, Model, Vec<Diagnostic>);
+
+fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
     let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
     let checked = project.check();
-    let Some(model) = checked.model else {
-        return Err((project.files, checked.diagnostics));
-    };
-    let ir = ir::lower(&model);
-    match compile_ir(&ir) {
-        Ok(compiled) => Ok(Built {
-            files: project.files,
+    match checked.model {
+        Some(model) => Ok((project.files, model, checked.diagnostics)),
+        None => Err((project.files, checked.diagnostics)),
+    }
+}
+
+/// The model lowered and emitted, or the emitter's errors.
+fn lower_and_emit(model: &Model) -> Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>> {
+    let ir = ir::lower(model);
+    compile_ir(&ir).map(|compiled| (ir, compiled))
+}
+
+fn finish(
+    files: Files,
+    model: Model,
+    mut warnings: Vec<Diagnostic>,
+    lowered: Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>>,
+) -> Result<Built, (Files, Vec<Diagnostic>)> {
+    match lowered {
+        Ok((ir, compiled)) => Ok(Built {
+            files,
             model,
             ir,
             compiled,
-            warnings: checked.diagnostics,
+            warnings,
         }),
         Err(mut found) => {
-            let mut diagnostics = checked.diagnostics;
-            diagnostics.append(&mut found);
-            Err((project.files, diagnostics))
+            warnings.append(&mut found);
+            Err((files, warnings))
         }
     }
 }
@@ -242,20 +264,16 @@ pub fn plan_online(
     only: &[String],
     sensitive_tag: &str,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
-    let built = build(dir)?;
+    let (files, model, warnings) = load_checked(dir)?;
     if let Some(unknown) = only
         .iter()
-        .find(|n| !built.compiled.iter().any(|c| c.integration == **n))
+        .find(|n| !model.integrations.iter().any(|i| i.name == **n))
     {
-        let known: Vec<&str> = built
-            .compiled
-            .iter()
-            .map(|c| c.integration.as_str())
-            .collect();
+        let known: Vec<&str> = model.integrations.iter().map(|i| i.name.as_str()).collect();
         let help = crate::suggest::did_you_mean(unknown, known.iter().copied())
             .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
         return Err((
-            built.files,
+            files,
             vec![
                 Diagnostic::error(
                     "plan::unknown_integration",
@@ -265,42 +283,31 @@ pub fn plan_online(
             ],
         ));
     }
+    let selected: Vec<usize> = (0..model.integrations.len())
+        .filter(|&i| only.is_empty() || only.contains(&model.integrations[i].name))
+        .collect();
+    // Reading the databases waits on them; lowering and emitting is work
+    // for this machine: do both at once.
+    let (lowered, reads) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            selected
+                .iter()
+                .map(|&i| read_live(&model, i))
+                .collect::<Vec<_>>()
+        });
+        let lowered = lower_and_emit(&model);
+        let reads = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (lowered, reads)
+    });
+    let built = finish(files, model, warnings, lowered)?;
     let mut integrations = Vec::new();
     let mut targets = Vec::new();
     let mut errors = Vec::new();
-    for (i, (compiled, lowered)) in built
-        .compiled
-        .iter()
-        .zip(&built.ir.integrations)
-        .enumerate()
-    {
-        if !only.is_empty() && !only.contains(&compiled.integration) {
-            continue;
-        }
-        let tables: Vec<live::DeclaredTable> = built
-            .model
-            .sources
-            .iter()
-            .filter(|s| s.integration == i)
-            .map(|s| live::DeclaredTable {
-                source: s.id.clone(),
-                database: s.dialect.catalog_name(&s.table.database),
-                schema: s.dialect.catalog_name(&s.table.schema),
-                table: s.dialect.catalog_name(&s.table.table),
-                columns: s
-                    .columns
-                    .iter()
-                    .map(|c| (s.dialect.catalog_name(&c.name), c.ty.sql.clone()))
-                    .collect(),
-            })
-            .collect();
-        let result = db::connect(&built.model.integrations[i]).and_then(|mut conn| {
-            let state = conn.read_state(&lowered.schemas, lowered.dialect)?;
-            let database = lowered.dialect.catalog_name(&lowered.database);
-            let checks = conn.live_checks(lowered.dialect, &database, &tables)?;
-            Ok((conn, state, checks))
-        });
-        match result {
+    for (&i, read) in selected.iter().zip(reads) {
+        let (compiled, lowered) = (&built.compiled[i], &built.ir.integrations[i]);
+        match read {
             Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
@@ -354,6 +361,37 @@ pub fn plan_online(
         built,
         targets,
     })
+}
+
+/// What a plan reads from one integration's database.
+type LiveRead = (Db, db::State, (Vec<Diagnostic>, Vec<String>));
+
+/// Connects to integration `i`'s database, reads veil's state there and runs
+/// the live checks.
+fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
+    let integration = &model.integrations[i];
+    let dialect = integration.dialect;
+    let tables: Vec<live::DeclaredTable> = model
+        .sources
+        .iter()
+        .filter(|s| s.integration == i)
+        .map(|s| live::DeclaredTable {
+            source: s.id.clone(),
+            database: s.dialect.catalog_name(&s.table.database),
+            schema: s.dialect.catalog_name(&s.table.schema),
+            table: s.dialect.catalog_name(&s.table.table),
+            columns: s
+                .columns
+                .iter()
+                .map(|c| (s.dialect.catalog_name(&c.name), c.ty.sql.clone()))
+                .collect(),
+        })
+        .collect();
+    let mut conn = db::connect(integration)?;
+    let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+    let database = dialect.catalog_name(&integration.database);
+    let checks = conn.live_checks(dialect, &database, &tables)?;
+    Ok((conn, state, checks))
 }
 
 /// What only a database can tell: objects veil would create that exist
