@@ -210,14 +210,52 @@ pub fn apply(
         Dialect::Redshift => "GETDATE()",
         Dialect::Postgres => "CURRENT_TIMESTAMP",
     };
-    let mut state = format!("DELETE FROM {system}.\"state\";\n");
+    // Only the rows that change are rewritten: a one-rule change records
+    // one row, not every object's SQL again.
+    let recorded: std::collections::HashMap<(&str, &str), (usize, &crate::plan::DeployedObject)> =
+        now.deployed
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(position, o)| ((o.kind.as_str(), o.name.as_str()), (position, o)))
+            .collect();
+    let mut state = String::new();
+    let delete_row = |state: &mut String, kind: &str, name: &str| {
+        state.push_str(&format!(
+            "DELETE FROM {system}.\"state\" WHERE object_kind = {} AND object_name = {};\n",
+            lit(kind),
+            lit(name)
+        ));
+    };
+    let wanted: std::collections::HashSet<(&str, &str)> = work
+        .objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+        .collect();
+    for old in &now.deployed.objects {
+        if !wanted.contains(&(old.kind.as_str(), old.name.as_str())) {
+            delete_row(&mut state, &old.kind, &old.name);
+        }
+    }
     for (position, object) in work.objects.iter().enumerate() {
+        let catalog = definitions.get(&object.name);
+        if let Some((old_position, old)) =
+            recorded.get(&(object.kind.as_str(), object.name.as_str()))
+        {
+            let old_catalog = now.recorded_views.get(&object.name).cloned().flatten();
+            if *old_position == position
+                && old.sql == object.sql
+                && old.columns == object.columns
+                && old_catalog.as_ref() == catalog
+            {
+                continue;
+            }
+            delete_row(&mut state, &object.kind, &object.name);
+        }
         let columns = object.columns.as_ref().map_or("NULL".to_string(), |c| {
             lit(&serde_json::to_string(c).unwrap_or_default())
         });
-        let catalog = definitions
-            .get(&object.name)
-            .map_or("NULL".to_string(), |c| lit(c));
+        let catalog = catalog.map_or("NULL".to_string(), |c| lit(c));
         state.push_str(&format!(
             "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({}, {}, {position}, {}, {}, {columns}, {catalog}, {version}, {clock});\n",
             lit(&object.kind),
@@ -227,15 +265,21 @@ pub fn apply(
         ));
     }
     // The policies this deployment enforces, in parts a Redshift VARCHAR
-    // holds.
-    state.push_str(&format!("DELETE FROM {system}.\"policy_files\";\n"));
-    for (path, text) in &work.policy_files {
-        for (part, chunk) in chunks(text, 60_000).enumerate() {
-            state.push_str(&format!(
-                "INSERT INTO {system}.\"policy_files\" (path, part, text) VALUES ({}, {part}, {});\n",
-                lit(path),
-                lit(chunk)
-            ));
+    // holds; rewritten only when they changed.
+    let mut before: Vec<&(String, String)> = now.policy_files.iter().collect();
+    let mut after: Vec<&(String, String)> = work.policy_files.iter().collect();
+    before.sort();
+    after.sort();
+    if before != after {
+        state.push_str(&format!("DELETE FROM {system}.\"policy_files\";\n"));
+        for (path, text) in &work.policy_files {
+            for (part, chunk) in chunks(text, 60_000).enumerate() {
+                state.push_str(&format!(
+                    "INSERT INTO {system}.\"policy_files\" (path, part, text) VALUES ({}, {part}, {});\n",
+                    lit(path),
+                    lit(chunk)
+                ));
+            }
         }
     }
     let serial = now.serial + 1;
