@@ -564,6 +564,19 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
         "{}",
         offline.stderr
     );
+    // A plan made by another veil (another plan format) is refused.
+    ok(veil(&db, &["plan", path, "--out", plan_file]));
+    let text = std::fs::read_to_string(plan_file).expect("reads the plan");
+    let older = text.replacen("\"format_version\":2", "\"format_version\":1", 1);
+    assert_ne!(older, text, "the saved plan records its format");
+    std::fs::write(plan_file, older).expect("writes the plan");
+    let other = veil(&db, &["apply", plan_file, "--auto-approve"]);
+    assert_eq!(other.status, 1);
+    assert!(
+        other.stderr.contains("plan format 1") && other.stderr.contains("plan again"),
+        "{}",
+        other.stderr
+    );
 }
 
 #[test]

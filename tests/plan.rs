@@ -70,7 +70,7 @@ fn offline_plan_against_nothing_creates_everything() {
     let run = veil(&["plan", "--offline", "policies", "--format", "json"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     let plan = json(&run);
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["offline"], true);
     let app = actions(&plan, "app");
     assert!(app.iter().all(|(a, _)| a == "create"), "{app:?}");

@@ -96,13 +96,31 @@ fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
         )
         .help("pass a project directory or a file written by `veil plan --out`")
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
         Diagnostic::error(
             "apply::plan_file",
             format!("`{}` is not a veil plan: {e}", path.display()),
         )
         .help("pass a file written by `veil plan --out`")
-    })
+    })?;
+    // A plan is carried out exactly as reviewed, by the veil that made it.
+    if saved.format_version != crate::plan::FORMAT_VERSION
+        || saved.veil_version != env!("CARGO_PKG_VERSION")
+    {
+        return Err(Diagnostic::error(
+            "apply::plan_version",
+            format!(
+                "`{}` was made by veil {} (plan format {}); this is veil {} (plan format {})",
+                path.display(),
+                saved.veil_version,
+                saved.format_version,
+                env!("CARGO_PKG_VERSION"),
+                crate::plan::FORMAT_VERSION
+            ),
+        )
+        .help("plan again with this veil and review the new plan"));
+    }
+    Ok(saved)
 }
 
 pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&str)) -> Outcome {

@@ -12,7 +12,7 @@ use similar::TextDiff;
 use std::collections::{BTreeMap, HashMap};
 
 /// The version of the JSON shape of a plan.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A plan for every integration.
 #[derive(Debug, Clone, Serialize)]
