@@ -33,8 +33,9 @@ pub struct Impact {
 /// An impact before its users are known.
 type Change = (String, String, Option<String>, Option<String>, bool);
 
-/// Users alike in both versions: a representative's entries, and the names.
-type Class<'a> = (Option<&'a User>, Option<&'a User>, Vec<&'a str>);
+/// Users alike in both versions: a representative's entries before and
+/// after, whether they differ, and the names.
+type Class<'a> = (Option<&'a User>, Option<&'a User>, bool, Vec<&'a str>);
 
 /// A source's effective policy, without locations: two sources with the
 /// same signature look the same to every user.
@@ -135,11 +136,12 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
     let mut classes: HashMap<String, Class<'_>> = HashMap::new();
     for name in names {
         let (ou, nu) = (old_users.get(name), new_users.get(name));
-        let key = format!("{:?}|{:?}", unnamed(ou), unnamed(nu));
+        let (before, after) = (unnamed(ou), unnamed(nu));
+        let user_changed = before != after;
         classes
-            .entry(key)
-            .or_insert_with(|| (ou.copied(), nu.copied(), Vec::new()))
-            .2
+            .entry(format!("{before:?}|{after:?}"))
+            .or_insert_with(|| (ou.copied(), nu.copied(), user_changed, Vec::new()))
+            .3
             .push(name);
     }
     let all_sources: Vec<&str> = old_index
@@ -151,19 +153,7 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         .collect();
     let nobody = User::default();
     let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
-    for (ou, nu, members) in classes.into_values() {
-        let user_changed = match (ou, nu) {
-            (Some(a), Some(b)) => {
-                User {
-                    name: String::new(),
-                    ..a.clone()
-                } != User {
-                    name: String::new(),
-                    ..b.clone()
-                }
-            }
-            _ => true,
-        };
+    for (ou, nu, user_changed, members) in classes.into_values() {
         let sources = if user_changed { &all_sources } else { &changed };
         let mut found = Vec::new();
         for &id in sources {

@@ -242,6 +242,7 @@ fn a_second_plan_is_empty_and_changes_touch_only_what_they_change() {
         .as_array()
         .expect("impact")
         .clone();
+    assert_eq!(impact.len(), 1, "one change, listing its users: {impact:?}");
     let mut seen: Vec<(String, String, String)> = impact
         .iter()
         .flat_map(|x| {
