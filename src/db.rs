@@ -457,23 +457,26 @@ impl Db {
             .query(&live::columns_sql(dialect, tables), &[])?
             .iter()
             .map(|row| live::CatalogColumn {
-                table: row.get(0),
-                column: row.get(1),
-                data_type: row.get(2),
-                char_length: int(row, 3),
-                precision: int(row, 4),
-                scale: int(row, 5),
+                database: row.get(0),
+                schema: row.get(1),
+                table: row.get(2),
+                column: row.get(3),
+                data_type: row.get(4),
+                char_length: int(row, 5),
+                precision: int(row, 6),
+                scale: int(row, 7),
             })
             .collect();
         let grants: Vec<live::CatalogGrant> = self
             .query(&live::grants_sql(dialect, database, tables), &[])?
             .iter()
             .map(|row| live::CatalogGrant {
-                table: row.get(0),
-                grantee_kind: row.get(1),
-                grantee: row.get::<_, Option<String>>(2).unwrap_or_default(),
-                privilege: row.get(3),
-                owner: row.get(4),
+                schema: row.get(0),
+                table: row.get(1),
+                grantee_kind: row.get(2),
+                grantee: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                privilege: row.get(4),
+                owner: row.get(5),
             })
             .collect();
         Ok(live::findings(

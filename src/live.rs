@@ -47,21 +47,22 @@ pub fn in_list<'a>(values: impl IntoIterator<Item = &'a str>, dialect: Dialect) 
 }
 
 /// The query for the catalog's columns of the declared tables. Each row:
-/// table key, column name, type name, and (Redshift) character length,
-/// numeric precision and numeric scale.
+/// database, schema, table, column, type name, and (Redshift) character
+/// length, numeric precision and numeric scale. (The filter may let through
+/// a table whose dotted name spells the same; `findings` matches exactly.)
 pub fn columns_sql(dialect: Dialect, tables: &[DeclaredTable]) -> String {
     let keys: Vec<String> = tables.iter().map(|t| t.key(dialect)).collect();
     let wanted = in_list(keys.iter().map(String::as_str), dialect);
     match dialect {
         Dialect::Postgres => format!(
-            "SELECT n.nspname || '.' || c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NULL::int4, NULL::int4, NULL::int4
+            "SELECT CAST(pg_catalog.current_database() AS text), n.nspname, c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NULL::int4, NULL::int4, NULL::int4
                FROM pg_catalog.pg_attribute a
                JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname || '.' || c.relname) {wanted}"
         ),
         Dialect::Redshift => format!(
-            "SELECT database_name || '.' || schema_name || '.' || table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale
+            "SELECT database_name, schema_name, table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale
                FROM svv_all_columns
               WHERE (database_name || '.' || schema_name || '.' || table_name) {wanted}"
         ),
@@ -69,8 +70,8 @@ pub fn columns_sql(dialect: Dialect, tables: &[DeclaredTable]) -> String {
 }
 
 /// The query for grants on the declared tables (of the connected database).
-/// Each row: table key, grantee kind (`user`, `group`, `role`, `public`),
-/// grantee name, privilege, and the table's owner.
+/// Each row: schema, table, grantee kind (`user`, `group`, `role`,
+/// `public`), grantee name, privilege, and the table's owner.
 pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) -> String {
     let keys: Vec<String> = tables
         .iter()
@@ -80,7 +81,7 @@ pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) ->
     let wanted = in_list(keys.iter().map(String::as_str), dialect);
     match dialect {
         Dialect::Postgres => format!(
-            "SELECT n.nspname || '.' || c.relname,
+            "SELECT n.nspname, c.relname,
                     CASE WHEN a.grantee = 0 THEN 'public' ELSE 'role' END,
                     COALESCE(r.rolname, ''), a.privilege_type, o.rolname
                FROM pg_catalog.pg_class c
@@ -93,7 +94,7 @@ pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) ->
         // svv_relation_privileges lists explicit grants in the connected
         // database; the owner's own privileges are left out below.
         Dialect::Redshift => format!(
-            "SELECT p.namespace_name || '.' || p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename
+            "SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename
                FROM svv_relation_privileges p
                LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
                LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
@@ -106,6 +107,8 @@ pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) ->
 /// One row of the columns query.
 #[derive(Debug, Clone)]
 pub struct CatalogColumn {
+    pub database: String,
+    pub schema: String,
     pub table: String,
     pub column: String,
     pub data_type: String,
@@ -117,6 +120,7 @@ pub struct CatalogColumn {
 /// One row of the grants query.
 #[derive(Debug, Clone)]
 pub struct CatalogGrant {
+    pub schema: String,
     pub table: String,
     pub grantee_kind: String,
     pub grantee: String,
@@ -189,25 +193,36 @@ fn type_matches(declared: &str, actual: &CatalogColumn) -> bool {
 
 /// What the rows say: errors for missing tables, missing columns and
 /// mismatched types; warnings for grants on base tables.
-pub fn findings(
+pub fn findings<'a>(
     integration: &str,
     dialect: Dialect,
     database: &str,
-    tables: &[DeclaredTable],
-    columns: &[CatalogColumn],
+    tables: &'a [DeclaredTable],
+    columns: &'a [CatalogColumn],
     grants: &[CatalogGrant],
 ) -> (Vec<Diagnostic>, Vec<String>) {
-    let mut catalog: BTreeMap<&str, BTreeMap<&str, &CatalogColumn>> = BTreeMap::new();
+    // PostgreSQL has one database per connection; Redshift's column view
+    // spans the cluster's.
+    let database_of = |name: &'a str| match dialect {
+        Dialect::Postgres => "",
+        Dialect::Redshift => name,
+    };
+    let mut catalog: BTreeMap<(&str, &str, &str), BTreeMap<&str, &CatalogColumn>> = BTreeMap::new();
     for c in columns {
         catalog
-            .entry(c.table.as_str())
+            .entry((database_of(&c.database), &c.schema, &c.table))
             .or_default()
             .insert(c.column.as_str(), c);
     }
     let mut errors = Vec::new();
     for table in tables {
         let key = table.key(dialect);
-        let Some(found) = catalog.get(key.as_str()) else {
+        let exact = (
+            database_of(&table.database),
+            table.schema.as_str(),
+            table.table.as_str(),
+        );
+        let Some(found) = catalog.get(&exact) else {
             errors.push(
                 Diagnostic::error(
                     "plan::table_missing",
@@ -254,8 +269,16 @@ pub fn findings(
         }
     }
 
+    let declared: BTreeSet<(&str, &str)> = tables
+        .iter()
+        .filter(|t| dialect == Dialect::Postgres || t.database == database)
+        .map(|t| (t.schema.as_str(), t.table.as_str()))
+        .collect();
     let mut granted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for g in grants {
+        if !declared.contains(&(g.schema.as_str(), g.table.as_str())) {
+            continue;
+        }
         // The owner's own privileges go with owning the table.
         let owner_kind = match dialect {
             Dialect::Postgres => "role",
@@ -270,7 +293,7 @@ pub fn findings(
             kind => format!("{kind} {}", g.grantee),
         };
         granted
-            .entry((g.table.clone(), grantee))
+            .entry((format!("{}.{}", g.schema, g.table), grantee))
             .or_default()
             .insert(g.privilege.to_ascii_uppercase());
     }
@@ -304,6 +327,8 @@ mod tests {
 
     fn column(data_type: &str, len: Option<i32>, p: Option<i32>, s: Option<i32>) -> CatalogColumn {
         CatalogColumn {
+            database: "d".into(),
+            schema: "s".into(),
             table: "t".into(),
             column: "c".into(),
             data_type: data_type.into(),
@@ -362,6 +387,56 @@ mod tests {
             &column("integer", None, Some(32), Some(0))
         ));
         assert!(type_matches("bool", &column("boolean", None, None, None)));
+    }
+
+    #[test]
+    fn tables_match_by_their_parts_not_their_dotted_names() {
+        let declared = [DeclaredTable {
+            source: "x.y".into(),
+            database: "db".into(),
+            schema: "a.b".into(),
+            table: "c".into(),
+            columns: vec![("id".into(), "bigint".into())],
+        }];
+        // `a`.`b.c` spells `a.b.c` as well, but is another table.
+        let other = CatalogColumn {
+            database: "db".into(),
+            schema: "a".into(),
+            table: "b.c".into(),
+            column: "id".into(),
+            data_type: "bigint".into(),
+            char_length: None,
+            precision: None,
+            scale: None,
+        };
+        let grant = CatalogGrant {
+            schema: "a".into(),
+            table: "b.c".into(),
+            grantee_kind: "public".into(),
+            grantee: String::new(),
+            privilege: "SELECT".into(),
+            owner: None,
+        };
+        for dialect in [Dialect::Postgres, Dialect::Redshift] {
+            let (errors, warnings) = findings(
+                "i",
+                dialect,
+                "db",
+                &declared,
+                std::slice::from_ref(&other),
+                std::slice::from_ref(&grant),
+            );
+            assert_eq!(errors.len(), 1, "{dialect:?}");
+            assert_eq!(errors[0].code, "plan::table_missing");
+            assert!(warnings.is_empty(), "{warnings:?}");
+            let same = CatalogColumn {
+                schema: "a.b".into(),
+                table: "c".into(),
+                ..other.clone()
+            };
+            let (errors, _) = findings("i", dialect, "db", &declared, &[same], &[]);
+            assert!(errors.is_empty(), "{dialect:?}");
+        }
     }
 
     #[test]
