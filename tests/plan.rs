@@ -244,9 +244,16 @@ fn plan_errors_name_what_to_do() {
     assert!(run.stderr.contains("--offline"), "{}", run.stderr);
     let run = veil(&["plan", "policies", "--against", "policies"]);
     assert_eq!(run.status, 1, "--against needs --offline");
-    let run = veil(&["plan", "--offline", "policies", "--integration", "ap"]);
-    assert_eq!(run.status, 1);
-    assert!(run.stderr.contains("did you mean `app`?"), "{}", run.stderr);
+    for online in [false, true] {
+        // An online plan says so before it connects to anything.
+        let mut args = vec!["plan", "policies", "--integration", "ap"];
+        if !online {
+            args.push("--offline");
+        }
+        let run = veil(&args);
+        assert_eq!(run.status, 1);
+        assert!(run.stderr.contains("did you mean `app`?"), "{}", run.stderr);
+    }
 }
 
 /// The impacts of one user, as `change source[.column]` lines.

@@ -153,6 +153,21 @@ impl Checker<'_> {
     }
 
     /// An unknown name inside something (`in `s.orders``).
+    /// An unknown column of source `s`, with a close declared name as hint.
+    fn unknown_column(&mut self, s: usize, name: &str, at: Loc, otherwise: &str) {
+        let source = &self.model.sources[s];
+        let names: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
+        let container = format!("in `{}`", source.id);
+        self.unknown_in(
+            "column",
+            name,
+            &container,
+            at,
+            names.iter().map(String::as_str),
+            otherwise,
+        );
+    }
+
     fn unknown_in<'c>(
         &mut self,
         what: &str,

@@ -272,9 +272,7 @@ impl Checker<'_> {
                             targets.push((s, c));
                             found = true;
                         } else if sources.iter().any(|sel| matches!(&sel.node, Selector::Source(p) if p.dotted() == self.model.sources[s].id)) {
-                            let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                            let container = format!("in `{}`", self.model.sources[s].id);
-                            self.unknown_in("column", &column.node, &container, loc(file, column.span), names.iter().map(String::as_str), "name a column declared in the source's `columns` block");
+                            self.unknown_column(s, &column.node, loc(file, column.span), "name a column declared in the source's `columns` block");
                             found = true;
                         }
                     }
@@ -620,18 +618,10 @@ impl Checker<'_> {
                 }
                 for &s in &sources {
                     if find_column(&self.model.sources[s], &column.node).is_none() {
-                        let names: Vec<String> = self.model.sources[s]
-                            .columns
-                            .iter()
-                            .map(|c| c.name.clone())
-                            .collect();
-                        let container = format!("in `{}`", self.model.sources[s].id);
-                        self.unknown_in(
-                            "column",
+                        self.unknown_column(
+                            s,
                             &column.node,
-                            &container,
                             loc(file, column.span),
-                            names.iter().map(String::as_str),
                             "sample by a declared column, usually the primary key",
                         );
                     }
@@ -779,18 +769,10 @@ impl Checker<'_> {
             Operand::Column(name) => match find_column(&self.model.sources[s], name) {
                 Some(c) => Some(Kind::of(self.model.sources[s].columns[c].ty.kind)),
                 None => {
-                    let names: Vec<String> = self.model.sources[s]
-                        .columns
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect();
-                    let container = format!("in `{}`", self.model.sources[s].id);
-                    self.unknown_in(
-                        "column",
+                    self.unknown_column(
+                        s,
                         name,
-                        &container,
                         at,
-                        names.iter().map(String::as_str),
                         "name a declared column; quote strings with double quotes",
                     );
                     None
@@ -820,9 +802,7 @@ impl Checker<'_> {
                         expr.columns(&mut columns);
                         for c in &columns {
                             if find_column(&self.model.sources[s], c).is_none() {
-                                let names: Vec<String> = self.model.sources[s].columns.iter().map(|c| c.name.clone()).collect();
-                                let container = format!("in `{}`", self.model.sources[s].id);
-                                self.unknown_in("column", c, &container, at, names.iter().map(String::as_str), "the escape hatch may read only the source's declared columns");
+                                self.unknown_column(s, c, at, "the escape hatch may read only the source's declared columns");
                             }
                         }
                         let boolean = match expr.is_boolean() {

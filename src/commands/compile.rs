@@ -6,7 +6,6 @@ use crate::diagnostic::Diagnostic;
 use crate::emit::{self, SqlObject};
 use crate::ir;
 use crate::model::Dialect;
-use crate::project;
 use serde::Serialize;
 use std::path::Path;
 
@@ -123,18 +122,14 @@ fn too_large(user: &str, field: &str, bytes: usize, limit: usize, integration: &
 }
 
 pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
-    let project = match project::load(dir) {
-        Ok(project) => project,
-        Err(error) => return Outcome::failed(error.files, error.diagnostics),
-    };
-    let checked = project.check();
-    let Some(model) = checked.model else {
-        return Outcome::failed(project.files, checked.diagnostics);
+    let (files, model, warnings) = match super::load_checked(dir) {
+        Ok(checked) => checked,
+        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
     };
     let ir = ir::lower(&model);
     let mut outcome = Outcome {
-        files: project.files,
-        diagnostics: checked.diagnostics,
+        files,
+        diagnostics: warnings,
         output: String::new(),
         success: false,
         exit_code: None,

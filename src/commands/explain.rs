@@ -5,7 +5,6 @@ use super::Outcome;
 use crate::cli::OutputFormat;
 use crate::diagnostic::Diagnostic;
 use crate::explain::{self, SourceView, State};
-use crate::project;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -28,13 +27,9 @@ pub fn explain(
     source: Option<&str>,
     format: OutputFormat,
 ) -> Outcome {
-    let project = match project::load(dir) {
-        Ok(project) => project,
-        Err(error) => return Outcome::failed(error.files, error.diagnostics),
-    };
-    let checked = project.check();
-    let Some(model) = checked.model else {
-        return Outcome::failed(project.files, checked.diagnostics);
+    let (files, model, warnings) = match super::load_checked(dir) {
+        Ok(checked) => checked,
+        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
     };
     let unknown = |what: &str, name: &str, known: Vec<&str>| {
         let help = crate::suggest::did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
@@ -55,7 +50,7 @@ pub fn explain(
                     .iter()
                     .map(|u| u.name.as_str())
                     .collect();
-                return Outcome::failed(project.files, vec![unknown("user", name, known)]);
+                return Outcome::failed(files, vec![unknown("user", name, known)]);
             }
         },
         None => model.directory.users.iter().collect(),
@@ -65,7 +60,7 @@ pub fn explain(
             Some(s) => Some(s),
             None => {
                 let known = model.sources.iter().map(|s| s.id.as_str()).collect();
-                return Outcome::failed(project.files, vec![unknown("source", id, known)]);
+                return Outcome::failed(files, vec![unknown("source", id, known)]);
             }
         },
         None => None,
@@ -76,7 +71,7 @@ pub fn explain(
             .iter()
             .map(|u| UserReport {
                 user: &u.name,
-                sources: explain::explain_user(&model, &project.files, u, only),
+                sources: explain::explain_user(&model, &files, u, only),
             })
             .collect(),
     };
@@ -86,8 +81,8 @@ pub fn explain(
         _ => text(&report),
     };
     Outcome {
-        files: project.files,
-        diagnostics: checked.diagnostics,
+        files,
+        diagnostics: warnings,
         output,
         success: true,
         exit_code: None,

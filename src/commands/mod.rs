@@ -10,12 +10,15 @@ pub mod plan;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
+use crate::model::Model;
+use crate::project;
 pub use apply::{ApplyOptions, apply, parse_timeout};
 pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
 pub use explain::explain;
 pub use fmt::fmt;
 pub use init::init;
 pub use plan::{PlanOptions, plan};
+use std::path::Path;
 pub use validate::validate;
 
 /// What a command produced.
@@ -31,6 +34,19 @@ pub struct Outcome {
     /// An exit code other than 0 or 1 (`plan --detailed-exitcode` gives 2
     /// when there are changes).
     pub exit_code: Option<u8>,
+}
+
+/// A loaded and checked project: its files, model and warnings.
+type Checked = (Files, Model, Vec<Diagnostic>);
+
+/// Loads and checks a project; on errors, the files and every diagnostic.
+fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
+    let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
+    let checked = project.check();
+    match checked.model {
+        Some(model) => Ok((project.files, model, checked.diagnostics)),
+        None => Err((project.files, checked.diagnostics)),
+    }
 }
 
 impl Outcome {

@@ -1,6 +1,6 @@
 //! `veil plan`: what apply would change, per integration.
 
-use super::{Compiled, Outcome, compile_ir};
+use super::{Compiled, Outcome, compile_ir, load_checked};
 use crate::ast::{Method, Operand, Predicate};
 use crate::cli::OutputFormat;
 use crate::db::{self, Db};
@@ -39,18 +39,6 @@ fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
     let (files, model, warnings) = load_checked(dir)?;
     let lowered = lower_and_emit(&model);
     finish(files, model, warnings, lowered)
-}
-
-/// A loaded and checked project: its files, model and warnings.
-type Checked = (Files, Model, Vec<Diagnostic>);
-
-fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
-    let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
-    let checked = project.check();
-    match checked.model {
-        Some(model) => Ok((project.files, model, checked.diagnostics)),
-        None => Err((project.files, checked.diagnostics)),
-    }
 }
 
 /// The model lowered and emitted, or the emitter's errors.
@@ -133,26 +121,8 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         },
         None => None,
     };
-    for name in options.integrations {
-        if !planned.compiled.iter().any(|c| c.integration == *name) {
-            let known: Vec<&str> = planned
-                .compiled
-                .iter()
-                .map(|c| c.integration.as_str())
-                .collect();
-            let help = crate::suggest::did_you_mean(name, known.iter().copied())
-                .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
-            return Outcome::failed(
-                planned.files,
-                vec![
-                    Diagnostic::error(
-                        "plan::unknown_integration",
-                        format!("unknown integration `{name}`"),
-                    )
-                    .help(help),
-                ],
-            );
-        }
+    if let Some(unknown) = unknown_integration(&planned.model, options.integrations) {
+        return Outcome::failed(planned.files, vec![unknown]);
     }
     let mut integrations = Vec::new();
     for (compiled, lowered) in planned.compiled.iter().zip(&planned.ir.integrations) {
@@ -201,6 +171,21 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         success: true,
         exit_code: (options.detailed_exitcode && changes).then_some(2),
     }
+}
+
+/// An error for the first `--integration` the project does not have.
+fn unknown_integration(model: &Model, only: &[String]) -> Option<Diagnostic> {
+    let known: Vec<&str> = model.integrations.iter().map(|i| i.name.as_str()).collect();
+    let unknown = only.iter().find(|n| !known.contains(&n.as_str()))?;
+    let help = crate::suggest::did_you_mean(unknown, known.iter().copied())
+        .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
+    Some(
+        Diagnostic::error(
+            "plan::unknown_integration",
+            format!("unknown integration `{unknown}`"),
+        )
+        .help(help),
+    )
 }
 
 /// The policies the database enforces, from the files recorded at the last
@@ -265,23 +250,8 @@ pub fn plan_online(
     sensitive_tag: &str,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
     let (files, model, warnings) = load_checked(dir)?;
-    if let Some(unknown) = only
-        .iter()
-        .find(|n| !model.integrations.iter().any(|i| i.name == **n))
-    {
-        let known: Vec<&str> = model.integrations.iter().map(|i| i.name.as_str()).collect();
-        let help = crate::suggest::did_you_mean(unknown, known.iter().copied())
-            .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
-        return Err((
-            files,
-            vec![
-                Diagnostic::error(
-                    "plan::unknown_integration",
-                    format!("unknown integration `{unknown}`"),
-                )
-                .help(help),
-            ],
-        ));
+    if let Some(unknown) = unknown_integration(&model, only) {
+        return Err((files, vec![unknown]));
     }
     let selected: Vec<usize> = (0..model.integrations.len())
         .filter(|&i| only.is_empty() || only.contains(&model.integrations[i].name))

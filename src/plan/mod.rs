@@ -244,45 +244,38 @@ pub fn diff_profiles(planned: &[Profile], deployed: &[Profile]) -> Vec<ProfileCh
     changes
 }
 
+/// The fields of a profile row a plan compares, in order.
+const PROFILE_FIELDS: [&str; 6] = [
+    "groups",
+    "attributes",
+    "projects",
+    "current_project",
+    "purposes",
+    "valid_tables",
+];
+
 /// The fields that differ between two versions of a profile row.
 fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange> {
-    let field_values = |p: Option<&Profile>| -> Vec<(&'static str, serde_json::Value)> {
-        let Some(p) = p else {
-            return Vec::new();
-        };
-        vec![
-            ("groups", serde_json::json!(p.groups)),
-            ("attributes", serde_json::json!(p.attributes)),
-            ("projects", serde_json::json!(p.projects)),
-            ("current_project", serde_json::json!(p.current_project)),
-            ("purposes", serde_json::json!(p.purposes)),
-            ("valid_tables", serde_json::json!(p.valid_tables)),
-        ]
+    let values = |p: Option<&Profile>| -> [serde_json::Value; 6] {
+        p.map_or_else(Default::default, |p| {
+            [
+                serde_json::json!(p.groups),
+                serde_json::json!(p.attributes),
+                serde_json::json!(p.projects),
+                serde_json::json!(p.current_project),
+                serde_json::json!(p.purposes),
+                serde_json::json!(p.valid_tables),
+            ]
+        })
     };
-    let b = field_values(before);
-    let a = field_values(after);
-    let names = [
-        "groups",
-        "attributes",
-        "projects",
-        "current_project",
-        "purposes",
-        "valid_tables",
-    ];
-    names
+    PROFILE_FIELDS
         .iter()
-        .filter_map(|name| {
-            let get = |list: &[(&str, serde_json::Value)]| {
-                list.iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(serde_json::Value::Null, |(_, v)| v.clone())
-            };
-            let (before, after) = (get(&b), get(&a));
-            (before != after).then(|| FieldChange {
-                field: name.to_string(),
-                before,
-                after,
-            })
+        .zip(values(before).into_iter().zip(values(after)))
+        .filter(|(_, (before, after))| before != after)
+        .map(|(field, (before, after))| FieldChange {
+            field: field.to_string(),
+            before,
+            after,
         })
         .collect()
 }
