@@ -364,4 +364,28 @@ fn access_impact_reports_exactly_who_is_affected() {
         !priya.iter().any(|l| l.contains("email")),
         "emails stay hashed for priya: {priya:?}"
     );
+    // New access that shows sensitive columns clear heads the pull request
+    // comment, whether it comes from a new grant or a lifted mask.
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        base.to_str().expect("utf-8"),
+        "--format",
+        "markdown",
+        "--sensitive-tag",
+        "region",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let section = run
+        .stdout
+        .split("New access to sensitive columns")
+        .nth(1)
+        .and_then(|rest| rest.split("####").next())
+        .unwrap_or_else(|| panic!("no sensitive section:\n{}", run.stdout));
+    assert!(
+        section.contains("gains access: sales.orders") && section.contains("priya"),
+        "{section}"
+    );
 }

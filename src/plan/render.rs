@@ -277,7 +277,7 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
         let sensitive: Vec<_> = i
             .access_impact
             .iter()
-            .filter(|x| x.sensitive && x.change == "column clear")
+            .filter(|x| x.sensitive && matches!(x.change.as_str(), "column clear" | "gains access"))
             .collect();
         if !sensitive.is_empty() {
             out.push_str("#### 🔓 New access to sensitive columns\n\n");
