@@ -33,6 +33,12 @@ fn small_benchmark_runs_and_each_step_does_what_it_should() {
         figures.one_rule_objects
     );
     assert!(figures.one_rule_objects[0].starts_with("replace view "));
+    // …in a handful of statements, not one per object of the deployment.
+    assert!(
+        (1..10).contains(&figures.one_rule_statements),
+        "{}",
+        figures.one_rule_statements
+    );
     assert!(figures.apply.is_some() && figures.psql.is_some());
     assert_eq!(figures.query.len(), 2);
     assert!(figures.query.iter().all(|q| q.median_ratio > 0.0));

@@ -256,12 +256,9 @@ pub struct Figures {
     pub compile: Vec<CompileFigure>,
     pub plans: Vec<PlanFigure>,
     pub apply: Option<Duration>,
-    pub apply_round_trips: u64,
     pub psql: Option<Duration>,
     pub one_rule_objects: Vec<String>,
     pub one_rule_statements: usize,
-    pub one_rule_round_trips: u64,
-    pub one_rule_wall: Option<Duration>,
     pub query: Vec<query::QueryFigure>,
 }
 
@@ -426,7 +423,6 @@ fn deploy(
     );
     if full {
         figures.apply = Some(apply.wall);
-        figures.apply_round_trips = apply.round_trips;
         if let Some(psql) = figures.psql {
             let _ = writeln!(
                 out,
@@ -482,8 +478,6 @@ fn deploy(
         let applied = veil(exe, &["apply", path(&project), "--auto-approve"], &env)
             .expect_code(0, "veil apply of a one-rule change");
         figures.one_rule_statements = applied_statements(&applied.stderr);
-        figures.one_rule_round_trips = applied.round_trips;
-        figures.one_rule_wall = Some(applied.wall);
         let _ = writeln!(
             out,
             "one-rule change: objects changed {:?}; apply {:.3} s, {} statements in its transaction, {} round trips in all",
