@@ -244,16 +244,6 @@ pub fn diff_profiles(planned: &[Profile], deployed: &[Profile]) -> Vec<ProfileCh
     changes
 }
 
-/// The fields of a profile row a plan compares, in order.
-const PROFILE_FIELDS: [&str; 6] = [
-    "groups",
-    "attributes",
-    "projects",
-    "current_project",
-    "purposes",
-    "valid_tables",
-];
-
 /// The fields that differ between two versions of a profile row.
 fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange> {
     let values = |p: Option<&Profile>| -> [serde_json::Value; 6] {
@@ -268,7 +258,8 @@ fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange>
             ]
         })
     };
-    PROFILE_FIELDS
+    // The profile's columns between the user name and the update time.
+    crate::emit::PROFILE_COLUMNS[1..7]
         .iter()
         .zip(values(before).into_iter().zip(values(after)))
         .filter(|(_, (before, after))| before != after)
