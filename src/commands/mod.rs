@@ -49,6 +49,13 @@ fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
     }
 }
 
+/// Drops `value` on a thread of its own, for large values a command no
+/// longer needs: the command goes on (or the process exits) meanwhile.
+fn drop_aside<T: Send + 'static>(value: T) {
+    // If no thread can be started, the value is dropped here.
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
+}
+
 impl Outcome {
     fn failed(files: Files, diagnostics: Vec<Diagnostic>) -> Outcome {
         Outcome {

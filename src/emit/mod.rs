@@ -57,6 +57,11 @@ const FUNCTIONS: [(&str, &str); 4] = [
 /// Rows per `INSERT` statement, to stay far below statement size limits.
 const ROWS_PER_INSERT: usize = 500;
 
+/// Bytes after which a new `INSERT` statement begins: a profile row holds
+/// at most a few hundred kilobytes, so statements stay far below Redshift's
+/// 16 MB.
+const BYTES_PER_INSERT: usize = 1 << 20;
+
 const TEMPLATES: [(&str, &str, &str); 16] = [
     (
         "redshift",
@@ -332,18 +337,17 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
     // side.
     let (profile_text, views) = std::thread::scope(|scope| {
         let profile = scope.spawn(|| {
-            render(
+            let mut text = render(
                 dialect,
                 "profile_rows",
-                context! {
-                    side_tables => side,
-                    profile => sql(system("profile")),
-                    inserts => profile_inserts(integration, integration.profiles.iter())
-                        .into_iter()
-                        .map(Insert::value)
-                        .collect::<Vec<_>>(),
-                },
-            )
+                context! { side_tables => side, profile => sql(system("profile")) },
+            )?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let profiles: Vec<&Profile> = integration.profiles.iter().collect();
+            write_profile_inserts(&mut text, integration, &profiles);
+            Ok(text)
         });
         let views: Result<Vec<String>, EmitError> = integration
             .views
@@ -491,100 +495,73 @@ fn tables(dialect: Dialect) -> Vec<Table> {
     ]
 }
 
-/// Builds `INSERT … VALUES` statements of at most `ROWS_PER_INSERT` rows,
-/// appending each row straight into the statement text.
-struct Batches {
-    table: String,
-    columns: String,
-    done: Vec<Insert>,
-    text: String,
+/// Writes `INSERT … VALUES` statements of one table straight into the
+/// output, a new statement every `ROWS_PER_INSERT` rows or
+/// `BYTES_PER_INSERT` bytes.
+struct Inserts<'o> {
+    out: &'o mut String,
+    head: String,
     rows: usize,
+    started: usize,
 }
 
-impl Batches {
-    fn new(table: String, columns: &str) -> Batches {
-        Batches {
-            table,
-            columns: columns.to_string(),
-            done: Vec::new(),
-            text: String::new(),
+impl<'o> Inserts<'o> {
+    fn new(out: &'o mut String, table: &str, columns: &str) -> Inserts<'o> {
+        Inserts {
+            out,
+            head: format!("INSERT INTO {table} ({columns}) VALUES\n"),
             rows: 0,
+            started: 0,
         }
     }
 
-    /// Adds one row, given as its comma-separated values.
+    /// Adds one row, given as its values in SQL.
     fn row(&mut self, values: &[&str]) {
-        if self.rows == ROWS_PER_INSERT {
-            self.flush();
+        if self.rows == ROWS_PER_INSERT || self.out.len() - self.started >= BYTES_PER_INSERT {
+            self.finish_statement();
         }
-        if self.rows > 0 {
-            self.text.push_str(",\n");
+        if self.rows == 0 {
+            self.started = self.out.len();
+            self.out.push_str(&self.head);
+        } else {
+            self.out.push_str(",\n");
         }
-        self.text.push_str("  (");
+        self.out.push_str("  (");
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
-                self.text.push_str(", ");
+                self.out.push_str(", ");
             }
-            self.text.push_str(v);
+            self.out.push_str(v);
         }
-        self.text.push(')');
+        self.out.push(')');
         self.rows += 1;
     }
 
-    fn flush(&mut self) {
-        if self.rows == 0 {
-            return;
+    fn finish_statement(&mut self) {
+        if self.rows > 0 {
+            self.out.push_str(";\n");
+            self.rows = 0;
         }
-        self.done.push(Insert {
-            table: self.table.clone(),
-            columns: self.columns.clone(),
-            rows: std::mem::take(&mut self.text),
-        });
-        self.rows = 0;
-    }
-
-    fn finish(mut self) -> Vec<Insert> {
-        self.flush();
-        self.done
     }
 }
 
-/// One `INSERT … VALUES` statement: table, column list, row tuples.
-struct Insert {
-    table: String,
-    columns: String,
-    rows: String,
-}
-
-impl Insert {
-    fn value(self) -> Value {
-        context! {
-            table => sql(self.table),
-            columns => sql(self.columns),
-            rows => sql(self.rows),
-        }
+impl Drop for Inserts<'_> {
+    fn drop(&mut self) {
+        self.finish_statement();
     }
 }
 
 /// `INSERT` statements for the profile rows (and side-table rows) of the
 /// given users, as SQL text.
 pub fn profile_insert_sql(integration: &Integration, profiles: &[&Profile]) -> String {
-    profile_inserts(integration, profiles.iter().copied())
-        .into_iter()
-        .map(|i| {
-            format!(
-                "INSERT INTO {} ({}) VALUES\n{};\n",
-                i.table, i.columns, i.rows
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    write_profile_inserts(&mut out, integration, profiles);
+    out
 }
 
-/// The profile rows and side-table rows as `INSERT` statements.
-fn profile_inserts<'p>(
-    integration: &Integration,
-    profiles: impl Iterator<Item = &'p Profile>,
-) -> Vec<Insert> {
+/// Appends the profile rows and side-table rows of `profiles` to `out` as
+/// `INSERT` statements, one table after the other.
+fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: &[&Profile]) {
     let dialect = integration.dialect;
     let lit = |s: &str| literal(s, dialect);
     let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
@@ -593,28 +570,19 @@ fn profile_inserts<'p>(
         Dialect::Postgres => "CURRENT_TIMESTAMP",
     };
     let table = |name: &str| qualified(&[&integration.schemas.system, name]);
+    let users: Vec<String> = profiles.iter().map(|p| lit(&p.user)).collect();
+
     let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
-    let mut profile = Batches::new(table("profile"), &profile_columns.join(", "));
-    let mut groups = Batches::new(table("profile_groups"), "\"userid\", \"name\"");
-    let mut attributes = Batches::new(
-        table("profile_attributes"),
-        "\"userid\", \"key\", \"value\"",
-    );
-    let mut purposes = Batches::new(table("profile_purposes"), "\"userid\", \"name\"");
-    let mut tables = Batches::new(table("profile_tables"), "\"userid\", \"source\"");
-    // Names repeat across users (every user's groups, sources): each is
-    // quoted once.
-    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for p in profiles {
-        let user = lit(&p.user);
+    let mut rows = Inserts::new(out, &table("profile"), &profile_columns.join(", "));
+    for (p, user) in profiles.iter().zip(&users) {
         let pairs: Vec<[&String; 2]> = p
             .attributes
             .iter()
             .flat_map(|(k, vs)| vs.iter().map(move |v| [k, v]))
             .collect();
         let current = p.current_project.as_deref().map_or("NULL".to_string(), lit);
-        profile.row(&[
-            &user,
+        rows.row(&[
+            user,
             &json(&p.groups),
             &lit(&serde_json::to_string(&pairs).unwrap_or_default()),
             &json(&p.projects),
@@ -623,23 +591,38 @@ fn profile_inserts<'p>(
             &json(&p.valid_tables),
             now,
         ]);
-        for g in &p.groups {
-            groups.row(&[&user, quote_once(&mut quoted, g, dialect)]);
-        }
-        for [k, v] in &pairs {
-            attributes.row(&[&user, &lit(k), &lit(v)]);
-        }
-        for x in &p.purposes {
-            purposes.row(&[&user, quote_once(&mut quoted, x, dialect)]);
-        }
-        for t in &p.valid_tables {
-            tables.row(&[&user, quote_once(&mut quoted, t, dialect)]);
+    }
+    drop(rows);
+
+    // Names repeat across users (every user's groups, sources): each is
+    // quoted once.
+    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    let mut list_rows =
+        |out: &mut String, name: &str, column: &str, list: fn(&Profile) -> &[String]| {
+            let mut rows =
+                Inserts::new(out, &table(name), &format!("\"userid\", {}", ident(column)));
+            for (p, user) in profiles.iter().zip(&users) {
+                for value in list(p) {
+                    rows.row(&[user, quote_once(&mut quoted, value, dialect)]);
+                }
+            }
+        };
+    list_rows(out, "profile_groups", "name", |p| &p.groups);
+    let mut rows = Inserts::new(
+        out,
+        &table("profile_attributes"),
+        "\"userid\", \"key\", \"value\"",
+    );
+    for (p, user) in profiles.iter().zip(&users) {
+        for (k, vs) in &p.attributes {
+            for v in vs {
+                rows.row(&[user, &lit(k), &lit(v)]);
+            }
         }
     }
-    [profile, groups, attributes, purposes, tables]
-        .into_iter()
-        .flat_map(Batches::finish)
-        .collect()
+    drop(rows);
+    list_rows(out, "profile_purposes", "name", |p| &p.purposes);
+    list_rows(out, "profile_tables", "source", |p| &p.valid_tables);
 }
 
 /// A literal, quoted once per distinct value.
@@ -757,5 +740,92 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
             text.push_str(" END");
             text
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(profiles: Vec<Profile>) -> Integration {
+        Integration {
+            name: "w".into(),
+            dialect: Dialect::Redshift,
+            database: "d".into(),
+            schemas: ir::Schemas {
+                system: "s".into(),
+                functions: "f".into(),
+                procedures: "p".into(),
+                views: "v".into(),
+            },
+            grant_to: vec![],
+            expose_profile: true,
+            views: vec![],
+            profiles,
+        }
+    }
+
+    fn profile(user: &str, tables: usize, name_len: usize) -> Profile {
+        Profile {
+            user: user.into(),
+            groups: vec!["g".into()],
+            attributes: Default::default(),
+            projects: vec![],
+            current_project: None,
+            purposes: vec![],
+            valid_tables: (0..tables).map(|i| format!("{i:0>name_len$}")).collect(),
+        }
+    }
+
+    /// Statements of one table, as (table, rows, bytes).
+    fn statements(sql: &str) -> Vec<(&str, usize, usize)> {
+        sql.split_inclusive(";\n")
+            .map(|s| {
+                let table = s["INSERT INTO ".len()..].split(' ').next().unwrap_or("");
+                (table, s.matches("\n  (").count(), s.len())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inserts_split_by_rows() {
+        let profiles: Vec<Profile> = (0..1001).map(|i| profile(&format!("u{i}"), 1, 4)).collect();
+        let integration = integration(profiles);
+        let refs: Vec<&Profile> = integration.profiles.iter().collect();
+        let sql = profile_insert_sql(&integration, &refs);
+        let profile_rows: Vec<usize> = statements(&sql)
+            .into_iter()
+            .filter(|(t, _, _)| *t == "\"s\".\"profile\"")
+            .map(|(_, rows, _)| rows)
+            .collect();
+        assert_eq!(profile_rows, [500, 500, 1]);
+        assert_eq!(
+            sql.matches("INSERT INTO \"s\".\"profile_groups\"").count(),
+            3
+        );
+        assert!(sql.ends_with(");\n"));
+    }
+
+    #[test]
+    fn inserts_split_by_bytes() {
+        // 40 users with 60 kB of valid tables each: 2.4 MB of profile rows
+        // must not go out as one statement.
+        let profiles: Vec<Profile> = (0..40)
+            .map(|i| profile(&format!("u{i}"), 2000, 28))
+            .collect();
+        let integration = integration(profiles);
+        let refs: Vec<&Profile> = integration.profiles.iter().collect();
+        let sql = profile_insert_sql(&integration, &refs);
+        let all = statements(&sql);
+        assert!(
+            all.iter()
+                .all(|(_, _, bytes)| *bytes < 2 * BYTES_PER_INSERT)
+        );
+        let profile_statements = all
+            .iter()
+            .filter(|(t, _, _)| *t == "\"s\".\"profile\"")
+            .count();
+        assert!(profile_statements >= 3, "{profile_statements} statements");
+        assert_eq!(sql.matches("\n  ('u0', ").count(), 2002);
     }
 }

@@ -3,7 +3,3 @@
 DELETE FROM {{ table }};
 {% endfor %}
 DELETE FROM {{ profile }};
-{% for insert in inserts %}
-INSERT INTO {{ insert.table }} ({{ insert.columns }}) VALUES
-{{ insert.rows }};
-{% endfor %}
