@@ -36,6 +36,37 @@ pub fn access_rules_by_source(model: &Model) -> Vec<Vec<usize>> {
     by_source
 }
 
+/// The user names the rules test (`user "…"`). Users whose entries are
+/// alike decide alike, unless one of them is named here.
+pub fn named_users(model: &Model) -> std::collections::HashSet<&str> {
+    fn walk<'m>(subject: &'m Subject, names: &mut std::collections::HashSet<&'m str>) {
+        match subject {
+            Subject::User(name) => {
+                names.insert(name);
+            }
+            Subject::Not(inner) | Subject::Paren(inner) => walk(inner, names),
+            Subject::And(parts) | Subject::Or(parts) => {
+                parts.iter().for_each(|p| walk(p, names));
+            }
+            _ => {}
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    let access = model
+        .access
+        .iter()
+        .flat_map(|r| r.allow.iter().chain(&r.require).map(|(s, _)| s));
+    let masks = model
+        .masks
+        .iter()
+        .filter_map(|m| m.exemption.as_ref().map(|(_, s)| s));
+    let filters = model.filters.iter().filter_map(|f| f.except.as_ref());
+    for subject in access.chain(masks).chain(filters) {
+        walk(subject, &mut names);
+    }
+    names
+}
+
 /// Whether a subject condition reads the source (`approved`).
 pub fn mentions_approved(subject: &Subject) -> bool {
     match subject {

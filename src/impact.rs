@@ -125,11 +125,20 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         .iter()
         .map(|u| (u.name.as_str(), u))
         .collect();
-    // Users alike in both versions (everything but the name) form a class.
+    // Users alike in both versions form a class: everything but the name,
+    // unless a rule of either version names the user.
     let names: BTreeSet<&str> = old_users.keys().chain(new_users.keys()).copied().collect();
+    let named: std::collections::HashSet<&str> = eval::named_users(old)
+        .into_iter()
+        .chain(eval::named_users(new))
+        .collect();
     let unnamed = |u: Option<&&User>| {
         u.map(|u| User {
-            name: String::new(),
+            name: if named.contains(u.name.as_str()) {
+                u.name.clone()
+            } else {
+                String::new()
+            },
             ..(*u).clone()
         })
     };

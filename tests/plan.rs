@@ -389,3 +389,55 @@ fn access_impact_reports_exactly_who_is_affected() {
         "{section}"
     );
 }
+
+#[test]
+fn users_alike_but_named_by_a_rule_are_told_apart() {
+    // gus has grace's entries; only grace is named by `allow user`, so only
+    // grace gains access, whoever of the two is looked at first.
+    let scratch = Scratch::new("impact-named");
+    let twin = (
+        "identities.yaml",
+        "  grace:\n    groups: [staff]\n    approved: [sales.orders]\n",
+        "  grace:\n    groups: [staff]\n    approved: [sales.orders]\n  gus:\n    groups: [staff]\n    approved: [sales.orders]\n",
+    );
+    let (current, base) = (scratch.path().join("current"), scratch.path().join("base"));
+    variant(&current, &[twin]);
+    variant(
+        &base,
+        &[
+            twin,
+            ("sales.veil", "allow user \"grace\"", "allow user \"carol\""),
+        ],
+    );
+    for (from, to, gains, loses) in [
+        (&current, &base, "grace", "carol"),
+        (&base, &current, "carol", "grace"),
+    ] {
+        let run = veil(&[
+            "plan",
+            "--offline",
+            from.to_str().expect("utf-8"),
+            "--against",
+            to.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        let plan = json(&run);
+        assert!(
+            impacts(&plan, gains)
+                .iter()
+                .any(|l| l.starts_with("gains access sales.refunds")),
+            "{:?}",
+            impacts(&plan, gains)
+        );
+        assert!(
+            impacts(&plan, loses)
+                .iter()
+                .any(|l| l.starts_with("loses access sales.refunds")),
+            "{:?}",
+            impacts(&plan, loses)
+        );
+        assert_eq!(impacts(&plan, "gus"), Vec::<String>::new());
+    }
+}
