@@ -440,7 +440,7 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
         projects: list(3),
         current_project: row.get(4),
         purposes: list(5),
-        valid_tables: list(6),
+        valid_tables: list(6).into(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::span::Loc;
 use crate::sql_expr::{self, SqlExpr};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The IR of a whole project.
 #[derive(Debug, Clone, Serialize)]
@@ -232,8 +233,9 @@ pub struct Profile {
     pub projects: Vec<String>,
     pub current_project: Option<String>,
     pub purposes: Vec<String>,
-    /// The source ids of this integration the user may query.
-    pub valid_tables: Vec<String>,
+    /// The source ids of this integration the user may query; users alike
+    /// share one list.
+    pub valid_tables: Arc<[String]>,
 }
 
 /// Lowers a checked model. Integrations are independent and lowered on
@@ -276,20 +278,24 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
                 .map(|&s| lower_view(model, s, integration.dialect))
                 .collect::<Vec<_>>()
         });
-        let valid = eval::valid_tables(model, &sources, &model.directory.users);
-        let profiles: Vec<Profile> = model
-            .directory
-            .users
+        // Users alike share their list of valid tables.
+        let users = &model.directory.users;
+        let (representatives, classes) = eval::user_classes(model, users);
+        let valid: Vec<Arc<[String]>> = eval::valid_tables(model, &sources, &representatives)
+            .into_iter()
+            .map(|valid| valid.iter().map(|&s| model.sources[s].id.clone()).collect())
+            .collect();
+        let profiles: Vec<Profile> = users
             .iter()
-            .zip(valid)
-            .map(|(user, valid)| Profile {
+            .zip(classes)
+            .map(|(user, class)| Profile {
                 user: user.name.clone(),
                 groups: user.groups.clone(),
                 attributes: user.attributes.clone(),
                 projects: user.projects.clone(),
                 current_project: user.current_project.clone(),
                 purposes: user.purposes.clone(),
-                valid_tables: valid.iter().map(|&s| model.sources[s].id.clone()).collect(),
+                valid_tables: valid[class].clone(),
             })
             .collect();
         let views = views

@@ -7,7 +7,9 @@ use crate::emit::{self, SqlObject};
 use crate::ir;
 use crate::model::Dialect;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What `compile` writes or prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,15 +64,25 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
         if integration.dialect != Dialect::Redshift {
             continue;
         }
+        // Users alike share one list of valid tables: measured once.
+        let mut shared: HashMap<*const [String], usize> = HashMap::new();
         for p in &integration.profiles {
-            let lists: [(&str, &Vec<String>); 4] = [
+            let lists: [(&str, &[String]); 4] = [
                 ("groups", &p.groups),
                 ("projects", &p.projects),
                 ("purposes", &p.purposes),
                 ("valid_tables", &p.valid_tables),
             ];
             for (field, values) in lists {
-                let bytes = serde_json::to_string(values).map_or(0, |s| s.len());
+                let json_len =
+                    |values: &[String]| serde_json::to_string(values).map_or(0, |s| s.len());
+                let bytes = if field == "valid_tables" {
+                    *shared
+                        .entry(Arc::as_ptr(&p.valid_tables))
+                        .or_insert_with(|| json_len(values))
+                } else {
+                    json_len(values)
+                };
                 if bytes > 65535 {
                     diagnostics.push(too_large(&p.user, field, bytes, 65535, &integration.name));
                 }

@@ -574,6 +574,9 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
 
     let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
     let mut rows = Inserts::new(out, &table("profile"), &profile_columns.join(", "));
+    // Users alike share one list of valid tables: written out once.
+    let mut shared: std::collections::HashMap<*const [String], String> =
+        std::collections::HashMap::new();
     for (p, user) in profiles.iter().zip(&users) {
         let pairs: Vec<[&String; 2]> = p
             .attributes
@@ -588,7 +591,9 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
             &json(&p.projects),
             &current,
             &json(&p.purposes),
-            &json(&p.valid_tables),
+            shared
+                .entry(std::sync::Arc::as_ptr(&p.valid_tables))
+                .or_insert_with(|| json(&p.valid_tables)),
             now,
         ]);
     }
