@@ -30,11 +30,26 @@ pub struct Compiled {
 
 /// Compiles a checked project's IR to SQL objects, per integration.
 pub fn compile_ir(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    let mut diagnostics = limits(project);
-    let mut out = Vec::new();
+    compile_each(project, &|_, _, _| {})
+}
+
+/// Compiles like [`compile_ir`], handing each object to
+/// `each(integration, position, object)` as soon as it is rendered.
+fn compile_each(
+    project: &ir::Project,
+    each: &(dyn Fn(usize, usize, &SqlObject) + Sync),
+) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
+    let diagnostics = limits(project);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
     let rendered = ir::parallel_map(project.integrations.len(), |i| {
-        emit::render_integration(&project.integrations[i])
+        emit::render_integration(&project.integrations[i], &|position, object| {
+            each(i, position, object)
+        })
     });
+    let mut out = Vec::new();
+    let mut diagnostics = Vec::new();
     for (integration, rendered) in project.integrations.iter().zip(rendered) {
         match rendered {
             Ok(objects) => out.push(Compiled {
@@ -159,29 +174,24 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
         );
         return outcome;
     };
-    let compiled = match compile_ir(&ir) {
-        Ok(compiled) => compiled,
-        Err(mut found) => {
-            outcome.diagnostics.append(&mut found);
-            return outcome;
-        }
-    };
+    let written = Output::create(out, &ir).and_then(|output| {
+        let compiled = compile_each(&ir, &|integration, position, object| {
+            output.write(integration, position, object)
+        });
+        output.finish(compiled)
+    });
     // Freeing hundreds of thousands of small allocations takes a tenth of a
-    // second at 5,000 sources: done beside the writing, and not waited for.
+    // second at 5,000 sources: not waited for.
     super::drop_aside((model, ir));
-    let w = write(out, &compiled);
-    let integrations = compiled.len();
-    super::drop_aside(compiled);
-    match w {
-        Ok(count) => {
+    match written {
+        Ok((count, integrations)) => {
             outcome.output = format!(
-                "wrote {count} files for {} integrations to {}\n",
-                integrations,
+                "wrote {count} files for {integrations} integrations to {}\n",
                 out.display()
             );
             outcome.success = true;
         }
-        Err(d) => outcome.diagnostics.push(d),
+        Err(mut found) => outcome.diagnostics.append(&mut found),
     }
     outcome
 }
@@ -217,81 +227,198 @@ pub fn file_safe(name: &str) -> String {
     safe.trim_start_matches('.').to_string()
 }
 
-/// Writes every integration's files into `out`, which must be empty or
-/// absent. On failure nothing is left behind.
-fn write(out: &Path, compiled: &[Compiled]) -> Result<usize, Diagnostic> {
-    let io = |e: std::io::Error, what: &Path| {
-        Diagnostic::error(
-            "compile::write",
-            format!("cannot write `{}`: {e}", what.display()),
-        )
-        .help("check the output directory's path and permissions")
-    };
-    let existed = out.exists();
-    if existed {
-        let empty = std::fs::read_dir(out)
-            .map_err(|e| io(e, out))?
-            .next()
-            .is_none();
-        if !empty {
-            return Err(Diagnostic::error(
-                "compile::out_not_empty",
-                format!("`{}` is not empty", out.display()),
-            )
-            .help("compile writes into an empty or absent directory, so no stale file is ever run; remove it or choose another"));
+/// The output directory while `compile` writes it: files are written as
+/// soon as they are rendered, on the threads that render them, and on
+/// failure nothing is left behind.
+struct Output {
+    out: std::path::PathBuf,
+    existed: bool,
+    /// Each integration's directory.
+    dirs: Vec<std::path::PathBuf>,
+    /// The first write that failed; nothing more is written after it.
+    failed: std::sync::OnceLock<Diagnostic>,
+}
+
+fn io_error(e: std::io::Error, what: &Path) -> Diagnostic {
+    Diagnostic::error(
+        "compile::write",
+        format!("cannot write `{}`: {e}", what.display()),
+    )
+    .help("check the output directory's path and permissions")
+}
+
+/// The file of the object at `position` (from 0) of an integration.
+fn file_name(position: usize, object: &SqlObject) -> String {
+    format!(
+        "{:04}-{}-{}.sql",
+        position + 1,
+        object.kind,
+        file_safe(&object.name)
+    )
+}
+
+impl Output {
+    /// Checks that `out` is empty or absent and makes a directory per
+    /// integration.
+    fn create(out: &Path, ir: &ir::Project) -> Result<Output, Vec<Diagnostic>> {
+        let existed = out.exists();
+        if existed {
+            let empty = std::fs::read_dir(out)
+                .map_err(|e| vec![io_error(e, out)])?
+                .next()
+                .is_none();
+            if !empty {
+                return Err(vec![Diagnostic::error(
+                    "compile::out_not_empty",
+                    format!("`{}` is not empty", out.display()),
+                )
+                .help("compile writes into an empty or absent directory, so no stale file is ever run; remove it or choose another")]);
+            }
+        }
+        let mut output = Output {
+            out: out.to_path_buf(),
+            existed,
+            dirs: Vec::new(),
+            failed: std::sync::OnceLock::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for integration in &ir.integrations {
+            let mut name = file_safe(&integration.name);
+            // Two integration names may map to one file name.
+            while !seen.insert(name.clone()) {
+                name.push('_');
+            }
+            let dir = out.join(&name);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                output.remove();
+                return Err(vec![io_error(e, &dir)]);
+            }
+            output.dirs.push(dir);
+        }
+        Ok(output)
+    }
+
+    fn write(&self, integration: usize, position: usize, object: &SqlObject) {
+        if self.failed.get().is_some() {
+            return;
+        }
+        let path = self.dirs[integration].join(file_name(position, object));
+        if let Err(e) = std::fs::write(&path, &object.sql) {
+            let _ = self.failed.set(io_error(e, &path));
         }
     }
-    let result = (|| {
-        let mut count = 0;
-        let mut seen_dirs = std::collections::HashSet::new();
-        for c in compiled {
-            let mut dir_name = file_safe(&c.integration);
-            // Two integration names may map to one file name.
-            while !seen_dirs.insert(dir_name.clone()) {
-                dir_name.push('_');
+
+    /// Writes the manifests once every object is written; returns how many
+    /// files and integrations were written.
+    fn finish(
+        self,
+        compiled: Result<Vec<Compiled>, Vec<Diagnostic>>,
+    ) -> Result<(usize, usize), Vec<Diagnostic>> {
+        let result = compiled.and_then(|compiled| {
+            if let Some(failed) = self.failed.get() {
+                return Err(vec![failed.clone()]);
             }
-            let dir = out.join(&dir_name);
-            std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
-            let mut files = Vec::new();
-            for (i, object) in c.objects.iter().enumerate() {
-                let file = format!(
-                    "{:04}-{}-{}.sql",
-                    i + 1,
-                    object.kind,
-                    file_safe(&object.name)
-                );
-                let path = dir.join(&file);
-                std::fs::write(&path, &object.sql).map_err(|e| io(e, &path))?;
-                files.push(ManifestFile {
-                    file,
-                    kind: object.kind,
-                    object: &object.name,
-                });
-                count += 1;
+            let mut count = 0;
+            for (c, dir) in compiled.iter().zip(&self.dirs) {
+                let files = c
+                    .objects
+                    .iter()
+                    .enumerate()
+                    .map(|(position, object)| ManifestFile {
+                        file: file_name(position, object),
+                        kind: object.kind,
+                        object: &object.name,
+                    })
+                    .collect::<Vec<_>>();
+                count += files.len() + 1;
+                let manifest = Manifest {
+                    format_version: 1,
+                    integration: &c.integration,
+                    dialect: c.dialect,
+                    files,
+                };
+                let path = dir.join("manifest.json");
+                let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+                std::fs::write(&path, text).map_err(|e| vec![io_error(e, &path)])?;
             }
-            let manifest = Manifest {
-                format_version: 1,
-                integration: &c.integration,
-                dialect: c.dialect,
-                files,
-            };
-            let path = dir.join("manifest.json");
-            let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
-            std::fs::write(&path, text).map_err(|e| io(e, &path))?;
-            count += 1;
+            let integrations = compiled.len();
+            super::drop_aside(compiled);
+            Ok((count, integrations))
+        });
+        if result.is_err() {
+            self.remove();
         }
-        Ok(count)
-    })();
-    if result.is_err() {
-        if existed {
-            if let Ok(entries) = std::fs::read_dir(out) {
+        result
+    }
+
+    /// Removes what was written: the directory, or what it holds if it
+    /// existed before.
+    fn remove(&self) {
+        if self.existed {
+            if let Ok(entries) = std::fs::read_dir(&self.out) {
                 for entry in entries.flatten() {
                     let _ = std::fs::remove_dir_all(entry.path());
                 }
             }
         } else {
-            let _ = std::fs::remove_dir_all(out);
+            let _ = std::fs::remove_dir_all(&self.out);
         }
     }
-    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn integration(name: &str) -> ir::Integration {
+        ir::Integration {
+            name: name.into(),
+            dialect: Dialect::Postgres,
+            database: "d".into(),
+            schemas: ir::Schemas {
+                system: "s".into(),
+                functions: "f".into(),
+                procedures: "p".into(),
+                views: "v".into(),
+            },
+            grant_to: vec![],
+            expose_profile: true,
+            views: vec![],
+            profiles: vec![],
+        }
+    }
+
+    fn object(name: &str) -> SqlObject {
+        SqlObject {
+            kind: "schema",
+            name: name.into(),
+            sql: format!("CREATE SCHEMA {name};\n"),
+            columns: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let out = std::env::temp_dir().join(format!("veil-output-{}", std::process::id()));
+        let project = ir::Project {
+            integrations: vec![integration("a"), integration("b")],
+        };
+        let output = Output::create(&out, &project).unwrap_or_else(|d| panic!("{d:?}"));
+        output.write(0, 0, &object("x"));
+        assert!(out.join("a/0001-schema-x.sql").exists());
+        // The second integration's directory goes away under the writer.
+        std::fs::remove_dir_all(out.join("b")).unwrap_or_else(|e| panic!("{e}"));
+        output.write(1, 0, &object("y"));
+        let compiled = ["a", "b"]
+            .map(|name| Compiled {
+                integration: name.into(),
+                dialect: Dialect::Postgres,
+                objects: vec![object(name)],
+            })
+            .to_vec();
+        let errors = output.finish(Ok(compiled)).err().unwrap_or_default();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, "compile::write");
+        assert!(!out.exists(), "{} was left behind", out.display());
+    }
 }

@@ -205,8 +205,16 @@ fn grantee(g: &Grantee, dialect: Dialect) -> String {
     }
 }
 
-/// Renders every object of an integration, in the order to run them.
-pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, EmitError> {
+/// Receives each object as soon as it is rendered, with its position in
+/// the integration's order, on whichever thread rendered it.
+pub type Each<'e> = &'e (dyn Fn(usize, &SqlObject) + Sync);
+
+/// Renders every object of an integration, in the order to run them,
+/// handing each to `each` as soon as it is ready.
+pub fn render_integration(
+    integration: &Integration,
+    each: Each<'_>,
+) -> Result<Vec<SqlObject>, EmitError> {
     let dialect = integration.dialect;
     let schemas = &integration.schemas;
     let exprs = Expr { dialect, schemas };
@@ -333,9 +341,14 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
         push("procedure", format!("{}.{name}", schemas.procedures), text);
     }
 
+    for (position, object) in objects.iter().enumerate() {
+        each(position, object);
+    }
+
     // The profile rows and the views are independent: build them side by
     // side.
-    let (profile_text, views) = std::thread::scope(|scope| {
+    let profile_position = objects.len();
+    let (profile, views) = std::thread::scope(|scope| {
         let profile = scope.spawn(|| {
             let mut text = render(
                 dialect,
@@ -347,36 +360,42 @@ pub fn render_integration(integration: &Integration) -> Result<Vec<SqlObject>, E
             }
             let profiles: Vec<&Profile> = integration.profiles.iter().collect();
             write_profile_inserts(&mut text, integration, &profiles);
-            Ok(text)
+            let object = SqlObject {
+                kind: "profile",
+                name: format!("{}.profile", schemas.system),
+                sql: text,
+                columns: None,
+            };
+            each(profile_position, &object);
+            Ok(object)
         });
-        let views: Result<Vec<String>, EmitError> = integration
+        let views: Result<Vec<SqlObject>, EmitError> = integration
             .views
             .iter()
-            .map(|view| render_view(view, integration, &exprs, &readers))
+            .enumerate()
+            .map(|(i, view)| {
+                let object = SqlObject {
+                    kind: "view",
+                    name: format!("{}.{}", schemas.views, view.name),
+                    sql: render_view(view, integration, &exprs, &readers)?,
+                    columns: Some(
+                        view.columns
+                            .iter()
+                            .map(|c| (c.name.clone(), c.output_type.sql.clone()))
+                            .collect(),
+                    ),
+                };
+                each(profile_position + 1 + i, &object);
+                Ok(object)
+            })
             .collect();
         let profile = profile
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (profile, views)
     });
-    push(
-        "profile",
-        format!("{}.profile", schemas.system),
-        profile_text?,
-    );
-    for (view, text) in integration.views.iter().zip(views?) {
-        objects.push(SqlObject {
-            kind: "view",
-            name: format!("{}.{}", schemas.views, view.name),
-            sql: text,
-            columns: Some(
-                view.columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.output_type.sql.clone()))
-                    .collect(),
-            ),
-        });
-    }
+    objects.push(profile?);
+    objects.extend(views?);
     Ok(objects)
 }
 
