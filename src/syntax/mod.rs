@@ -75,47 +75,59 @@ pub fn parse(file: FileId, text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     })
 }
 
-/// Large files are cut at item starts and the parts parsed on separate
-/// threads. Any problem (a syntax error, a builder diagnostic) makes this
-/// return `None`, and the file is parsed whole, so errors are reported
-/// exactly as a single pass reports them.
+/// Large files are cut at item starts into parts that threads take in
+/// turn: small parts keep pest's token queue small (a queue for megabytes
+/// of text costs more in fresh memory than in parsing). Any problem (a
+/// syntax error, a builder diagnostic) makes this return `None`, and the
+/// file is parsed whole, so errors are reported exactly as a single pass
+/// reports them.
 fn parse_in_parts(
     file: FileId,
     text: &str,
     comments: &[Comment],
     item_starts: &[usize],
 ) -> Option<Vec<crate::span::Node<ast::Item>>> {
-    const PART: usize = 512 * 1024;
+    const PART: usize = 32 * 1024;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || text.len() < 2 * PART {
+    if threads < 2 || text.len() < 4 * PART {
         return None;
     }
-    let parts = threads.min(text.len() / PART);
     let mut cuts = vec![0];
-    for k in 1..parts {
-        let target = text.len() * k / parts;
-        let i = item_starts.partition_point(|&s| s < target);
-        match item_starts.get(i) {
-            Some(&cut) if cut > *cuts.last().unwrap_or(&0) => cuts.push(cut),
-            _ => {}
+    for &start in item_starts {
+        if start - cuts.last().copied().unwrap_or(0) >= PART {
+            cuts.push(start);
         }
     }
     cuts.push(text.len());
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .map(|w| {
-                let (start, end) = (w[0], w[1]);
-                scope.spawn(move || build::parse_range(file, text, comments, start, end))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().ok()).collect()
+    let parts: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&(start, end)) = parts.get(i) else {
+                return done;
+            };
+            done.push((i, build::parse_range(file, text, comments, start, end)));
+        }
+    };
+    let mut results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .flatten()
+            .collect()
     });
+    if results.len() != parts.len() {
+        return None;
+    }
+    results.sort_unstable_by_key(|(i, _)| *i);
     let mut items = Vec::new();
-    for result in results {
-        match result? {
+    for (_, result) in results {
+        match result {
             Ok((mut parsed, found)) if found.is_empty() => items.append(&mut parsed),
             _ => return None,
         }
