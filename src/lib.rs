@@ -36,6 +36,7 @@ pub mod emit;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod hash;
 pub mod identities;
 pub mod impact;
 pub mod ir;

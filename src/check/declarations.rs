@@ -3,6 +3,7 @@
 use super::{Checker, loc, types};
 use crate::ast::{self, ListItem, SourceEntry, Value};
 use crate::diagnostic::Diagnostic;
+use crate::hash::FastMap;
 use crate::model::{Column, Dialect, Grantee, Integration, Source, TableRef, TypeKind};
 use crate::span::{FileId, Loc, Node, Span};
 use crate::suggest::did_you_mean;
@@ -497,7 +498,8 @@ impl Checker<'_> {
                         "list the table's columns with their types",
                     );
                 }
-                let mut seen: HashMap<String, Span> = HashMap::new();
+                let mut seen: FastMap<String, Span> =
+                    FastMap::with_capacity_and_hasher(block.len(), Default::default());
                 for column in block.iter() {
                     let name = column.name.node.clone();
                     let at = loc(file, column.name.span);
@@ -685,23 +687,28 @@ impl Checker<'_> {
         for (s, source) in self.model.sources.iter().enumerate() {
             for tag in &source.tags {
                 for prefix in prefixes(tag) {
-                    let entry = self.source_tags.entry(prefix.to_string()).or_default();
-                    if entry.last() != Some(&s) {
-                        entry.push(s);
-                    }
+                    index_tag(&mut self.source_tags, prefix, s);
                 }
             }
             for (c, column) in source.columns.iter().enumerate() {
                 for tag in &column.tags {
                     for prefix in prefixes(tag) {
-                        let entry = self.column_tags.entry(prefix.to_string()).or_default();
-                        if entry.last() != Some(&(s, c)) {
-                            entry.push((s, c));
-                        }
+                        index_tag(&mut self.column_tags, prefix, (s, c));
                     }
                 }
             }
         }
+    }
+}
+
+/// Adds `at` to the places carrying `tag`, once.
+fn index_tag<T: PartialEq>(index: &mut FastMap<String, Vec<T>>, tag: &str, at: T) {
+    let entry = match index.get_mut(tag) {
+        Some(entry) => entry,
+        None => index.entry(tag.to_string()).or_default(),
+    };
+    if entry.last() != Some(&at) {
+        entry.push(at);
     }
 }
 

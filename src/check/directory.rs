@@ -2,10 +2,11 @@
 
 use super::{Checker, loc, valid_name};
 use crate::diagnostic::Diagnostic;
+use crate::hash::{FastMap, FastSet};
 use crate::identities::{Identities, YamlName};
 use crate::model::{Dialect, User};
 use crate::span::{FileId, Loc};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 impl Checker<'_> {
     /// Reports a second declaration of a name in one list.
@@ -15,7 +16,7 @@ impl Checker<'_> {
         what: &str,
         names: impl IntoIterator<Item = &'n YamlName>,
     ) -> Vec<String> {
-        let mut seen: HashMap<&str, Loc> = HashMap::new();
+        let mut seen: FastMap<&str, Loc> = FastMap::default();
         let mut out = Vec::new();
         for name in names {
             let here = loc(file, name.span);
@@ -43,7 +44,7 @@ impl Checker<'_> {
         file: FileId,
         what: &str,
         name: &YamlName,
-        known: &HashSet<String>,
+        known: &FastSet<String>,
         section: &str,
     ) -> bool {
         if known.contains(&name.node) {
@@ -61,7 +62,7 @@ impl Checker<'_> {
 
     pub(super) fn directory(&mut self, file: FileId, ids: &Identities) {
         let groups = self.unique(file, "group", &ids.groups);
-        let group_set: HashSet<String> = groups.iter().cloned().collect();
+        let group_set: FastSet<String> = groups.iter().cloned().collect();
         let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let keys = self.unique(file, "attribute", ids.attributes.0.iter().map(|(k, _)| k));
         for (key, values) in &ids.attributes.0 {
@@ -69,7 +70,7 @@ impl Checker<'_> {
             attributes.entry(key.node.clone()).or_insert(values);
         }
         let _ = keys;
-        let purpose_names: HashSet<String> = self
+        let purpose_names: FastSet<String> = self
             .unique(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k))
             .into_iter()
             .collect();
@@ -90,7 +91,7 @@ impl Checker<'_> {
             }
             projects.entry(name.node.clone()).or_insert(list);
         }
-        let project_names: HashSet<String> = projects.keys().cloned().collect();
+        let project_names: FastSet<String> = projects.keys().cloned().collect();
         let redshift = self
             .model
             .integrations
@@ -109,7 +110,7 @@ impl Checker<'_> {
 
         self.unique(file, "user", ids.users.0.iter().map(|(k, _)| k));
         let mut users = Vec::new();
-        let mut seen_users: HashMap<&str, ()> = HashMap::new();
+        let mut seen_users: FastMap<&str, ()> = FastMap::default();
         for (name, def) in &ids.users.0 {
             if seen_users.insert(&name.node, ()).is_some() {
                 continue;
@@ -150,7 +151,7 @@ impl Checker<'_> {
             }
             for (key, values) in &def.attributes.0 {
                 let Some(allowed) = attributes.get(&key.node) else {
-                    let keys: HashSet<String> = attributes.keys().cloned().collect();
+                    let keys: FastSet<String> = attributes.keys().cloned().collect();
                     self.declared(file, "attribute", key, &keys, "attributes");
                     continue;
                 };

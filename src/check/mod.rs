@@ -11,11 +11,12 @@ pub use rules::{find_column, fits, method_name, resolve_tagged};
 
 use crate::ast;
 use crate::diagnostic::{Diagnostic, Files};
+use crate::hash::{FastMap, FastSet};
 use crate::identities::Identities;
 use crate::model::{Dialect, Directory, Model};
 use crate::span::{FileId, Loc, Span};
 use crate::suggest::did_you_mean;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// The outcome of checking: a model when there was no error, and every
 /// diagnostic found (warnings included).
@@ -42,13 +43,13 @@ pub fn check(
             filters: Vec::new(),
             directory: Directory::default(),
         },
-        integration_index: HashMap::new(),
-        source_index: HashMap::new(),
-        view_index: HashMap::new(),
-        user_names: HashSet::new(),
-        group_names: HashSet::new(),
-        source_tags: HashMap::new(),
-        column_tags: HashMap::new(),
+        integration_index: FastMap::default(),
+        source_index: FastMap::default(),
+        view_index: FastMap::default(),
+        user_names: FastSet::default(),
+        group_names: FastSet::default(),
+        source_tags: FastMap::default(),
+        column_tags: FastMap::default(),
     };
     let items: Vec<(FileId, &crate::span::Node<ast::Item>)> = asts
         .iter()
@@ -106,18 +107,18 @@ pub(crate) struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     model: Model,
     /// Integration name → index.
-    integration_index: HashMap<String, usize>,
+    integration_index: FastMap<String, usize>,
     /// Source id → index.
-    source_index: HashMap<String, usize>,
+    source_index: FastMap<String, usize>,
     /// (integration, view name as the catalog stores it) → source.
-    view_index: HashMap<(usize, String), usize>,
+    view_index: FastMap<(usize, String), usize>,
     /// Declared users and groups, for lookups.
-    user_names: HashSet<String>,
-    group_names: HashSet<String>,
+    user_names: FastSet<String>,
+    group_names: FastSet<String>,
     /// Tag (and every prefix of a dotted tag) → sources carrying it.
-    source_tags: HashMap<String, Vec<usize>>,
+    source_tags: FastMap<String, Vec<usize>>,
     /// Tag (and every prefix) → (source, column) pairs carrying it.
-    column_tags: HashMap<String, Vec<(usize, usize)>>,
+    column_tags: FastMap<String, Vec<(usize, usize)>>,
 }
 
 impl Checker<'_> {

@@ -8,6 +8,7 @@ mod expr;
 pub mod quote;
 
 use crate::ast::GranteeKind;
+use crate::hash::FastMap;
 use crate::ir::{self, Integration, Profile, View};
 use crate::model::{Dialect, Grantee};
 use expr::{Expr, ME};
@@ -594,8 +595,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
     let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
     let mut rows = Inserts::new(out, &table("profile"), &profile_columns.join(", "));
     // Users alike share one list of valid tables: written out once.
-    let mut shared: std::collections::HashMap<*const [String], String> =
-        std::collections::HashMap::new();
+    let mut shared: FastMap<*const [String], String> = FastMap::default();
     for (p, user) in profiles.iter().zip(&users) {
         let pairs: Vec<[&String; 2]> = p
             .attributes
@@ -620,7 +620,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
 
     // Names repeat across users (every user's groups, sources): each is
     // quoted once.
-    let mut quoted: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    let mut quoted: FastMap<&str, String> = FastMap::default();
     let mut list_rows =
         |out: &mut String, name: &str, column: &str, list: fn(&Profile) -> &[String]| {
             let mut rows =
@@ -646,12 +646,22 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
     }
     drop(rows);
     list_rows(out, "profile_purposes", "name", |p| &p.purposes);
-    list_rows(out, "profile_tables", "source", |p| &p.valid_tables);
+    // Users alike share one list of valid tables: quoted once per list.
+    let mut lists: FastMap<*const [String], Vec<String>> = FastMap::default();
+    let mut rows = Inserts::new(out, &table("profile_tables"), "\"userid\", \"source\"");
+    for (p, user) in profiles.iter().zip(&users) {
+        let list = lists
+            .entry(std::sync::Arc::as_ptr(&p.valid_tables))
+            .or_insert_with(|| p.valid_tables.iter().map(|t| lit(t)).collect());
+        for source in list.iter() {
+            rows.row(&[user, source]);
+        }
+    }
 }
 
 /// A literal, quoted once per distinct value.
 fn quote_once<'c, 'a>(
-    cache: &'c mut std::collections::HashMap<&'a str, String>,
+    cache: &'c mut FastMap<&'a str, String>,
     value: &'a str,
     dialect: Dialect,
 ) -> &'c str {
