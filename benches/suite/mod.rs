@@ -291,8 +291,13 @@ fn compile_all(exe: &Path, sizes: &Sizes, figures: &mut Figures, out: &mut dyn s
         "# compile ({} run(s) each, median)",
         sizes.compile_runs
     );
+    // Every run writes a directory of its own, all removed at the end: a
+    // file system slows down creating files right after deleting many
+    // (ext4 without a journal skips recently freed inodes one by one).
+    let mut outputs = Vec::new();
     for &sources in &sizes.compile {
-        let figure = compile(exe, sources, sizes.compile_runs);
+        let (figure, scratch) = compile(exe, sources, sizes.compile_runs);
+        outputs.push(scratch);
         let growth = figures
             .compile
             .last()
@@ -318,8 +323,9 @@ fn compile_all(exe: &Path, sizes: &Sizes, figures: &mut Figures, out: &mut dyn s
     }
 }
 
-/// Compiles a synthetic project of `sources` sources `runs` times.
-fn compile(exe: &Path, sources: usize, runs: usize) -> CompileFigure {
+/// Compiles a synthetic project of `sources` sources `runs` times; the
+/// outputs stay in the returned scratch directory.
+fn compile(exe: &Path, sources: usize, runs: usize) -> (CompileFigure, Scratch) {
     let scratch = Scratch::new(&format!("compile-{sources}"));
     let spec = Spec::standard(sources, Layout::Mixed);
     let project = scratch.0.join("project");
@@ -334,17 +340,17 @@ fn compile(exe: &Path, sources: usize, runs: usize) -> CompileFigure {
         walls.push(run.wall);
         peaks.push(run.peak_mb);
         sql_mb = directory_bytes(&out) as f64 / 1e6;
-        let _ = std::fs::remove_dir_all(&out);
     }
     peaks.sort_by(f64::total_cmp);
-    CompileFigure {
+    let figure = CompileFigure {
         sources,
         rules: spec.rules,
         users: spec.users,
         wall: median(walls),
         peak_mb: peaks[peaks.len() / 2],
         sql_mb,
-    }
+    };
+    (figure, scratch)
 }
 
 /// Deploys a synthetic PostgreSQL project of `sources` sources and measures

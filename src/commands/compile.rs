@@ -3,7 +3,7 @@
 
 use super::Outcome;
 use crate::diagnostic::Diagnostic;
-use crate::emit::{self, SqlObject};
+use crate::emit::{self, ProfileRows, SqlObject};
 use crate::ir;
 use crate::model::Dialect;
 use serde::Serialize;
@@ -30,21 +30,29 @@ pub struct Compiled {
 
 /// Compiles a checked project's IR to SQL objects, per integration.
 pub fn compile_ir(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    compile_each(project, &|_, _, _| {})
+    compile_each(project, ProfileRows::Render, &|_, _, object| object)
+}
+
+/// Compiles the objects a plan compares: all but the profile rows, which a
+/// plan compares row by row from the IR.
+pub fn compile_for_plan(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
+    compile_each(project, ProfileRows::Omit, &|_, _, object| object)
 }
 
 /// Compiles like [`compile_ir`], handing each object to
-/// `each(integration, position, object)` as soon as it is rendered.
+/// `each(integration, position, object)` as soon as it is rendered and
+/// keeping what it gives back.
 fn compile_each(
     project: &ir::Project,
-    each: &(dyn Fn(usize, usize, &SqlObject) + Sync),
+    rows: ProfileRows,
+    each: &(dyn Fn(usize, usize, SqlObject) -> SqlObject + Sync),
 ) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
     let diagnostics = limits(project);
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
     let rendered = ir::parallel_map(project.integrations.len(), |i| {
-        emit::render_integration(&project.integrations[i], &|position, object| {
+        emit::render_integration(&project.integrations[i], rows, &|position, object| {
             each(i, position, object)
         })
     });
@@ -175,9 +183,11 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
         return outcome;
     };
     let written = Output::create(out, &ir).and_then(|output| {
-        let compiled = compile_each(&ir, &|integration, position, object| {
-            output.write(integration, position, object)
-        });
+        let compiled = compile_each(
+            &ir,
+            ProfileRows::Render,
+            &|integration, position, object| output.write(integration, position, object),
+        );
         output.finish(compiled)
     });
     // Freeing hundreds of thousands of small allocations takes a tenth of a
@@ -298,13 +308,19 @@ impl Output {
         Ok(output)
     }
 
-    fn write(&self, integration: usize, position: usize, object: &SqlObject) {
-        if self.failed.get().is_some() {
-            return;
+    /// Writes one object's file and gives the object back without its text,
+    /// which the manifest does not need: at 10,000 sources the SQL is
+    /// hundreds of megabytes.
+    fn write(&self, integration: usize, position: usize, object: SqlObject) -> SqlObject {
+        if self.failed.get().is_none() {
+            let path = self.dirs[integration].join(file_name(position, &object));
+            if let Err(e) = std::fs::write(&path, &object.sql) {
+                let _ = self.failed.set(io_error(e, &path));
+            }
         }
-        let path = self.dirs[integration].join(file_name(position, object));
-        if let Err(e) = std::fs::write(&path, &object.sql) {
-            let _ = self.failed.set(io_error(e, &path));
+        SqlObject {
+            sql: String::new(),
+            ..object
         }
     }
 
@@ -404,11 +420,11 @@ mod tests {
             integrations: vec![integration("a"), integration("b")],
         };
         let output = Output::create(&out, &project).unwrap_or_else(|d| panic!("{d:?}"));
-        output.write(0, 0, &object("x"));
+        output.write(0, 0, object("x"));
         assert!(out.join("a/0001-schema-x.sql").exists());
         // The second integration's directory goes away under the writer.
         std::fs::remove_dir_all(out.join("b")).unwrap_or_else(|e| panic!("{e}"));
-        output.write(1, 0, &object("y"));
+        output.write(1, 0, object("y"));
         let compiled = ["a", "b"]
             .map(|name| Compiled {
                 integration: name.into(),

@@ -13,7 +13,7 @@ use crate::diagnostic::{Diagnostic, Files};
 use crate::model::Model;
 use crate::project;
 pub use apply::{ApplyOptions, apply, parse_timeout};
-pub use compile::{Compiled, Emit, compile, compile_ir, file_safe};
+pub use compile::{Compiled, Emit, compile, compile_for_plan, compile_ir, file_safe};
 pub use explain::explain;
 pub use fmt::fmt;
 pub use init::init;

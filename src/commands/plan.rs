@@ -1,6 +1,6 @@
 //! `veil plan`: what apply would change, per integration.
 
-use super::{Compiled, Outcome, compile_ir, load_checked};
+use super::{Compiled, Outcome, compile_for_plan, load_checked};
 use crate::ast::{Method, Operand, Predicate};
 use crate::cli::OutputFormat;
 use crate::db::{self, Db};
@@ -44,7 +44,7 @@ fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
 /// The model lowered and emitted, or the emitter's errors.
 fn lower_and_emit(model: &Model) -> Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>> {
     let ir = ir::lower(model);
-    compile_ir(&ir).map(|compiled| (ir, compiled))
+    compile_for_plan(&ir).map(|compiled| (ir, compiled))
 }
 
 fn finish(

@@ -207,13 +207,23 @@ fn grantee(g: &Grantee, dialect: Dialect) -> String {
 }
 
 /// Receives each object as soon as it is rendered, with its position in
-/// the integration's order, on whichever thread rendered it.
-pub type Each<'e> = &'e (dyn Fn(usize, &SqlObject) + Sync);
+/// the integration's order, on whichever thread rendered it, and gives back
+/// what the caller keeps of it (`compile` keeps no text it has written).
+pub type Each<'e> = &'e (dyn Fn(usize, SqlObject) -> SqlObject + Sync);
+
+/// Whether the profile rows are rendered: a file of every row for
+/// `compile`, nothing for a plan, which compares rows one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileRows {
+    Render,
+    Omit,
+}
 
 /// Renders every object of an integration, in the order to run them,
 /// handing each to `each` as soon as it is ready.
 pub fn render_integration(
     integration: &Integration,
+    rows: ProfileRows,
     each: Each<'_>,
 ) -> Result<Vec<SqlObject>, EmitError> {
     let dialect = integration.dialect;
@@ -342,15 +352,20 @@ pub fn render_integration(
         push("procedure", format!("{}.{name}", schemas.procedures), text);
     }
 
-    for (position, object) in objects.iter().enumerate() {
-        each(position, object);
-    }
+    let mut objects: Vec<SqlObject> = objects
+        .into_iter()
+        .enumerate()
+        .map(|(position, object)| each(position, object))
+        .collect();
 
     // The profile rows and the views are independent: build them side by
     // side.
     let profile_position = objects.len();
     let (profile, views) = std::thread::scope(|scope| {
         let profile = scope.spawn(|| {
+            if rows == ProfileRows::Omit {
+                return Ok(None);
+            }
             let mut text = render(
                 dialect,
                 "profile_rows",
@@ -367,8 +382,7 @@ pub fn render_integration(
                 sql: text,
                 columns: None,
             };
-            each(profile_position, &object);
-            Ok(object)
+            Ok(Some(each(profile_position, object)))
         });
         let views: Result<Vec<SqlObject>, EmitError> = integration
             .views
@@ -386,8 +400,7 @@ pub fn render_integration(
                             .collect(),
                     ),
                 };
-                each(profile_position + 1 + i, &object);
-                Ok(object)
+                Ok(each(profile_position + 1 + i, object))
             })
             .collect();
         let profile = profile
@@ -395,7 +408,7 @@ pub fn render_integration(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (profile, views)
     });
-    objects.push(profile?);
+    objects.extend(profile?);
     objects.extend(views?);
     Ok(objects)
 }
