@@ -43,9 +43,17 @@ type Checked = (Files, Model, Vec<Diagnostic>);
 fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
     let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
     let checked = project.check();
+    let project::Project {
+        files,
+        policies,
+        identities,
+        ..
+    } = project;
+    // The syntax trees are done with once checked.
+    drop_aside((policies, identities));
     match checked.model {
-        Some(model) => Ok((project.files, model, checked.diagnostics)),
-        None => Err((project.files, checked.diagnostics)),
+        Some(model) => Ok((files, model, checked.diagnostics)),
+        None => Err((files, checked.diagnostics)),
     }
 }
 
