@@ -2,9 +2,10 @@
 //! `benches/suite/synth.rs`).
 //!
 //! ```text
-//! cargo run --release --example synth -- OUT_DIR SOURCES [COLUMNS] [RULES] [USERS]
+//! cargo run --release --example synth -- OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]
 //! ```
-//! Defaults: 30 columns per source, SOURCES/10 rules, 4 × SOURCES users.
+//! Defaults: 1,000 sources, 30 columns per source, SOURCES/10 rules,
+//! 4 × SOURCES users.
 //! With `--postgres DATABASE URL_VAR`, every source is on one PostgreSQL
 //! integration governing DATABASE (the benchmark's deployment).
 
@@ -27,8 +28,11 @@ fn main() {
         };
         args.drain(at..at + 3);
     }
-    let Some(out) = args.first() else {
-        eprintln!("usage: synth OUT_DIR SOURCES [COLUMNS] [RULES] [USERS]");
+    // An option (`--help`) is never taken for the directory to write.
+    let Some(out) = args.first().filter(|a| !a.starts_with('-')) else {
+        eprintln!(
+            "usage: synth [--postgres DATABASE URL_VAR] OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]"
+        );
         std::process::exit(1);
     };
     let number = |i: usize| -> Option<usize> {
