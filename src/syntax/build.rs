@@ -471,12 +471,14 @@ impl Builder<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::type_name => {
-                    ty.name = p
-                        .as_str()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                        .to_ascii_lowercase()
+                    let text = p.as_str();
+                    // `double   precision` is written with one space.
+                    ty.name = if text.contains(char::is_whitespace) {
+                        text.split_whitespace().collect::<Vec<_>>().join(" ")
+                    } else {
+                        text.to_string()
+                    };
+                    ty.name.make_ascii_lowercase();
                 }
                 Rule::type_args => {
                     ty.args = p
