@@ -46,6 +46,23 @@ fn json(run: &Run) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
 }
 
+/// The JSON offline plan of `project` against `against`, which must succeed.
+fn plan_json(project: &str, against: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "plan",
+        "--offline",
+        project,
+        "--against",
+        against,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let run = veil(&args);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    json(&run)
+}
+
 fn actions(plan: &serde_json::Value, integration: &str) -> Vec<(String, String)> {
     plan["integrations"]
         .as_array()
@@ -139,19 +156,7 @@ fn changes_are_classified() {
         ],
     );
     let base = base.to_str().expect("utf-8");
-    let run = veil(&[
-        "plan",
-        "--offline",
-        "policies",
-        "--against",
-        base,
-        "--format",
-        "json",
-        "--integration",
-        "app",
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let plan = json(&run);
+    let plan = plan_json("policies", base, &["--integration", "app"]);
     assert_eq!(
         plan["integrations"].as_array().map(Vec::len),
         Some(1),
@@ -310,17 +315,7 @@ fn access_impact_reports_exactly_who_is_affected() {
             ("sales.veil", "allow user \"grace\"", "allow user \"carol\""),
         ],
     );
-    let run = veil(&[
-        "plan",
-        "--offline",
-        "policies",
-        "--against",
-        base.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let plan = json(&run);
+    let plan = plan_json("policies", base.to_str().expect("utf-8"), &[]);
     let users: std::collections::BTreeSet<String> = plan["integrations"]
         .as_array()
         .expect("integrations")
@@ -413,17 +408,11 @@ fn users_alike_but_named_by_a_rule_are_told_apart() {
         (&current, &base, "grace", "carol"),
         (&base, &current, "carol", "grace"),
     ] {
-        let run = veil(&[
-            "plan",
-            "--offline",
+        let plan = plan_json(
             from.to_str().expect("utf-8"),
-            "--against",
             to.to_str().expect("utf-8"),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(run.status, 0, "{}", run.stderr);
-        let plan = json(&run);
+            &[],
+        );
         assert!(
             impacts(&plan, gains)
                 .iter()
