@@ -34,6 +34,29 @@ pub struct Integration {
     pub profiles: Vec<Profile>,
 }
 
+#[cfg(test)]
+impl Integration {
+    /// An integration with no views and the given profiles, for tests of
+    /// what is emitted or written around them.
+    pub(crate) fn for_test(name: &str, dialect: Dialect, profiles: Vec<Profile>) -> Integration {
+        Integration {
+            name: name.into(),
+            dialect,
+            database: "d".into(),
+            schemas: Schemas {
+                system: "s".into(),
+                functions: "f".into(),
+                procedures: "p".into(),
+                views: "v".into(),
+            },
+            grant_to: vec![],
+            expose_profile: true,
+            views: vec![],
+            profiles,
+        }
+    }
+}
+
 /// The schemas of an integration.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Schemas {

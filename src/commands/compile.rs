@@ -386,24 +386,6 @@ impl Output {
 mod tests {
     use super::*;
 
-    fn integration(name: &str) -> ir::Integration {
-        ir::Integration {
-            name: name.into(),
-            dialect: Dialect::Postgres,
-            database: "d".into(),
-            schemas: ir::Schemas {
-                system: "s".into(),
-                functions: "f".into(),
-                procedures: "p".into(),
-                views: "v".into(),
-            },
-            grant_to: vec![],
-            expose_profile: true,
-            views: vec![],
-            profiles: vec![],
-        }
-    }
-
     fn object(name: &str) -> SqlObject {
         SqlObject {
             kind: "schema",
@@ -417,7 +399,9 @@ mod tests {
     fn a_failed_write_leaves_nothing_behind() {
         let out = std::env::temp_dir().join(format!("veil-output-{}", std::process::id()));
         let project = ir::Project {
-            integrations: vec![integration("a"), integration("b")],
+            integrations: ["a", "b"]
+                .map(|name| ir::Integration::for_test(name, Dialect::Postgres, vec![]))
+                .to_vec(),
         };
         let output = Output::create(&out, &project).unwrap_or_else(|d| panic!("{d:?}"));
         output.write(0, 0, object("x"));

@@ -795,21 +795,7 @@ mod tests {
     use super::*;
 
     fn integration(profiles: Vec<Profile>) -> Integration {
-        Integration {
-            name: "w".into(),
-            dialect: Dialect::Redshift,
-            database: "d".into(),
-            schemas: ir::Schemas {
-                system: "s".into(),
-                functions: "f".into(),
-                procedures: "p".into(),
-                views: "v".into(),
-            },
-            grant_to: vec![],
-            expose_profile: true,
-            views: vec![],
-            profiles,
-        }
+        Integration::for_test("w", Dialect::Redshift, profiles)
     }
 
     fn profile(user: &str, tables: usize, name_len: usize) -> Profile {
