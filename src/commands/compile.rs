@@ -87,36 +87,31 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
         if integration.dialect != Dialect::Redshift {
             continue;
         }
+        // A list's size as JSON and its longest name.
+        let measure = |values: &[String]| {
+            (
+                serde_json::to_string(values).map_or(0, |s| s.len()),
+                values.iter().map(String::len).max().unwrap_or(0),
+            )
+        };
         // Users alike share one list of valid tables: measured once.
-        let mut shared: HashMap<*const [String], usize> = HashMap::new();
+        let mut shared: HashMap<*const [String], (usize, usize)> = HashMap::new();
         for p in &integration.profiles {
-            let lists: [(&str, &[String]); 4] = [
-                ("groups", &p.groups),
-                ("projects", &p.projects),
-                ("purposes", &p.purposes),
-                ("valid_tables", &p.valid_tables),
+            let tables = *shared
+                .entry(Arc::as_ptr(&p.valid_tables))
+                .or_insert_with(|| measure(&p.valid_tables));
+            let lists = [
+                ("groups", measure(&p.groups)),
+                ("projects", measure(&p.projects)),
+                ("purposes", measure(&p.purposes)),
+                ("valid_tables", tables),
             ];
-            for (field, values) in lists {
-                let json_len =
-                    |values: &[String]| serde_json::to_string(values).map_or(0, |s| s.len());
-                let bytes = if field == "valid_tables" {
-                    *shared
-                        .entry(Arc::as_ptr(&p.valid_tables))
-                        .or_insert_with(|| json_len(values))
-                } else {
-                    json_len(values)
-                };
+            for (field, (bytes, longest)) in lists {
                 if bytes > 65535 {
                     diagnostics.push(too_large(&p.user, field, bytes, 65535, &integration.name));
                 }
-                if let Some(long) = values.iter().find(|v| v.len() > 1024) {
-                    diagnostics.push(too_large(
-                        &p.user,
-                        field,
-                        long.len(),
-                        1024,
-                        &integration.name,
-                    ));
+                if longest > 1024 {
+                    diagnostics.push(too_large(&p.user, field, longest, 1024, &integration.name));
                 }
             }
             let pairs: Vec<(&String, &String)> = p
@@ -393,6 +388,52 @@ mod tests {
             sql: format!("CREATE SCHEMA {name};\n"),
             columns: None,
         }
+    }
+
+    fn profile(user: &str, groups: Vec<String>, valid_tables: Vec<String>) -> ir::Profile {
+        ir::Profile {
+            user: user.into(),
+            groups,
+            attributes: Default::default(),
+            projects: vec![],
+            current_project: None,
+            purposes: vec![],
+            valid_tables: valid_tables.into(),
+        }
+    }
+
+    #[test]
+    fn redshift_profiles_that_would_not_fit_are_refused() {
+        let tables: Vec<String> = (0..5_000)
+            .map(|i| format!("schema_{i}.table_{i}"))
+            .collect();
+        let profiles = vec![
+            profile("fits", vec!["g".into()], vec!["s.t".into()]),
+            profile("many", vec![], tables.clone()),
+            profile("long", vec!["g".repeat(1025)], vec![]),
+        ];
+        let project = ir::Project {
+            integrations: vec![ir::Integration::for_test(
+                "w",
+                Dialect::Redshift,
+                profiles.clone(),
+            )],
+        };
+        let found: Vec<String> = limits(&project).iter().map(|d| d.message.clone()).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("`valid_tables` of user `many`"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].contains("`groups` of user `long` needs 1025 bytes"),
+            "{found:?}"
+        );
+        // PostgreSQL columns are text: no limit.
+        let project = ir::Project {
+            integrations: vec![ir::Integration::for_test("p", Dialect::Postgres, profiles)],
+        };
+        assert!(limits(&project).is_empty());
     }
 
     #[test]
