@@ -17,8 +17,8 @@ use std::time::Duration;
 pub struct Prepared {
     pub integration: String,
     pub dialect: Dialect,
-    pub database: String,
-    pub connection_env: String,
+    /// Where the database is and how its sessions are set up.
+    pub target: db::Target,
     pub schemas: Schemas,
     /// The deployment serial and fingerprint the plan was made against.
     pub serial: i64,
@@ -55,7 +55,7 @@ pub struct StateObject {
 /// Prepares one integration's plan for apply.
 pub fn prepare(
     integration: &Integration,
-    connection_env: &str,
+    target: db::Target,
     objects: &[SqlObject],
     changes: &[Change],
     profile: &[ProfileChange],
@@ -65,8 +65,7 @@ pub fn prepare(
     Prepared {
         integration: integration.name.clone(),
         dialect: integration.dialect,
-        database: integration.database.clone(),
-        connection_env: connection_env.to_string(),
+        target,
         schemas: integration.schemas.clone(),
         serial: state.serial,
         fingerprint: state.fingerprint(),

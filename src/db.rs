@@ -9,6 +9,7 @@ use crate::live;
 use crate::model::{Dialect, Integration};
 use crate::plan::{Deployed, DeployedObject};
 use postgres::{Client, NoTls};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -29,10 +30,60 @@ pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(Ordering::Relaxed)
 }
 
-/// An open connection to one integration's database.
+/// An open connection to one integration's database, its session pinned
+/// (see [`connect`]).
 pub struct Db {
     pub client: Client,
     pub integration: String,
+    /// The search path the connecting role gets by default, read before the
+    /// session was pinned: the live checks warn when others may create in a
+    /// schema on it.
+    pub default_search_path: String,
+}
+
+/// Where one integration's database is and how its sessions are set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub integration: String,
+    pub dialect: Dialect,
+    pub database: String,
+    /// The environment variable holding the connection URL.
+    pub connection_env: String,
+    /// The zone every session of veil's runs in.
+    pub time_zone: String,
+}
+
+impl Target {
+    pub fn of(integration: &Integration) -> Target {
+        Target {
+            integration: integration.name.clone(),
+            dialect: integration.dialect,
+            database: integration.database.clone(),
+            connection_env: integration.connection_env.clone(),
+            time_zone: integration.time_zone.clone(),
+        }
+    }
+
+    /// What every session veil opens runs first: a search path no one else
+    /// can add to (so nothing veil sends, and no view or function it
+    /// creates, resolves a name to an object a user made), and fixed
+    /// display and time settings, so literals in the policies read the
+    /// same whatever the role's defaults. The first statement reads the
+    /// role's own search path.
+    fn session_setup(&self) -> String {
+        let zone = crate::emit::quote::literal(&self.time_zone, self.dialect);
+        match self.dialect {
+            Dialect::Postgres => format!(
+                "SHOW search_path; SET search_path = pg_catalog, pg_temp; SET TimeZone = {zone}; \
+                 SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; \
+                 SET bytea_output = 'hex'; SET standard_conforming_strings = on"
+            ),
+            Dialect::Redshift => format!(
+                "SHOW search_path; SET search_path TO pg_catalog, pg_temp; SET timezone TO {zone}; \
+                 SET datestyle TO 'ISO, MDY'"
+            ),
+        }
+    }
 }
 
 /// What veil finds deployed in one database.
@@ -82,18 +133,13 @@ fn db_error(integration: &str, what: &str, error: &postgres::Error) -> Diagnosti
 }
 
 /// Connects to an integration's database with the URL in its environment
-/// variable.
-pub fn connect(integration: &Integration) -> Result<Db, Diagnostic> {
-    connect_to(
-        &integration.name,
-        &integration.database,
-        &integration.connection_env,
-    )
-}
-
-/// Connects to database `database` of integration `name`, with the URL in
-/// environment variable `var`.
-pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnostic> {
+/// variable, and pins the session before anything else is sent.
+pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
+    let (name, database, var) = (
+        target.integration.as_str(),
+        target.database.as_str(),
+        target.connection_env.as_str(),
+    );
     let url = std::env::var(var).map_err(|_| {
         Diagnostic::error(
             "db::no_url",
@@ -145,9 +191,22 @@ pub fn connect_to(name: &str, database: &str, var: &str) -> Result<Db, Diagnosti
             "check that the database is up and that `{var}` is right"
         ))
     })?;
+    let mut client = client;
+    count_round_trip();
+    let setup = client
+        .simple_query(&target.session_setup())
+        .map_err(|e| db_error(name, "setting up the session", &e))?;
+    let default_search_path = setup
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
     Ok(Db {
         client,
         integration: name.to_string(),
+        default_search_path,
     })
 }
 
@@ -445,7 +504,7 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
 }
 
 impl Db {
-    /// The live checks of a plan (see `live`), in two queries.
+    /// The live checks of a plan (see `live`), in three queries.
     pub fn live_checks(
         &mut self,
         dialect: Dialect,
@@ -477,6 +536,16 @@ impl Db {
                 grantee: row.get::<_, Option<String>>(3).unwrap_or_default(),
                 privilege: row.get(4),
                 owner: row.get(5),
+                column: row.get(6),
+            })
+            .collect();
+        let exposure: Vec<live::Exposure> = self
+            .query(&live::exposure_sql(dialect, &self.default_search_path), &[])?
+            .iter()
+            .map(|row| live::Exposure {
+                what: row.get(0),
+                name: row.get(1),
+                detail: row.get::<_, Option<String>>(2).unwrap_or_default(),
             })
             .collect();
         Ok(live::findings(
@@ -486,6 +555,7 @@ impl Db {
             tables,
             &columns,
             &grants,
+            &exposure,
         ))
     }
 }

@@ -29,6 +29,8 @@ pub struct Integration {
     /// Who may select from the views; empty means `PUBLIC`.
     pub grant_to: Vec<Grantee>,
     pub expose_profile: bool,
+    /// The zone time filters and `truncate` count in.
+    pub time_zone: String,
     pub views: Vec<View>,
     /// One profile row per user of the project.
     pub profiles: Vec<Profile>,
@@ -51,6 +53,7 @@ impl Integration {
             },
             grant_to: vec![],
             expose_profile: true,
+            time_zone: "UTC".into(),
             views: vec![],
             profiles,
         }
@@ -233,6 +236,7 @@ pub enum RowPred {
     /// A stable hash bucket of the column (0–9999) under `threshold`.
     Sample {
         column: String,
+        column_type: SqlType,
         threshold: u32,
     },
 }
@@ -333,6 +337,7 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
         schemas: Schemas::of(integration),
         grant_to: integration.grant_to.clone(),
         expose_profile: integration.expose_profile,
+        time_zone: integration.time_zone.clone(),
         views,
         profiles,
     }
@@ -511,8 +516,15 @@ fn lower_filter(
                 .parse::<f64>()
                 .map(|p| (p * 100.0).round().clamp(0.0, 10_000.0) as u32)
                 .unwrap_or(0);
+            let found = crate::check::find_column(source, &column.node);
             Cond::RowOrFalse(RowPred::Sample {
                 column: resolve(source, &column.node),
+                // The checker resolves the column; an unknown one reads
+                // as text.
+                column_type: found.map_or_else(
+                    || sql_type(TypeKind::Varchar(None), source.dialect),
+                    |c| source.columns[c].ty.clone(),
+                ),
                 threshold,
             })
         }

@@ -69,9 +69,10 @@ pub fn columns_sql(dialect: Dialect, tables: &[DeclaredTable]) -> String {
     }
 }
 
-/// The query for grants on the declared tables (of the connected database).
-/// Each row: schema, table, grantee kind (`user`, `group`, `role`,
-/// `public`), grantee name, privilege, and the table's owner.
+/// The query for grants on the declared tables (of the connected database),
+/// on the whole table and on single columns. Each row: schema, table,
+/// grantee kind (`user`, `group`, `role`, `public`), grantee name,
+/// privilege, the table's owner, and the column of a column grant.
 pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) -> String {
     let keys: Vec<String> = tables
         .iter()
@@ -83,25 +84,125 @@ pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) ->
         Dialect::Postgres => format!(
             "SELECT n.nspname, c.relname,
                     CASE WHEN a.grantee = 0 THEN 'public' ELSE 'role' END,
-                    COALESCE(r.rolname, ''), a.privilege_type, o.rolname
+                    COALESCE(r.rolname, ''), a.privilege_type, o.rolname, CAST(NULL AS text)
                FROM pg_catalog.pg_class c
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
                CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
                LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-              WHERE (n.nspname || '.' || c.relname) {wanted} AND a.grantee <> c.relowner"
+              WHERE (n.nspname || '.' || c.relname) {wanted} AND a.grantee <> c.relowner
+             UNION ALL
+             SELECT n.nspname, c.relname,
+                    CASE WHEN a.grantee = 0 THEN 'public' ELSE 'role' END,
+                    COALESCE(r.rolname, ''), a.privilege_type, o.rolname, CAST(t.attname AS text)
+               FROM pg_catalog.pg_attribute t
+               JOIN pg_catalog.pg_class c ON c.oid = t.attrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
+               CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
+               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+              WHERE (n.nspname || '.' || c.relname) {wanted} AND t.attnum > 0 AND NOT t.attisdropped
+                AND a.grantee <> c.relowner"
         ),
-        // svv_relation_privileges lists explicit grants in the connected
-        // database; the owner's own privileges are left out below.
+        // svv_relation_privileges and svv_column_privileges list explicit
+        // grants in the connected database; the owner's own privileges are
+        // left out below.
         Dialect::Redshift => format!(
-            "SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename
-               FROM svv_relation_privileges p
+            "SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename, CAST(NULL AS VARCHAR(128))
+               FROM pg_catalog.svv_relation_privileges p
+               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
+               LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
+               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
+              WHERE (p.namespace_name || '.' || p.relation_name) {wanted}
+             UNION ALL
+             SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename, p.column_name
+               FROM pg_catalog.svv_column_privileges p
                LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
                LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
                LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
               WHERE (p.namespace_name || '.' || p.relation_name) {wanted}"
         ),
     }
+}
+
+/// The query for whoever can get around the views without a grant on the
+/// tables, and for what a user could slip onto the connecting role's path.
+/// Each row: what (`reads_all`, `superuser`, `writable`, `sees_grants`), a
+/// name and a detail:
+///
+/// - roles that read every table: members of `pg_read_all_data`
+///   (PostgreSQL), and superusers other than the connecting one;
+/// - schemas on the connecting role's default search path in which others
+///   may create objects (`path` as the server printed it);
+/// - on Redshift, whether the connecting user is a superuser: the
+///   privilege views show others only the grants they may see.
+pub fn exposure_sql(dialect: Dialect, path: &str) -> String {
+    let schemas = path_schemas(path);
+    let on_path = in_list(schemas.iter().map(String::as_str), dialect);
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT 'reads_all', r.rolname, 'pg_read_all_data'
+               FROM pg_catalog.pg_roles r
+              WHERE pg_catalog.pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER')
+                AND NOT r.rolsuper AND r.rolname <> 'pg_read_all_data'
+             UNION ALL
+             SELECT 'superuser', r.rolname, ''
+               FROM pg_catalog.pg_roles r
+              WHERE r.rolsuper AND r.rolcanlogin AND r.rolname <> CAST(current_user AS text)
+             UNION ALL
+             SELECT 'writable', n.nspname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
+               FROM pg_catalog.pg_namespace n
+               CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
+                AND (n.nspname {on_path} OR (n.nspname = CAST(current_user AS text) AND '$user' {on_path}))"
+        ),
+        Dialect::Redshift => format!(
+            "SELECT 'superuser', u.usename, '' FROM pg_catalog.pg_user u
+              WHERE u.usesuper AND u.usename <> current_user
+             UNION ALL
+             SELECT 'sees_grants', u.usename, CASE WHEN u.usesuper THEN 'all' ELSE 'some' END
+               FROM pg_catalog.pg_user u WHERE u.usename = current_user
+             UNION ALL
+             SELECT 'writable', p.namespace_name, p.identity_name
+               FROM pg_catalog.svv_schema_privileges p
+               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
+               LEFT JOIN pg_catalog.pg_user o ON o.usesysid = n.nspowner
+              WHERE p.privilege_type = 'CREATE' AND p.identity_name <> COALESCE(o.usename, '')
+                AND (p.namespace_name {on_path} OR (p.namespace_name = current_user AND '$user' {on_path}))"
+        ),
+    }
+}
+
+/// The schema names of a search path as the server prints it:
+/// `"$user", public, "My Schema"`.
+pub fn path_schemas(path: &str) -> Vec<String> {
+    let mut schemas = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => schemas.push(std::mem::take(&mut current)),
+            c if c.is_whitespace() && !quoted => {}
+            c => current.push(c),
+        }
+    }
+    schemas.push(current);
+    schemas.retain(|s| !s.is_empty());
+    schemas
+}
+
+/// One row of the exposure query.
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    pub what: String,
+    pub name: String,
+    pub detail: String,
 }
 
 /// One row of the columns query.
@@ -126,6 +227,8 @@ pub struct CatalogGrant {
     pub grantee: String,
     pub privilege: String,
     pub owner: Option<String>,
+    /// The column of a column grant; `None` for a grant on the table.
+    pub column: Option<String>,
 }
 
 /// A type's canonical base name and its arguments, if any: `varchar(256)`,
@@ -200,6 +303,7 @@ pub fn findings<'a>(
     tables: &'a [DeclaredTable],
     columns: &'a [CatalogColumn],
     grants: &[CatalogGrant],
+    exposure: &[Exposure],
 ) -> (Vec<Diagnostic>, Vec<String>) {
     // PostgreSQL has one database per connection; Redshift's column view
     // spans the cluster's.
@@ -292,10 +396,14 @@ pub fn findings<'a>(
             "role" if dialect == Dialect::Postgres => g.grantee.clone(),
             kind => format!("{kind} {}", g.grantee),
         };
+        let privilege = match &g.column {
+            Some(column) => format!("{} ({column})", g.privilege.to_ascii_uppercase()),
+            None => g.privilege.to_ascii_uppercase(),
+        };
         granted
             .entry((format!("{}.{}", g.schema, g.table), grantee))
             .or_default()
-            .insert(g.privilege.to_ascii_uppercase());
+            .insert(privilege);
     }
     let mut warnings: Vec<String> = granted
         .into_iter()
@@ -307,6 +415,27 @@ pub fn findings<'a>(
             )
         })
         .collect();
+    for e in exposure {
+        match e.what.as_str() {
+            "reads_all" => warnings.push(format!(
+                "role {} is a member of {}: it reads every base table directly, around every policy",
+                e.name, e.detail
+            )),
+            "superuser" => warnings.push(format!(
+                "role {} is a superuser: it reads every base table directly, around every policy",
+                e.name
+            )),
+            "writable" => warnings.push(format!(
+                "schema `{}` on the search path of the account veil connects as is writable by {}: a function or operator created there could run as that account in any tool that does not pin its search path (veil does); revoke CREATE or take it off the path",
+                e.name, e.detail
+            )),
+            "sees_grants" if e.detail != "all" => warnings.push(format!(
+                "{} is not a superuser: Redshift shows it only the grants it may see, so grants on base tables may be missing above; run the plan as a superuser to see them all",
+                e.name
+            )),
+            _ => {}
+        }
+    }
     let elsewhere: Vec<String> = tables
         .iter()
         .filter(|t| dialect == Dialect::Redshift && t.database != database)
@@ -416,6 +545,7 @@ mod tests {
             grantee: String::new(),
             privilege: "SELECT".into(),
             owner: None,
+            column: None,
         };
         for dialect in [Dialect::Postgres, Dialect::Redshift] {
             let (errors, warnings) = findings(
@@ -425,6 +555,7 @@ mod tests {
                 &declared,
                 std::slice::from_ref(&other),
                 std::slice::from_ref(&grant),
+                &[],
             );
             assert_eq!(errors.len(), 1, "{dialect:?}");
             assert_eq!(errors[0].code, "plan::table_missing");
@@ -434,9 +565,18 @@ mod tests {
                 table: "c".into(),
                 ..other.clone()
             };
-            let (errors, _) = findings("i", dialect, "db", &declared, &[same], &[]);
+            let (errors, _) = findings("i", dialect, "db", &declared, &[same], &[], &[]);
             assert!(errors.is_empty(), "{dialect:?}");
         }
+    }
+
+    #[test]
+    fn search_paths_split_like_the_server_prints_them() {
+        assert_eq!(
+            path_schemas("\"$user\", public, \"My \"\"Schema\"\"\", x"),
+            ["$user", "public", "My \"Schema\"", "x"]
+        );
+        assert!(path_schemas("").is_empty());
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Integration {
     pub grant_to: Vec<Grantee>,
     pub expose_profile: bool,
     pub system_prefix: String,
+    /// The zone time filters and `truncate` count in; a `timestamp` column
+    /// holds wall-clock times of this zone.
+    pub time_zone: String,
     pub loc: Loc,
 }
 

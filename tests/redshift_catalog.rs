@@ -1,9 +1,11 @@
 //! The Redshift side of an online plan, against a recorded catalog: no
 //! Redshift server is reachable here, so a PostgreSQL database stands in,
 //! with Redshift's system views (`svv_all_columns`,
-//! `svv_relation_privileges`, `pg_proc_info`) as tables of rows shaped as
-//! Redshift returns them, found first on the search path. The plan runs
-//! veil's Redshift catalog SQL, unchanged, against them.
+//! `svv_relation_privileges`, `svv_column_privileges`,
+//! `svv_schema_privileges`, `pg_proc_info`) as views in its `pg_catalog`
+//! over tables of rows shaped as Redshift returns them (veil pins its
+//! sessions' search path to `pg_catalog`). The plan runs veil's Redshift
+//! catalog SQL, unchanged, against them.
 
 mod common;
 
@@ -59,7 +61,12 @@ fn fake_catalog(db: &Database) {
          CREATE TABLE fake_catalog.svv_relation_privileges (
            namespace_name text, relation_name text, privilege_type text, identity_id integer,
            identity_name text, identity_type text, admin_option boolean);
-         CREATE VIEW fake_catalog.pg_proc_info AS SELECT p.oid AS prooid, p.* FROM pg_catalog.pg_proc p;
+         CREATE TABLE fake_catalog.svv_column_privileges (
+           namespace_name text, relation_name text, column_name text, privilege_type text,
+           identity_id integer, identity_name text, identity_type text, admin_option boolean);
+         CREATE TABLE fake_catalog.svv_schema_privileges (
+           namespace_name text, privilege_type text, identity_id integer, identity_name text,
+           identity_type text, admin_option boolean);
          INSERT INTO fake_catalog.svv_all_columns VALUES
            ('{name}', 'sales', 'orders', 'id', 1, NULL, 'NO', 'bigint', NULL, 64, 0, NULL),
            ('{name}', 'sales', 'orders', 'email', 2, NULL, 'YES', 'character varying', 256, NULL, NULL, NULL),
@@ -72,10 +79,18 @@ fn fake_catalog(db: &Database) {
            ('sales', 'orders', 'SELECT', 101, 'bi_reader', 'user', false),
            ('sales', 'orders', 'INSERT', 0, 'public', 'public', false),
            ('sales', 'other', 'SELECT', 101, 'bi_reader', 'user', false);
+         INSERT INTO fake_catalog.svv_column_privileges VALUES
+           ('sales', 'orders', 'email', 'SELECT', 102, 'peeker', 'user', false);
+         INSERT INTO fake_catalog.svv_schema_privileges VALUES
+           ('public', 'CREATE', 0, 'public', 'public', false);
          CREATE SCHEMA sales;
          CREATE TABLE sales.orders (id bigint);
-         ALTER DATABASE {} SET search_path = fake_catalog, pg_catalog;",
-        common::ident(name)
+         SET allow_system_table_mods = on;
+         CREATE VIEW pg_catalog.svv_all_columns AS SELECT * FROM fake_catalog.svv_all_columns;
+         CREATE VIEW pg_catalog.svv_relation_privileges AS SELECT * FROM fake_catalog.svv_relation_privileges;
+         CREATE VIEW pg_catalog.svv_column_privileges AS SELECT * FROM fake_catalog.svv_column_privileges;
+         CREATE VIEW pg_catalog.svv_schema_privileges AS SELECT * FROM fake_catalog.svv_schema_privileges;
+         CREATE VIEW pg_catalog.pg_proc_info AS SELECT p.oid AS prooid, p.* FROM pg_catalog.pg_proc p;"
     ))
     .expect("records the catalog");
 }
@@ -158,7 +173,18 @@ fn redshift_live_checks_read_the_recorded_catalog() {
         stdout.contains("create view governed.orders"),
         "an empty deployment plans every object: {stdout}"
     );
-    // Before the first apply: one state query (veil's schemas are not
-    // there) and the two live-check queries.
-    assert!(stderr.contains("round_trips=3"), "{stderr}");
+    // Column grants, and a schema on the connecting user's path anyone may
+    // create in.
+    assert!(
+        stdout.contains("table sales.orders grants SELECT (email) to user peeker directly"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("schema `public` on the search path")
+            && stdout.contains("writable by public"),
+        "{stdout}"
+    );
+    // Before the first apply: the session's setup, one state query (veil's
+    // schemas are not there) and the three live-check queries.
+    assert!(stderr.contains("round_trips=5"), "{stderr}");
 }

@@ -9,7 +9,7 @@ use crate::span::{FileId, Loc, Node, Span};
 use crate::suggest::did_you_mean;
 use std::collections::HashMap;
 
-const INTEGRATION_KEYS: [&str; 10] = [
+const INTEGRATION_KEYS: [&str; 11] = [
     "dialect",
     "host",
     "port",
@@ -20,12 +20,33 @@ const INTEGRATION_KEYS: [&str; 10] = [
     "grant_to",
     "expose_profile",
     "system_prefix",
+    "time_zone",
 ];
 
 const SOURCE_KEYS: [&str; 6] = ["integration", "table", "view", "host", "tags", "event_time"];
 
 /// Schemas a view schema may never be.
 const RESERVED_SCHEMAS: [&str; 4] = ["public", "information_schema", "pg_catalog", "pg_internal"];
+
+/// Whether a time zone is `UTC` or an IANA name (`Area/Location`): the
+/// forms both databases read the same way whatever a session's
+/// abbreviation settings.
+fn is_zone_name(zone: &str) -> bool {
+    if zone == "UTC" {
+        return true;
+    }
+    let mut parts = zone.split('/');
+    let area = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.len() <= 40
+            && w.starts_with(|c: char| c.is_ascii_alphabetic())
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+    };
+    word(area) && !rest.is_empty() && rest.iter().all(|w| word(w))
+}
 
 /// Properties by key, each key once; a repeated or unknown key is reported.
 fn properties<'p>(
@@ -202,6 +223,22 @@ impl Checker<'_> {
                 );
             }
         }
+        let time_zone = match props.get("time_zone") {
+            Some(p) => {
+                let zone = self.expect_string(file, p).unwrap_or_default();
+                if !is_zone_name(&zone) {
+                    self.error(
+                        "check::property_value",
+                        format!("`time_zone` `{}` is not a time zone name", zone.escape_debug()),
+                        loc(file, p.value.span),
+                        "not a zone name",
+                        "write `UTC` or an IANA zone name such as `Europe/Berlin`; abbreviations such as `EST` mean different zones on different servers",
+                    );
+                }
+                zone
+            }
+            None => "UTC".to_string(),
+        };
         let mut grant_to = Vec::new();
         if let Some(p) = props.get("grant_to") {
             match &p.value.node {
@@ -310,6 +347,7 @@ impl Checker<'_> {
             grant_to,
             expose_profile,
             system_prefix,
+            time_zone,
             loc: Loc {
                 file,
                 span: it.name.span,

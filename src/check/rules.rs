@@ -943,6 +943,46 @@ pub fn method_name(method: &Method) -> &'static str {
     }
 }
 
+/// The largest repetition count both databases take (`RE_DUP_MAX`).
+const MAX_REPEAT: u32 = 255;
+
+/// Reads a repetition bound after its `{`: `n}`, `n,}` or `n,m}`, each
+/// count at most [`MAX_REPEAT`]. Returns the index of the closing `}`.
+fn bound(rest: &[char]) -> Result<usize, String> {
+    let close = rest.iter().position(|&c| c == '}');
+    let inner: String = close.map_or_else(String::new, |end| rest[..end].iter().collect());
+    let (low, high) = match inner.split_once(',') {
+        Some((low, high)) => (low, Some(high)),
+        None => (inner.as_str(), None),
+    };
+    let count = |text: &str| -> Option<u32> {
+        (!text.is_empty() && text.chars().all(|c| c.is_ascii_digit()))
+            .then(|| text.parse().unwrap_or(u32::MAX))
+    };
+    let (Some(end), Some(low)) = (close, count(low)) else {
+        return Err(
+            "`{` that does not start a repetition `{n}`, `{n,}` or `{n,m}`; write `[{]` for a brace"
+                .into(),
+        );
+    };
+    let high = match high {
+        None => low,
+        Some("") => low,
+        Some(text) => count(text).ok_or_else(|| {
+            format!("`{{{inner}}}` is not a repetition `{{n}}`, `{{n,}}` or `{{n,m}}`")
+        })?,
+    };
+    if low > MAX_REPEAT || high > MAX_REPEAT {
+        return Err(format!(
+            "`{{{inner}}}` repeats more than {MAX_REPEAT} times, which the databases refuse"
+        ));
+    }
+    if low > high {
+        return Err(format!("`{{{inner}}}` has its larger count first"));
+    }
+    Ok(end)
+}
+
 /// Checks that a regex mask pattern uses only what POSIX EREs on Redshift
 /// and PostgreSQL agree on: no backslash classes, no lookaround, no lazy or
 /// possessive quantifiers, no inline flags.
@@ -953,8 +993,42 @@ pub fn check_posix_pattern(pattern: &str) -> Result<(), String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut i = 0;
     let mut in_class = false;
+    // Whether the last thing read can take a quantifier: PostgreSQL
+    // refuses `a**`, `(*a)` and `^*`.
+    let mut quantifiable = false;
+    let lazy = |next: Option<&char>| -> Result<(), String> {
+        match next {
+            Some('?') | Some('+') => Err("lazy and possessive quantifiers are not portable".into()),
+            Some('*') | Some('{') => Err("a quantifier cannot follow a quantifier".into()),
+            _ => Ok(()),
+        }
+    };
     while i < chars.len() {
         let c = chars[i];
+        if in_class {
+            match c {
+                '[' if chars.get(i + 1) == Some(&':') => {
+                    let rest: String = chars[i..].iter().collect();
+                    match rest.find(":]") {
+                        Some(end) => {
+                            i += rest[..end + 2].chars().count();
+                            continue;
+                        }
+                        None => return Err("an unterminated character class".into()),
+                    }
+                }
+                '\\' if chars.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) => {
+                    return Err("a backslash class inside `[…]` is not portable".into());
+                }
+                ']' => {
+                    in_class = false;
+                    quantifiable = true;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
         match c {
             '\\' => {
                 let next = chars.get(i + 1).copied().unwrap_or(' ');
@@ -963,10 +1037,11 @@ pub fn check_posix_pattern(pattern: &str) -> Result<(), String> {
                         "`\\{next}` is not portable; write a bracket expression such as `[0-9]`"
                     ));
                 }
+                quantifiable = true;
                 i += 2;
                 continue;
             }
-            '[' if !in_class => {
+            '[' => {
                 in_class = true;
                 // `[]…]` and `[^]…]` take a literal `]` first.
                 if chars.get(i + 1) == Some(&'^') {
@@ -976,26 +1051,29 @@ pub fn check_posix_pattern(pattern: &str) -> Result<(), String> {
                     i += 1;
                 }
             }
-            '[' if in_class && chars.get(i + 1) == Some(&':') => {
-                let rest: String = chars[i..].iter().collect();
-                match rest.find(":]") {
-                    Some(end) => {
-                        i += rest[..end + 2].chars().count();
-                        continue;
-                    }
-                    None => return Err("an unterminated character class".into()),
-                }
-            }
-            ']' if in_class => in_class = false,
-            '(' if !in_class && chars.get(i + 1) == Some(&'?') => {
+            '(' if chars.get(i + 1) == Some(&'?') => {
                 return Err("`(?…)` groups and inline flags are not portable".into());
             }
-            '*' | '+' | '?' | '}' if !in_class => {
-                if matches!(chars.get(i + 1), Some('?') | Some('+')) {
-                    return Err("lazy and possessive quantifiers are not portable".into());
+            '(' | '|' | '^' | '$' => quantifiable = false,
+            ')' => quantifiable = true,
+            '{' => {
+                if !quantifiable {
+                    return Err("a repetition `{…}` with nothing before it to repeat".into());
                 }
+                let end = bound(&chars[i + 1..])?;
+                i += end + 2;
+                lazy(chars.get(i))?;
+                quantifiable = false;
+                continue;
             }
-            _ => {}
+            '*' | '+' | '?' => {
+                if !quantifiable {
+                    return Err(format!("`{c}` with nothing before it to repeat"));
+                }
+                lazy(chars.get(i + 1))?;
+                quantifiable = false;
+            }
+            _ => quantifiable = true,
         }
         i += 1;
     }

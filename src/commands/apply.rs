@@ -61,7 +61,7 @@ pub fn prepare_all(online: &Online) -> Vec<Prepared> {
                 .unwrap_or_default();
             apply::prepare(
                 &built.ir.integrations[index],
-                &built.model.integrations[index].connection_env,
+                db::Target::of(&built.model.integrations[index]),
                 &built.compiled[index].objects,
                 &plan.changes,
                 &plan.profile,
@@ -212,7 +212,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     let mut applied = Vec::new();
     for work in prepared.iter().filter(|p| p.has_changes()) {
         progress(&format!("applying integration {}", work.integration));
-        let result = db::connect_to(&work.integration, &work.database, &work.connection_env)
+        let result = db::connect(&work.target)
             .and_then(|mut conn| apply::apply(&mut conn, work, options.lock_timeout, progress));
         match result {
             Ok(done) => {

@@ -357,7 +357,7 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
                 .collect(),
         })
         .collect();
-    let mut conn = db::connect(integration)?;
+    let mut conn = db::connect(&db::Target::of(integration))?;
     let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
     let database = dialect.catalog_name(&integration.database);
     let checks = conn.live_checks(dialect, &database, &tables)?;

@@ -17,6 +17,15 @@ pub const ME: &str = "me";
 pub struct Expr<'a> {
     pub dialect: Dialect,
     pub schemas: &'a Schemas,
+    /// The zone time filters and `truncate` count in.
+    pub time_zone: &'a str,
+}
+
+/// A built-in function, qualified: a view or function body never finds a
+/// function through a search path its user controls (Redshift re-reads a
+/// late-binding view's text at query time).
+pub fn builtin(name: &str) -> String {
+    format!("pg_catalog.{name}")
 }
 
 impl Expr<'_> {
@@ -71,7 +80,8 @@ impl Expr<'_> {
     /// `(SELECT COUNT(*) FROM side x WHERE x.userid = current_user AND …) > 0`
     fn exists(&self, table: &str, matches: &[(&str, &str)]) -> String {
         let mut sql = format!(
-            "(SELECT COUNT(*) FROM {} AS x WHERE x.\"userid\" = {}",
+            "(SELECT {}(*) FROM {} AS x WHERE x.\"userid\" = {}",
+            builtin("count"),
             self.system(table),
             self.current_user()
         );
@@ -178,36 +188,91 @@ impl Expr<'_> {
                 if *newer { ">=" } else { "<" },
                 self.cutoff(*column_type, *amount, *unit)
             ),
-            RowPred::Sample { column, threshold } => format!(
-                "({}(CAST({} AS {})) < {threshold})",
+            RowPred::Sample {
+                column,
+                column_type,
+                threshold,
+            } => format!(
+                "({}({}) < {threshold})",
                 self.function("f_veil_sample"),
-                self.column(column),
-                self.text_type()
+                self.canonical_text(&self.column(column), column_type)
             ),
         }
     }
 
-    /// The moment `amount` units before now, by the database's clock.
-    fn cutoff(&self, column_type: TypeKind, amount: u32, unit: Interval) -> String {
+    /// The integration's zone as a literal.
+    fn zone(&self) -> String {
+        self.lit(self.time_zone)
+    }
+
+    /// The wall-clock time now in the integration's zone, as a `timestamp`,
+    /// whatever zone the session is set to. (Redshift's `SYSDATE` is the
+    /// session's wall clock; read as a `timestamptz` in that same session it
+    /// is the instant now.)
+    fn now_in_zone(&self) -> String {
         match self.dialect {
-            Dialect::Redshift => {
-                let part = match unit {
-                    Interval::Minutes => "minute",
-                    Interval::Hours => "hour",
-                    Interval::Days => "day",
-                    Interval::Weeks => "week",
-                    Interval::Months => "month",
-                    Interval::Years => "year",
-                };
-                format!("DATEADD({part}, -{amount}, GETDATE())")
+            Dialect::Postgres => format!("(CURRENT_TIMESTAMP AT TIME ZONE {})", self.zone()),
+            Dialect::Redshift => format!(
+                "(CAST(SYSDATE AS TIMESTAMPTZ) AT TIME ZONE {})",
+                self.zone()
+            ),
+        }
+    }
+
+    /// The moment `amount` units before now, counted on the calendar of the
+    /// integration's zone, in the column's own type family: a `timestamp`
+    /// (for `timestamp` and `date` columns, read as wall-clock times of the
+    /// zone) or a `timestamptz`.
+    fn cutoff(&self, column_type: TypeKind, amount: u32, unit: Interval) -> String {
+        let wall = format!(
+            "({} - INTERVAL '{amount} {}')",
+            self.now_in_zone(),
+            unit.keyword()
+        );
+        match column_type {
+            TypeKind::TimestampTz => format!("({wall} AT TIME ZONE {})", self.zone()),
+            _ => wall,
+        }
+    }
+
+    /// A value as text that no session setting changes: the bytes `hash`
+    /// and `sample` read. Casts of dates, times and floats follow
+    /// `DateStyle`, `TimeZone`, `IntervalStyle` and `extra_float_digits`;
+    /// these forms do not.
+    pub fn canonical_text(&self, value: &str, ty: &SqlType) -> String {
+        let text = self.text_type();
+        match (self.dialect, ty.kind) {
+            (Dialect::Postgres, TypeKind::Date) => format!(
+                "CASE WHEN {}({value}) THEN CAST({value} - DATE '2000-01-01' AS text) ELSE CAST({value} AS text) END",
+                builtin("isfinite")
+            ),
+            (Dialect::Postgres, TypeKind::Timestamp | TypeKind::TimestampTz) => {
+                format!("CAST(EXTRACT(EPOCH FROM {value}) AS text)")
             }
-            Dialect::Postgres => {
-                let now = match column_type {
-                    TypeKind::TimestampTz => "CURRENT_TIMESTAMP",
-                    _ => "LOCALTIMESTAMP",
-                };
-                format!("({now} - INTERVAL '{amount} {}')", unit.keyword())
+            (Dialect::Postgres, TypeKind::Real | TypeKind::Double) => {
+                format!("CAST(CAST({value} AS numeric) AS text)")
             }
+            (Dialect::Postgres, TypeKind::Other) if ty.sql == "bytea" => {
+                format!("{}({value}, 'hex')", builtin("encode"))
+            }
+            (Dialect::Redshift, TypeKind::Date) => {
+                format!("{}({value}, 'YYYY-MM-DD')", builtin("to_char"))
+            }
+            (Dialect::Redshift, TypeKind::Timestamp) => format!(
+                "{}({value}, 'YYYY-MM-DD HH24:MI:SS.US')",
+                builtin("to_char")
+            ),
+            (Dialect::Redshift, TypeKind::TimestampTz) => format!(
+                "{}({value} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+                builtin("to_char")
+            ),
+            // Exact to 18 decimals below 10^18; larger floats keep the
+            // session's float text (README, limits).
+            (Dialect::Redshift, TypeKind::Real | TypeKind::Double) => format!(
+                "CASE WHEN {abs}({value}) < 1e18 THEN CAST(CAST({value} AS DECIMAL(38,18)) AS {text}) ELSE CAST({value} AS {text}) END",
+                abs = builtin("abs")
+            ),
+            _ => format!("CAST({value} AS {text})"),
         }
     }
 
@@ -292,30 +357,43 @@ impl Expr<'_> {
                 if *ilike { "ILIKE" } else { "LIKE" },
                 self.sql(pattern)
             ),
-            // Function names come from a fixed list of plain words.
-            SqlExpr::Call { function, args } => format!(
-                "{}({})",
-                function.to_ascii_uppercase(),
-                args.iter()
-                    .map(|a| self.sql(a))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            // Function names come from a fixed list of plain words; the ones
+            // that are SQL syntax rather than functions stay as written.
+            SqlExpr::Call { function, args } => {
+                let name = match function.as_str() {
+                    "coalesce" | "nullif" | "trim" => function.to_ascii_uppercase(),
+                    other => builtin(other),
+                };
+                format!(
+                    "{name}({})",
+                    args.iter()
+                        .map(|a| self.sql(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         }
     }
 
-    /// A mask applied to column `column`, before the cast to the output type.
-    pub fn mask(&self, mask: &Mask, column: &str, source_type: &SqlType) -> String {
+    /// A mask applied to column `column`, before the cast to the column's
+    /// output type `out_type`.
+    pub fn mask(
+        &self,
+        mask: &Mask,
+        column: &str,
+        source_type: &SqlType,
+        out_type: &SqlType,
+    ) -> String {
         let value = self.column(column);
         match mask {
             Mask::Clear => value,
             Mask::Null => "NULL".into(),
             Mask::Constant(l) => self.literal_value(l),
             Mask::Hash { source } => format!(
-                "{}({ME}.\"hash_key\", {}, CAST({value} AS {}))",
+                "{}({ME}.\"hash_key\", {}, {})",
                 self.function("f_veil_hash"),
                 self.lit(source),
-                self.text_type()
+                self.canonical_text(&value, source_type)
             ),
             Mask::Regex {
                 pattern,
@@ -324,40 +402,20 @@ impl Expr<'_> {
                 // The checker keeps `\` and `$` out of replacements, so the
                 // replacement is literal text on both dialects.
                 Dialect::Redshift => format!(
-                    "REGEXP_REPLACE({value}, {}, {})",
+                    "{}({value}, {}, {})",
+                    builtin("regexp_replace"),
                     self.lit(pattern),
                     self.lit(replacement)
                 ),
                 Dialect::Postgres => format!(
-                    "REGEXP_REPLACE({value}, {}, {}, 'g')",
+                    "{}({value}, {}, {}, 'g')",
+                    builtin("regexp_replace"),
                     self.lit(pattern),
                     self.lit(replacement)
                 ),
             },
-            Mask::Round { multiple } => {
-                let scale = multiple.split_once('.').map_or(0, |(_, f)| f.len());
-                match (self.dialect, source_type.kind) {
-                    (Dialect::Postgres, _) => {
-                        format!("(ROUND(CAST({value} AS numeric) / {multiple}) * {multiple})")
-                    }
-                    // A float too large for numeric(38) cannot be rounded
-                    // there; it is masked entirely rather than raise an error.
-                    (Dialect::Redshift, TypeKind::Real | TypeKind::Double) => format!(
-                        "CASE WHEN ABS({value}) < 1e30 THEN ROUND(CAST({value} AS NUMERIC(38,{s})) / {multiple}) * {multiple} END",
-                        s = scale.max(6)
-                    ),
-                    (Dialect::Redshift, kind) => {
-                        let s = match kind {
-                            TypeKind::Decimal(_, s) => (s as usize).max(scale),
-                            _ => scale,
-                        };
-                        format!(
-                            "(ROUND(CAST({value} AS NUMERIC(38,{s})) / {multiple}) * {multiple})"
-                        )
-                    }
-                }
-            }
-            Mask::Truncate(unit) => format!("DATE_TRUNC('{}', {value})", unit.keyword()),
+            Mask::Round { multiple } => self.round(&value, multiple, source_type, out_type),
+            Mask::Truncate(unit) => self.truncate(&value, *unit, source_type),
             Mask::ShowFirst(n) => format!(
                 "{}(CAST({value} AS {}), {n})",
                 self.function("f_veil_show_first"),
@@ -369,6 +427,126 @@ impl Expr<'_> {
                 self.text_type()
             ),
         }
+    }
+}
+
+impl Expr<'_> {
+    /// `round(n)`: the nearest multiple of `n`, halves away from zero,
+    /// computed in `numeric`. A value whose rounding the output type cannot
+    /// hold (a float beyond numeric's reach, NaN, an infinity, a number at
+    /// the top of its type) is masked entirely: masks never raise errors.
+    fn round(&self, value: &str, multiple: &str, source: &SqlType, out: &SqlType) -> String {
+        let round = builtin("round");
+        let abs = builtin("abs");
+        let is_float = matches!(source.kind, TypeKind::Real | TypeKind::Double);
+        let scale = multiple.split_once('.').map_or(0, |(_, f)| f.len());
+        let numeric = match self.dialect {
+            Dialect::Postgres => "numeric".to_string(),
+            Dialect::Redshift if is_float => format!("NUMERIC(38,{})", scale.max(6)),
+            Dialect::Redshift => {
+                let s = match source.kind {
+                    TypeKind::Decimal(_, s) => (s as usize).max(scale),
+                    _ => scale,
+                };
+                format!("NUMERIC(38,{s})")
+            }
+        };
+        let rounded = format!("({round}(CAST({value} AS {numeric}) / {multiple}) * {multiple})");
+        if is_float {
+            // NaN and the infinities compare false; numeric(38) on Redshift
+            // holds floats below 10^30.
+            let limit = match self.dialect {
+                Dialect::Postgres => "1e300",
+                Dialect::Redshift => "1e30",
+            };
+            return format!("CASE WHEN {abs}({value}) < {limit} THEN {rounded} END");
+        }
+        // Rounding moves a value by at most half the multiple: an output
+        // type with a digit more than both holds every result. Only a type
+        // at the 38-digit cap needs the test.
+        let needed = integer_digits(source.kind).max(multiple_digits(multiple)) + 1;
+        if capacity(out.kind).is_some_and(|digits| digits >= needed) {
+            return rounded;
+        }
+        match fits(&rounded, out.kind) {
+            Some(test) => format!("CASE WHEN {test} THEN {rounded} END"),
+            None => rounded,
+        }
+    }
+
+    /// `truncate(unit)`: dates stay dates, timestamps stay timestamps, and
+    /// a `timestamptz` is truncated on the calendar of the integration's
+    /// zone, never the session's. Values the conversions cannot carry (a
+    /// date beyond the last timestamp, an instant at the edge of the range)
+    /// are masked entirely.
+    fn truncate(&self, value: &str, unit: crate::ast::TimeUnit, ty: &SqlType) -> String {
+        let trunc = builtin("date_trunc");
+        let unit = unit.keyword();
+        match (self.dialect, ty.kind) {
+            (Dialect::Postgres, TypeKind::Date) => format!(
+                "CASE WHEN {value} < DATE '294276-01-01' THEN {trunc}('{unit}', CAST({value} AS timestamp)) END"
+            ),
+            (Dialect::Postgres, TypeKind::TimestampTz) => format!(
+                "CASE WHEN {value} > TIMESTAMPTZ '4713-01-01 00:00:00+00 BC' AND {value} < TIMESTAMPTZ '294276-12-01 00:00:00+00' THEN ({trunc}('{unit}', {value} AT TIME ZONE {zone}) AT TIME ZONE {zone}) END",
+                zone = self.zone()
+            ),
+            (Dialect::Redshift, TypeKind::TimestampTz) => format!(
+                "({trunc}('{unit}', {value} AT TIME ZONE {zone}) AT TIME ZONE {zone})",
+                zone = self.zone()
+            ),
+            _ => format!("{trunc}('{unit}', {value})"),
+        }
+    }
+}
+
+/// How many integer digits a value of the type may have.
+fn integer_digits(kind: TypeKind) -> u32 {
+    match kind {
+        TypeKind::SmallInt => 5,
+        TypeKind::Integer => 10,
+        TypeKind::BigInt => 19,
+        TypeKind::Decimal(p, s) => p - s,
+        _ => 38,
+    }
+}
+
+/// The integer digits of a number literal.
+fn multiple_digits(multiple: &str) -> u32 {
+    let int = multiple
+        .trim_start_matches('-')
+        .split('.')
+        .next()
+        .unwrap_or("");
+    int.trim_start_matches('0').len().max(1) as u32
+}
+
+/// How many integer digits every value of that many digits a type holds.
+fn capacity(kind: TypeKind) -> Option<u32> {
+    match kind {
+        TypeKind::SmallInt => Some(4),
+        TypeKind::Integer => Some(9),
+        TypeKind::BigInt => Some(18),
+        TypeKind::Decimal(p, s) => Some(p - s),
+        // Text and floats hold any rounded number.
+        TypeKind::Real | TypeKind::Double | TypeKind::Varchar(_) | TypeKind::Char(_) => None,
+        _ => None,
+    }
+}
+
+/// The test that `value` fits the output type, if the type is a number of
+/// bounded size.
+fn fits(value: &str, out: TypeKind) -> Option<String> {
+    let between = |low: &str, high: &str| Some(format!("{value} BETWEEN {low} AND {high}"));
+    match out {
+        TypeKind::SmallInt => between("-32768", "32767"),
+        TypeKind::Integer => between("-2147483648", "2147483647"),
+        TypeKind::BigInt => between("-9223372036854775808", "9223372036854775807"),
+        TypeKind::Decimal(p, s) => Some(format!(
+            "{}({value}) < 1{}",
+            builtin("abs"),
+            "0".repeat((p - s) as usize)
+        )),
+        _ => None,
     }
 }
 

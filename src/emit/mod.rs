@@ -228,7 +228,11 @@ pub fn render_integration(
 ) -> Result<Vec<SqlObject>, EmitError> {
     let dialect = integration.dialect;
     let schemas = &integration.schemas;
-    let exprs = Expr { dialect, schemas };
+    let exprs = Expr {
+        dialect,
+        schemas,
+        time_zone: &integration.time_zone,
+    };
     let readers: Vec<Value> = if integration.grant_to.is_empty() {
         vec![sql("PUBLIC")]
     } else {
@@ -704,7 +708,14 @@ fn render_view(
         .collect();
     if view.needs_key {
         decisions.push(context! {
-            expr => sql(format!("(SELECT MIN(k.\"k\") FROM {} AS k)", qualified(&[&schemas.system, "hash_key"]))),
+            // Exactly one key, or none at all: a key added by hand is never
+            // the one that hashes.
+            expr => sql(format!(
+                "(SELECT CASE WHEN {}(*) = 1 THEN {}(k.\"k\") END FROM {} AS k)",
+                expr::builtin("count"),
+                expr::builtin("min"),
+                qualified(&[&schemas.system, "hash_key"])
+            )),
             name => sql(ident("hash_key")),
         });
     }
@@ -747,7 +758,7 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
     // Every masked value is cast to the output type: the column has one,
     // declared type for every user, whatever the functions return.
     let value = |mask: &ir::Mask| {
-        let expr = exprs.mask(mask, &column.name, &column.source_type);
+        let expr = exprs.mask(mask, &column.name, &column.source_type, out);
         match mask {
             ir::Mask::Clear => cast(expr, &column.source_type),
             _ => format!("CAST({expr} AS {})", out.sql),

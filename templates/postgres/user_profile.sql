@@ -7,7 +7,7 @@ SELECT
 {% endfor %}
 FROM {{ profile }} AS p
 WHERE p."immuta__userid" = CAST(current_user AS text)
-  AND (SELECT COUNT(*) FROM {{ profile }} AS q WHERE q."immuta__userid" = CAST(current_user AS text)) = 1;
+  AND (SELECT pg_catalog.count(*) FROM {{ profile }} AS q WHERE q."immuta__userid" = CAST(current_user AS text)) = 1;
 {% for grantee in grants %}
 GRANT SELECT ON {{ view }} TO {{ grantee }};
 {% endfor %}

@@ -11,7 +11,7 @@ SELECT
 FROM {{ table }} AS t
 CROSS JOIN (
   SELECT
-    (SELECT COUNT(*) FROM {{ profile }} AS q WHERE q."immuta__userid" = CAST(current_user AS text)) = 1 AS "one_profile"{% if decisions %},{% endif %}
+    (SELECT pg_catalog.count(*) FROM {{ profile }} AS q WHERE q."immuta__userid" = CAST(current_user AS text)) = 1 AS "one_profile"{% if decisions %},{% endif %}
 
 {% for decision in decisions %}
     {{ decision.expr }} AS {{ decision.name }}{% if not loop.last %},{% endif %}

@@ -1,10 +1,15 @@
+{#- Every built-in a body calls is qualified: Redshift resolves a SQL
+    function's body when a query calls it, and a user who puts pg_catalog
+    after a schema of their own on the search path would otherwise have
+    their functions called instead (Redshift's "Preventing UDF naming
+    conflicts"). -#}
 {% if function == "hash" %}
 -- Keyed SHA-256: key, then the source id with its length, then the value.
 CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(64), VARCHAR(65535), VARCHAR(65535))
 RETURNS VARCHAR(64)
 IMMUTABLE
 AS $$
-  SELECT SHA2($1 || ':' || CAST(LEN($2) AS VARCHAR(10)) || ':' || $2 || ':' || $3, 256)
+  SELECT pg_catalog.sha2($1 || ':' || CAST(pg_catalog.len($2) AS VARCHAR(10)) || ':' || $2 || ':' || $3, 256)
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(64), VARCHAR(65535), VARCHAR(65535)) TO PUBLIC;
 {% elif function == "show_first" %}
@@ -13,8 +18,8 @@ CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535), INTEGER)
 RETURNS VARCHAR(65535)
 IMMUTABLE
 AS $$
-  SELECT CASE WHEN LEN($1) <= $2 THEN REPEAT('*', LEN($1))
-              ELSE LEFT($1, $2) || REPEAT('*', LEN($1) - $2) END
+  SELECT CASE WHEN pg_catalog.len($1) <= $2 THEN pg_catalog.repeat('*', pg_catalog.len($1))
+              ELSE pg_catalog.left($1, $2) || pg_catalog.repeat('*', pg_catalog.len($1) - $2) END
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER) TO PUBLIC;
 {% elif function == "show_last" %}
@@ -23,8 +28,8 @@ CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535), INTEGER)
 RETURNS VARCHAR(65535)
 IMMUTABLE
 AS $$
-  SELECT CASE WHEN LEN($1) <= $2 THEN REPEAT('*', LEN($1))
-              ELSE REPEAT('*', LEN($1) - $2) || RIGHT($1, $2) END
+  SELECT CASE WHEN pg_catalog.len($1) <= $2 THEN pg_catalog.repeat('*', pg_catalog.len($1))
+              ELSE pg_catalog.repeat('*', pg_catalog.len($1) - $2) || pg_catalog.right($1, $2) END
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER) TO PUBLIC;
 {% elif function == "sample" %}
@@ -33,7 +38,7 @@ CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535))
 RETURNS INTEGER
 IMMUTABLE
 AS $$
-  SELECT CAST(MOD(MOD(FNV_HASH($1), 10000) + 10000, 10000) AS INTEGER)
+  SELECT CAST(pg_catalog.mod(pg_catalog.mod(pg_catalog.fnv_hash($1), 10000) + 10000, 10000) AS INTEGER)
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535)) TO PUBLIC;
 {% endif %}

@@ -9,7 +9,8 @@ BEGIN
   DELETE FROM {{ profile }} WHERE "immuta__userid" = p_user;
 END;
 $$ LANGUAGE plpgsql
-SECURITY DEFINER;
+SECURITY DEFINER
+SET search_path TO pg_catalog;
 REVOKE ALL ON PROCEDURE {{ name }}(VARCHAR(128)) FROM PUBLIC;
 {% else %}
 -- Replaces one user's profile row (for identity tools between applies).
@@ -42,6 +43,7 @@ BEGIN
   END LOOP;
 END;
 $$ LANGUAGE plpgsql
-SECURITY DEFINER;
+SECURITY DEFINER
+SET search_path TO pg_catalog;
 REVOKE ALL ON PROCEDURE {{ name }}(VARCHAR(128), VARCHAR(65535), VARCHAR(65535), VARCHAR(65535), VARCHAR(1024), VARCHAR(65535), VARCHAR(65535)) FROM PUBLIC;
 {% endif %}

@@ -56,42 +56,59 @@ impl Drop for Scratch {
     }
 }
 
-fn psql_command(database: &str) -> Command {
+fn psql_command(database: &str, user: &str) -> Command {
     let mut command = Command::new("psql");
     command
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            database,
-        ])
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", user, "-d", database])
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "|"])
         .env("PGCONNECT_TIMEOUT", "10");
     command
 }
 
 fn run(database: &str, sql: &str) -> Result<String, String> {
-    let mut child = psql_command(database)
+    let session = run_as(database, "postgres", sql);
+    if session.ok {
+        Ok(session.stdout)
+    } else {
+        Err(session.stderr)
+    }
+}
+
+/// What one psql session printed: its rows on standard output, its
+/// notices and errors on standard error.
+pub struct Session {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn run_as(database: &str, user: &str, sql: &str) -> Session {
+    let failed = |why: String| Session {
+        ok: false,
+        stdout: String::new(),
+        stderr: why,
+    };
+    let child = psql_command(database, user)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run psql: {e}"))?;
-    child
-        .stdin
-        .take()
-        .ok_or("no stdin")?
-        .write_all(sql.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return failed(format!("cannot run psql: {e}")),
+    };
+    if let Some(mut stdin) = child.stdin.take()
+        && let Err(e) = stdin.write_all(sql.as_bytes())
+    {
+        return failed(e.to_string());
+    }
+    match child.wait_with_output() {
+        Ok(output) => Session {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        },
+        Err(e) => failed(e.to_string()),
     }
 }
 
@@ -142,6 +159,19 @@ impl Database {
         run("postgres", &sql).expect("creates a role");
         self.roles.borrow_mut().push(name.to_string());
         name.to_string()
+    }
+
+    /// Creates a role of exactly this name that may log in, and nothing more.
+    pub fn login_role(&self, name: &str) -> String {
+        self.role(name);
+        run("postgres", &format!("ALTER ROLE {} LOGIN", ident(name))).expect("allows login");
+        name.to_string()
+    }
+
+    /// Runs SQL in a session of its own, logged in as `role` (not `SET
+    /// ROLE` from a superuser, which the SQL could undo).
+    pub fn session(&self, role: &str, sql: &str) -> Session {
+        run_as(&self.name, role, sql)
     }
 
     /// Runs a query as `role`, the way a user of the database would.
