@@ -137,10 +137,10 @@ pub fn apply(
         .transaction()
         .map_err(|e| fail("starting a transaction", e))?;
     // Every batch sent inside the transaction, each one round trip.
-    let mut statements = 0;
-    let mut send = |tx: &mut postgres::Transaction<'_>, sql: &str| {
+    let statements = std::cell::Cell::new(0);
+    let send = |tx: &mut postgres::Transaction<'_>, sql: &str| {
         db::count_round_trip();
-        statements += 1;
+        statements.set(statements.get() + 1);
         tx.batch_execute(sql)
     };
     if dialect == Dialect::Postgres {
@@ -167,17 +167,40 @@ pub fn apply(
             step.kind,
             step.object
         ));
+        let what = format!("{} {} {}", step.action.word(), step.kind, step.object);
+        if step.kind == "key" {
+            // The key never travels as SQL text: it is made here from the
+            // operating system's random source and sent as a parameter,
+            // only when the table holds none (a replaced key is deleted
+            // first).
+            let table = qualified_name(&step.object);
+            if step.action == Action::Replace {
+                send(&mut tx, &format!("DELETE FROM {table}")).map_err(|e| fail(&what, e))?;
+            }
+            let key = random_key().map_err(|e| {
+                Diagnostic::error(
+                    "apply::random",
+                    format!("integration `{integration}`: cannot read the operating system's random source: {e}"),
+                )
+                .help("nothing was changed; check the machine's entropy source (getrandom)")
+            })?;
+            db::count_round_trip();
+            statements.set(statements.get() + 1);
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (\"k\") SELECT CAST($1 AS VARCHAR(64)) FROM (SELECT COUNT(*) AS n FROM {table}) AS existing WHERE existing.n = 0"
+                ),
+                &[&key],
+            )
+            .map_err(|e| fail(&what, e))?;
+            continue;
+        }
         let sql = match step.action {
             Action::Drop => drop_sql(&step.kind, &step.object),
             Action::Recreate => format!("{}\n{}", drop_sql(&step.kind, &step.object), step.sql),
             Action::Create | Action::Replace => step.sql.clone(),
         };
-        send(&mut tx, &sql).map_err(|e| {
-            fail(
-                &format!("{} {} {}", step.action.word(), step.kind, step.object),
-                e,
-            )
-        })?;
+        send(&mut tx, &sql).map_err(|e| fail(&what, e))?;
         if !work.initialized && step.kind == "table" && step.object.ends_with(".deployments") {
             // veil's state tables exist from here on: hold the lock.
             send(&mut tx, &lock).map_err(|e| fail("locking veil's state", e))?;
@@ -187,22 +210,24 @@ pub fn apply(
         progress(&format!("profile rows of {} users", work.profile_users));
         send(&mut tx, &work.profile_sql).map_err(|e| fail("writing profile rows", e))?;
     }
-    // The new state: every object with its SQL and, for views, the
-    // catalog's text, so a later plan can tell a change made by hand.
-    db::count_round_trip();
-    let catalog = tx
-        .query(
-            &db::view_definitions_sql(
-                &[work.schemas.system.clone(), work.schemas.views.clone()],
-                dialect,
-            ),
-            &[],
+    // The new state: every object with its SQL and what the catalog says
+    // of it now (owner, grants, options, definition), so a later plan can
+    // tell a change made by hand.
+    let key_table = format!("{}.hash_key", work.schemas.system);
+    let existing = [("table".to_string(), key_table)];
+    let catalog = db::read_catalog(&mut tx, &work.schemas, dialect, &integration, &existing)?;
+    if now.initialized && !now.records_catalog {
+        // A deployment by an earlier veil: its state table gains the column.
+        let text = match dialect {
+            Dialect::Redshift => "VARCHAR(65535)",
+            Dialect::Postgres => "text",
+        };
+        send(
+            &mut tx,
+            &format!("ALTER TABLE {system}.\"state\" ADD COLUMN \"catalog_json\" {text}"),
         )
-        .map_err(|e| fail("reading view definitions", e))?;
-    let definitions: std::collections::HashMap<String, String> = catalog
-        .iter()
-        .map(|r| (r.get::<_, String>(0), db::checksum(&r.get::<_, String>(1))))
-        .collect();
+        .map_err(|e| fail("adding the catalog column to veil's state", e))?;
+    }
     let lit = |s: &str| emit::quote::literal(s, dialect);
     let version = lit(env!("CARGO_PKG_VERSION"));
     let clock = match dialect {
@@ -237,15 +262,15 @@ pub fn apply(
         }
     }
     for (position, object) in work.objects.iter().enumerate() {
-        let catalog = definitions.get(&object.name);
+        let key = (object.kind.clone(), object.name.clone());
+        let found = catalog.get(&key);
         if let Some((old_position, old)) =
             recorded.get(&(object.kind.as_str(), object.name.as_str()))
         {
-            let old_catalog = now.recorded_views.get(&object.name).cloned().flatten();
             if *old_position == position
                 && old.sql == object.sql
                 && old.columns == object.columns
-                && old_catalog.as_ref() == catalog
+                && now.recorded_catalog.get(&key) == found
             {
                 continue;
             }
@@ -254,9 +279,13 @@ pub fn apply(
         let columns = object.columns.as_ref().map_or("NULL".to_string(), |c| {
             lit(&serde_json::to_string(c).unwrap_or_default())
         });
-        let catalog = catalog.map_or("NULL".to_string(), |c| lit(c));
+        let found = found.map(|c| serde_json::to_string(c).unwrap_or_default());
+        let (catalog_json, catalog_checksum) = match &found {
+            Some(json) => (lit(json), lit(&db::checksum(json))),
+            None => ("NULL".to_string(), "NULL".to_string()),
+        };
         state.push_str(&format!(
-            "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({}, {}, {position}, {}, {}, {columns}, {catalog}, {version}, {clock});\n",
+            "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, catalog_json, veil_version, applied_at) VALUES ({}, {}, {position}, {}, {}, {columns}, {catalog_checksum}, {catalog_json}, {version}, {clock});\n",
             lit(&object.kind),
             lit(&object.name),
             lit(&db::checksum(&object.sql)),
@@ -288,7 +317,10 @@ pub fn apply(
     send(&mut tx, &state).map_err(|e| fail("recording veil's state", e))?;
     db::count_round_trip();
     tx.commit().map_err(|e| fail("committing", e))?;
-    Ok(Applied { statements, serial })
+    Ok(Applied {
+        statements: statements.get(),
+        serial,
+    })
 }
 
 /// `text` in pieces of at most `max` bytes, cut at character boundaries.
@@ -318,12 +350,25 @@ fn stale(integration: &str, planned: i64, now: i64) -> Diagnostic {
     .help("plan again and review the new plan; nothing was changed")
 }
 
-/// The statement that removes an object veil created.
-fn drop_sql(kind: &str, name: &str) -> String {
-    let qualified = match name.split_once('.') {
+/// A key for `hash`: 32 bytes from the operating system's random source,
+/// as 64 lower-case hex characters.
+fn random_key() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `schema.name` as a quoted, qualified name.
+fn qualified_name(name: &str) -> String {
+    match name.split_once('.') {
         Some((schema, object)) => format!("{}.{}", ident(schema), ident(object)),
         None => ident(name),
-    };
+    }
+}
+
+/// The statement that removes an object veil created.
+fn drop_sql(kind: &str, name: &str) -> String {
+    let qualified = qualified_name(name);
     match kind {
         "view" => format!("DROP VIEW IF EXISTS {qualified};"),
         "table" => format!("DROP TABLE IF EXISTS {qualified};"),

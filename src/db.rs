@@ -3,6 +3,7 @@
 //! queries, and running statements. Every query plan and apply send is in
 //! this file.
 
+use crate::catalog::{self, CatalogObject, ObjectKey, RowDigest};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Profile, Schemas};
 use crate::live;
@@ -39,6 +40,9 @@ pub struct Db {
     /// session was pinned: the live checks warn when others may create in a
     /// schema on it.
     pub default_search_path: String,
+    /// The role the session runs as: apply makes it the owner of what it
+    /// repairs.
+    pub current_user: String,
 }
 
 /// Where one integration's database is and how its sessions are set up.
@@ -76,11 +80,12 @@ impl Target {
             Dialect::Postgres => format!(
                 "SHOW search_path; SET search_path = pg_catalog, pg_temp; SET TimeZone = {zone}; \
                  SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; \
-                 SET bytea_output = 'hex'; SET standard_conforming_strings = on"
+                 SET bytea_output = 'hex'; SET standard_conforming_strings = on; \
+                 SELECT CAST(current_user AS text)"
             ),
             Dialect::Redshift => format!(
                 "SHOW search_path; SET search_path TO pg_catalog, pg_temp; SET timezone TO {zone}; \
-                 SET datestyle TO 'ISO, MDY'"
+                 SET datestyle TO 'ISO, MDY'; SELECT CAST(current_user AS VARCHAR(128))"
             ),
         }
     }
@@ -93,12 +98,21 @@ pub struct State {
     pub initialized: bool,
     pub serial: i64,
     pub deployed: Deployed,
-    /// View name → checksum of its catalog definition, as recorded at apply.
-    pub recorded_views: BTreeMap<String, Option<String>>,
-    /// View name → checksum of its catalog definition now.
-    pub catalog_views: BTreeMap<String, String>,
+    /// What the catalog said of each object right after the last apply.
+    pub recorded_catalog: BTreeMap<ObjectKey, CatalogObject>,
+    /// What the catalog says of every object in veil's schemas now, the key
+    /// included.
+    pub catalog: BTreeMap<ObjectKey, CatalogObject>,
+    /// Per side table and user, a digest of the rows there now.
+    pub side_digests: BTreeMap<(String, String), RowDigest>,
+    /// The rows (as text) of side tables whose digest differs from what
+    /// the user's profile row implies, by (table, user).
+    pub side_rows: BTreeMap<(String, String), Vec<String>>,
     /// Objects that exist in veil's schemas (or are veil's schemas).
     pub existing: Vec<(String, String)>,
+    /// The state table records catalogs (a deployment by an earlier veil
+    /// lacks the column; apply adds it).
+    pub records_catalog: bool,
     /// The project files recorded at the last apply (path, text).
     pub policy_files: Vec<(String, String)>,
 }
@@ -196,17 +210,19 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
     let setup = client
         .simple_query(&target.session_setup())
         .map_err(|e| db_error(name, "setting up the session", &e))?;
-    let default_search_path = setup
+    // The first row is the role's own search path, the last the role.
+    let rows: Vec<String> = setup
         .iter()
-        .find_map(|m| match m {
+        .filter_map(|m| match m {
             postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
             _ => None,
         })
-        .unwrap_or_default();
+        .collect();
     Ok(Db {
         client,
         integration: name.to_string(),
-        default_search_path,
+        default_search_path: rows.first().cloned().unwrap_or_default(),
+        current_user: rows.last().cloned().unwrap_or_default(),
     })
 }
 
@@ -328,8 +344,9 @@ impl Db {
 
 impl State {
     /// A digest of everything the plan was made against: the serial, each
-    /// object veil applied, every profile row, and the catalog's text of
-    /// each managed view. Apply refuses a plan whose fingerprint moved.
+    /// object veil applied, every profile row and side-table digest, and
+    /// what the catalog says of every object in veil's schemas. Apply
+    /// refuses a plan whose fingerprint moved.
     pub fn fingerprint(&self) -> String {
         let mut text = format!("initialized={} serial={}\n", self.initialized, self.serial);
         for o in &self.deployed.objects {
@@ -339,10 +356,26 @@ impl State {
             text.push_str(&serde_json::to_string(p).unwrap_or_default());
             text.push('\n');
         }
-        for (view, definition) in &self.catalog_views {
-            text.push_str(&format!("{view} {definition}\n"));
+        for (key, digest) in &self.side_digests {
+            text.push_str(&serde_json::to_string(&(key, digest)).unwrap_or_default());
+            text.push('\n');
+        }
+        for (key, object) in &self.catalog {
+            text.push_str(&serde_json::to_string(&(key, object)).unwrap_or_default());
+            text.push('\n');
+        }
+        for (kind, name) in &self.existing {
+            text.push_str(&format!("exists {kind} {name}\n"));
         }
         checksum(&text)
+    }
+
+    /// Whether a table of veil's system schema exists.
+    fn has_table(&self, schemas: &Schemas, table: &str) -> bool {
+        let name = format!("{}.{table}", schemas.system);
+        self.existing
+            .iter()
+            .any(|(k, n)| k == "table" && *n == name)
     }
 }
 
@@ -360,31 +393,32 @@ pub fn read_state(
             .query(sql, params)
             .map_err(|e| db_error(integration, "reading the deployed state", &e))
     };
-    let ours: Vec<String> = vec![
-        schemas.system.clone(),
-        schemas.functions.clone(),
-        schemas.procedures.clone(),
-        schemas.views.clone(),
-    ];
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
-    let rows = query(&existing_objects_sql(&ours, dialect), &[])?;
-    state.existing = rows
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-        .collect();
-    state.initialized = state
-        .existing
-        .iter()
-        .any(|(kind, name)| kind == "table" && *name == format!("{}.state", schemas.system));
+    let rows = query(&existing_objects_sql(schemas, dialect), &[])?;
+    for row in &rows {
+        let (kind, name): (String, String) = (row.get(0), row.get(1));
+        if kind == "column" {
+            state.records_catalog = true;
+        } else {
+            state.existing.push((kind, name));
+        }
+    }
+    state.initialized = state.has_table(schemas, "state");
     if !state.initialized {
         return Ok(state);
     }
     let system = crate::emit::quote::ident(&schemas.system);
-    // 2. The objects veil applied, in order.
+    // 2. The objects veil applied, in order, with what the catalog said of
+    // each after the apply.
+    let recorded = if state.records_catalog {
+        "catalog_json"
+    } else {
+        "NULL"
+    };
     let rows = query(
         &format!(
-            "SELECT object_kind, object_name, sql_text, columns_json, catalog_checksum FROM {system}.\"state\" ORDER BY position"
+            "SELECT object_kind, object_name, sql_text, columns_json, {recorded} FROM {system}.\"state\" ORDER BY position"
         ),
         &[],
     )?;
@@ -392,8 +426,11 @@ pub fn read_state(
         let kind: String = row.get(0);
         let name: String = row.get(1);
         let columns: Option<String> = row.get(3);
-        if kind == "view" {
-            state.recorded_views.insert(name.clone(), row.get(4));
+        let catalog: Option<String> = row.get(4);
+        if let Some(object) = catalog.and_then(|c| serde_json::from_str(&c).ok()) {
+            state
+                .recorded_catalog
+                .insert((kind.clone(), name.clone()), object);
         }
         state.deployed.objects.push(DeployedObject {
             kind,
@@ -403,82 +440,154 @@ pub fn read_state(
         });
     }
     // 3. The deployment serial.
-    let rows = query(
-        &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
-        &[],
-    )?;
-    state.serial = rows.first().map_or(0, |r| r.get(0));
+    if state.has_table(schemas, "deployments") {
+        let rows = query(
+            &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
+            &[],
+        )?;
+        state.serial = rows.first().map_or(0, |r| r.get(0));
+    }
     // 4. The profile rows.
-    let rows = query(
-        &format!(
-            "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
-        ),
-        &[],
-    )?;
-    state.deployed.profiles = rows.iter().map(profile_from_row).collect();
+    if state.has_table(schemas, "profile") {
+        let rows = query(
+            &format!(
+                "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
+            ),
+            &[],
+        )?;
+        state.deployed.profiles = rows.iter().map(profile_from_row).collect();
+    }
     // 5. The policy files of the last apply.
-    let rows = query(
-        &format!("SELECT path, text FROM {system}.\"policy_files\" ORDER BY path, part"),
-        &[],
-    )?;
-    for row in rows {
-        let (path, text): (String, String) = (row.get(0), row.get(1));
-        match state.policy_files.last_mut() {
-            Some((last, body)) if *last == path => body.push_str(&text),
-            _ => state.policy_files.push((path, text)),
+    if state.has_table(schemas, "policy_files") {
+        let rows = query(
+            &format!("SELECT path, text FROM {system}.\"policy_files\" ORDER BY path, part"),
+            &[],
+        )?;
+        for row in rows {
+            let (path, text): (String, String) = (row.get(0), row.get(1));
+            match state.policy_files.last_mut() {
+                Some((last, body)) if *last == path => body.push_str(&text),
+                _ => state.policy_files.push((path, text)),
+            }
         }
     }
-    // 6. The catalog definitions of the views veil manages.
-    let rows = query(&view_definitions_sql(&ours, dialect), &[])?;
-    for row in rows {
-        let name: String = row.get(0);
-        let definition: String = row.get(1);
-        state.catalog_views.insert(name, checksum(&definition));
+    // 6. What the catalog says of every object in veil's schemas, and 7.
+    // of the key.
+    state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
+    // 8. A digest of every user's side-table rows, and the rows of those
+    // that differ from their profile row.
+    let present: Vec<&str> = crate::emit::SIDE_TABLES
+        .into_iter()
+        .filter(|t| state.has_table(schemas, t))
+        .collect();
+    let sql = catalog::side_digest_sql(dialect, schemas, &present);
+    if !sql.is_empty() {
+        let mut query = |sql: &str| {
+            count_round_trip();
+            client
+                .query(sql, &[])
+                .map_err(|e| db_error(integration, "reading the profile side tables", &e))
+        };
+        for row in query(&sql)? {
+            let number = |i: usize| -> u128 {
+                row.get::<_, Option<String>>(i)
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default()
+            };
+            state.side_digests.insert(
+                (row.get(0), row.get(1)),
+                RowDigest {
+                    rows: u64::try_from(row.get::<_, i64>(2)).unwrap_or_default(),
+                    low: number(3),
+                    high: number(4),
+                },
+            );
+        }
+        let expected = catalog::expected_digests(&state.deployed.profiles);
+        let drifted = catalog::side_drift(&expected, &state.side_digests);
+        if !drifted.is_empty() {
+            let users: Vec<&str> = drifted.keys().map(String::as_str).collect();
+            for row in query(&catalog::side_rows_sql(dialect, schemas, &present, &users))? {
+                state
+                    .side_rows
+                    .entry((row.get(0), row.get(1)))
+                    .or_default()
+                    .push(row.get(2));
+            }
+            for rows in state.side_rows.values_mut() {
+                rows.sort();
+            }
+        }
     }
     Ok(state)
 }
 
-/// Every schema of veil's, and every relation and routine in them.
-fn existing_objects_sql(schemas: &[String], dialect: Dialect) -> String {
-    let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
+/// What the catalog says of every object in veil's schemas, and of the key
+/// (when its table exists), in two queries.
+pub fn read_catalog(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    dialect: Dialect,
+    integration: &str,
+    existing: &[(String, String)],
+) -> Result<BTreeMap<ObjectKey, CatalogObject>, Diagnostic> {
+    let mut query = |sql: &str| {
+        count_round_trip();
+        client
+            .query(sql, &[])
+            .map_err(|e| db_error(integration, "reading the catalog", &e))
+    };
+    let rows = query(&catalog::catalog_sql(dialect, &schemas.all()))?;
+    let mut objects = catalog::collect(rows.iter().map(|r| {
+        (
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+            r.get::<_, Option<String>>(3).unwrap_or_default(),
+        )
+    }));
+    let key = format!("{}.hash_key", schemas.system);
+    if existing.iter().any(|(k, n)| k == "table" && *n == key) {
+        let rows = query(&catalog::key_sql(dialect, schemas))?;
+        if let Some(row) = rows.first() {
+            let count: String = row.get(0);
+            let fingerprint: Option<String> = row.get(1);
+            objects.insert(
+                ("key".into(), key),
+                catalog::key_object(&count, &fingerprint.unwrap_or_default()),
+            );
+        }
+    }
+    Ok(objects)
+}
+
+/// Every schema of veil's, and every relation and routine in them; and a
+/// `column` row when the state table records catalogs.
+fn existing_objects_sql(schemas: &Schemas, dialect: Dialect) -> String {
+    let ours = live::in_list(schemas.all().iter().map(String::as_str), dialect);
+    let system = crate::emit::quote::literal(&schemas.system, dialect);
     // Redshift's pg_proc predates `prokind`; its pg_proc_info view has it.
     let routines = match dialect {
         Dialect::Postgres => "pg_catalog.pg_proc",
-        Dialect::Redshift => "pg_proc_info",
+        Dialect::Redshift => "pg_catalog.pg_proc_info",
     };
     format!(
         "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
          UNION ALL
          SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p')
+          WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
          UNION ALL
          SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
            FROM {routines} p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname {ours}"
+          WHERE n.nspname {ours}
+         UNION ALL
+         SELECT 'column', a.attname, n.nspname
+           FROM pg_catalog.pg_attribute a
+           JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = {system} AND c.relname = 'state' AND a.attname = 'catalog_json'"
     )
-}
-
-/// A fingerprint of every view's definition in the given schemas, by
-/// qualified name: what apply records, and what a plan compares to tell a
-/// view redefined or dropped by hand.
-pub fn view_definitions_sql(schemas: &[String], dialect: Dialect) -> String {
-    let ours = live::in_list(schemas.iter().map(String::as_str), dialect);
-    match dialect {
-        // The stored rule tree, hashed by the server: deparsing thousands
-        // of views with pg_get_viewdef takes seconds, this a fraction.
-        Dialect::Postgres => format!(
-            "SELECT n.nspname || '.' || c.relname, encode(sha256(convert_to(r.ev_action::text, 'UTF8')), 'hex')
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN'
-              WHERE c.relkind = 'v' AND n.nspname {ours}"
-        ),
-        // Redshift keeps late-binding view text in pg_views as well.
-        Dialect::Redshift => format!(
-            "SELECT schemaname || '.' || viewname, definition FROM pg_catalog.pg_views WHERE schemaname {ours}"
-        ),
-    }
 }
 
 /// A profile row as read back from the database.

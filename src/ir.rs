@@ -70,6 +70,16 @@ pub struct Schemas {
 }
 
 impl Schemas {
+    /// veil's schemas, the view schema last.
+    pub fn all(&self) -> Vec<String> {
+        vec![
+            self.system.clone(),
+            self.functions.clone(),
+            self.procedures.clone(),
+            self.views.clone(),
+        ]
+    }
+
     /// The schemas an integration's objects live in.
     pub fn of(integration: &crate::model::Integration) -> Schemas {
         let prefix = &integration.system_prefix;

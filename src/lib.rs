@@ -27,6 +27,7 @@
 
 pub mod apply;
 pub mod ast;
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -138,12 +138,21 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
 /// (path, text) and identities.yaml. This is how a plan reads the policies
 /// veil recorded at the last apply.
 pub fn load_texts(policies: &[(String, String)], identities: &str) -> Result<Project, LoadError> {
+    load_texts_at(policies, IDENTITIES, identities)
+}
+
+/// [`load_texts`], with `identities.yaml` recorded under `identities_path`.
+pub fn load_texts_at(
+    policies: &[(String, String)],
+    identities_path: &str,
+    identities: &str,
+) -> Result<Project, LoadError> {
     let mut files = Files::default();
     let texts = policies
         .iter()
         .map(|(path, text)| (files.add(path.clone(), text.clone()), PathBuf::from(path)))
         .collect();
-    let identities_file = Some(files.add(IDENTITIES, identities.to_string()));
+    let identities_file = Some(files.add(identities_path, identities.to_string()));
     parse_all(Path::new(""), files, texts, identities_file, Vec::new())
 }
 

@@ -2,8 +2,8 @@
 //! one transaction: a saved plan exactly as it was reviewed, or a fresh plan
 //! of a project directory.
 
-use super::Outcome;
 use super::plan::{Online, plan_online};
+use super::{Outcome, ProjectSource};
 use crate::apply::{self, Prepared};
 use crate::db;
 use crate::diagnostic::Diagnostic;
@@ -140,21 +140,46 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
             );
             return outcome;
         }
-        let summary = saved
+        // Nothing in the file is trusted that can be derived again: its
+        // recorded policy files are compiled and planned against the
+        // databases now, and the file must say exactly that.
+        let files = saved
+            .prepared
+            .first()
+            .map(|p| p.policy_files.clone())
+            .unwrap_or_default();
+        let only: Vec<String> = saved
             .prepared
             .iter()
-            .map(|p| {
-                format!(
-                    "integration {}: {} object changes, {} profile rows\n",
-                    p.integration,
-                    p.steps.len(),
-                    p.profile_users
-                )
-            })
-            .collect::<String>();
-        (saved.prepared, summary)
+            .map(|p| p.integration.clone())
+            .collect();
+        let online = match plan_online(ProjectSource::Files(&files), &only, "pii") {
+            Ok(online) => online,
+            Err((files, mut diagnostics)) => {
+                diagnostics.insert(
+                    0,
+                    Diagnostic::error(
+                        "apply::plan_mismatch",
+                        format!(
+                            "`{}` does not match a plan of its recorded policy files: they do not plan",
+                            target.display()
+                        ),
+                    )
+                    .help("plan again and review the new plan; nothing was changed"),
+                );
+                return Outcome::failed(files, diagnostics);
+            }
+        };
+        let derived = prepare_all(&online);
+        let shown = render::text(&online.plan, options.color);
+        drop(online.targets);
+        if let Err(d) = same_plan(target, &saved.prepared, &derived) {
+            outcome.diagnostics.push(d);
+            return outcome;
+        }
+        (derived, shown)
     } else {
-        match plan_online(target, options.integrations, "pii") {
+        match plan_online(ProjectSource::Dir(target), options.integrations, "pii") {
             Ok(online) => {
                 let shown = render::text(&online.plan, options.color);
                 let prepared = prepare_all(&online);
@@ -239,6 +264,90 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         .push_str(&format!("Applied: {}.\n", applied.join(", ")));
     outcome.success = true;
     outcome
+}
+
+/// Checks that a saved plan says exactly what its policy files plan to now:
+/// the deployment it was made against (else it is stale), and then every
+/// step, profile row and recorded object (else it was edited).
+fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<(), Diagnostic> {
+    let mismatch = |what: String| {
+        Diagnostic::error(
+            "apply::plan_mismatch",
+            format!(
+                "`{}` does not match what its recorded policy files plan to now: {what}",
+                path.display()
+            ),
+        )
+        .help("the file was edited after `veil plan --out`; plan again and review the new plan; nothing was changed")
+    };
+    if saved.len() != derived.len() {
+        return Err(mismatch(format!(
+            "it holds {} integrations, the policies plan {}",
+            saved.len(),
+            derived.len()
+        )));
+    }
+    for (s, d) in saved.iter().zip(derived) {
+        if s.integration != d.integration {
+            return Err(mismatch(format!(
+                "integration `{}` where the policies plan `{}`",
+                s.integration, d.integration
+            )));
+        }
+        if s.fingerprint != d.fingerprint || s.serial != d.serial {
+            return Err(Diagnostic::error(
+                "apply::stale",
+                format!(
+                    "integration `{}` changed since the plan was made (planned against deployment {}, now {})",
+                    s.integration, s.serial, d.serial
+                ),
+            )
+            .help("plan again and review the new plan; nothing was changed"));
+        }
+        let (a, b) = (
+            serde_json::to_value(s).unwrap_or_default(),
+            serde_json::to_value(d).unwrap_or_default(),
+        );
+        if a != b {
+            return Err(mismatch(format!(
+                "integration `{}`: {}",
+                s.integration,
+                first_difference(&a, &b, "")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where two JSON values first differ, as a path.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (key, value) in x {
+                match y.get(key) {
+                    Some(other) if other == value => {}
+                    Some(other) => return first_difference(value, other, &format!("{at}.{key}")),
+                    None => return format!("`{at}.{key}` is not planned"),
+                }
+            }
+            format!("`{at}` has fields the policies do not plan")
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (value, other)) in x.iter().zip(y).enumerate() {
+                if value != other {
+                    return first_difference(value, other, &format!("{at}[{i}]"));
+                }
+            }
+            format!("`{at}` differs")
+        }
+        (Value::Array(x), Value::Array(y)) => format!(
+            "`{at}` lists {} entries, the policies plan {}",
+            x.len(),
+            y.len()
+        ),
+        _ => format!("`{at}` differs from what the policies plan"),
+    }
 }
 
 /// A saved plan for an offline plan: it records that it cannot be applied.

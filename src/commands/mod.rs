@@ -39,9 +39,41 @@ pub struct Outcome {
 /// A loaded and checked project: its files, model and warnings.
 type Checked = (Files, Model, Vec<Diagnostic>);
 
+/// Where a project comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ProjectSource<'a> {
+    /// A project directory.
+    Dir(&'a Path),
+    /// The files (path, text) a saved plan recorded, `identities.yaml`
+    /// among them.
+    Files(&'a [(String, String)]),
+}
+
 /// Loads and checks a project; on errors, the files and every diagnostic.
 fn load_checked(dir: &Path) -> Result<Checked, (Files, Vec<Diagnostic>)> {
-    let project = project::load(dir).map_err(|e| (e.files, e.diagnostics))?;
+    load_checked_from(ProjectSource::Dir(dir))
+}
+
+/// Loads and checks a project from a directory or recorded files.
+fn load_checked_from(source: ProjectSource<'_>) -> Result<Checked, (Files, Vec<Diagnostic>)> {
+    let loaded = match source {
+        ProjectSource::Dir(dir) => project::load(dir),
+        ProjectSource::Files(files) => {
+            let (identities_path, identities) = files
+                .iter()
+                .find(|(path, _)| path.ends_with(project::IDENTITIES))
+                .map_or((project::IDENTITIES, ""), |(path, text)| {
+                    (path.as_str(), text.as_str())
+                });
+            let policies: Vec<(String, String)> = files
+                .iter()
+                .filter(|(path, _)| path.ends_with(".veil"))
+                .cloned()
+                .collect();
+            project::load_texts_at(&policies, identities_path, identities)
+        }
+    };
+    let project = loaded.map_err(|e| (e.files, e.diagnostics))?;
     let checked = project.check();
     let project::Project {
         files,

@@ -1,7 +1,8 @@
 //! `veil plan`: what apply would change, per integration.
 
-use super::{Compiled, Outcome, compile_for_plan, load_checked};
+use super::{Compiled, Outcome, ProjectSource, compile_for_plan, load_checked, load_checked_from};
 use crate::ast::{Method, Operand, Predicate};
+use crate::catalog;
 use crate::cli::OutputFormat;
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
@@ -71,7 +72,11 @@ fn finish(
 /// Runs `veil plan`. Returns the outcome and whether there are changes.
 pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     if !options.offline {
-        return match plan_online(dir, options.integrations, options.sensitive_tag) {
+        return match plan_online(
+            ProjectSource::Dir(dir),
+            options.integrations,
+            options.sensitive_tag,
+        ) {
             Ok(online) => {
                 let output = render_plan(&online.plan, options);
                 let changes = online.plan.has_changes();
@@ -245,11 +250,11 @@ pub struct Online {
 
 /// Plans every (selected) integration against its database.
 pub fn plan_online(
-    dir: &Path,
+    source: ProjectSource<'_>,
     only: &[String],
     sensitive_tag: &str,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
-    let (files, model, warnings) = load_checked(dir)?;
+    let (files, model, warnings) = load_checked_from(source)?;
     if let Some(unknown) = unknown_integration(&model, only) {
         return Err((files, vec![unknown]));
     }
@@ -310,7 +315,9 @@ pub fn plan_online(
                     }
                 }
                 errors.append(&mut check_errors);
-                if let Err(mut found) = online_checks(compiled, &state, &mut plan) {
+                if let Err(mut found) =
+                    online_checks(compiled, &state, &conn.current_user, &mut plan)
+                {
                     errors.append(&mut found);
                 }
                 integrations.push(plan);
@@ -370,6 +377,7 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
 fn online_checks(
     compiled: &Compiled,
     state: &db::State,
+    connected_as: &str,
     plan: &mut IntegrationPlan,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
@@ -396,42 +404,171 @@ fn online_checks(
             );
         }
     }
-    for (view, recorded) in &state.recorded_views {
-        let now = state.catalog_views.get(view);
-        let detail = match (now, recorded) {
-            (None, _) => "dropped by hand",
-            (Some(now), Some(recorded)) if now != recorded => "redefined by hand",
-            _ => continue,
-        };
-        plan.drift.push(plan::Drift {
-            kind: "view".into(),
-            object: view.clone(),
-            detail: detail.into(),
-        });
-        let planned = compiled
-            .objects
-            .iter()
-            .find(|o| o.kind == "view" && o.name == *view);
-        if let Some(object) = planned
-            && !plan.changes.iter().any(|c| c.object == *view)
-        {
-            plan.changes.push(plan::Change {
-                action: if now.is_none() {
-                    plan::Action::Create
-                } else {
-                    plan::Action::Recreate
-                },
-                kind: "view".into(),
-                object: view.clone(),
-                diff: plan::unified("", &object.sql),
-                sql: object.sql.clone(),
-            });
-        }
-    }
+    drift(compiled, state, connected_as, plan);
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
+    }
+}
+
+/// Drift: what changed by hand in what decides who sees what. Every object
+/// veil applied against what the catalog said of it right after the apply
+/// (dropped, redefined, options, owner, grants, routines added beside it),
+/// the hashing key, and every user's side-table rows against their profile
+/// row. Each is repaired by the plan (an object veil did not create is only
+/// reported: veil never drops what it did not make).
+fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut IntegrationPlan) {
+    let dialect = compiled.dialect;
+    let planned: std::collections::HashMap<(&str, &str), &crate::emit::SqlObject> = compiled
+        .objects
+        .iter()
+        .map(|o| ((o.kind, o.name.as_str()), o))
+        .collect();
+    let has_change = |plan: &IntegrationPlan, kind: &str, name: &str| {
+        plan.changes
+            .iter()
+            .any(|c| c.kind == kind && c.object == name)
+    };
+    for ((kind, name), recorded) in &state.recorded_catalog {
+        let now = state.catalog.get(&(kind.clone(), name.clone()));
+        let detail = match now {
+            None if kind == "key" => vec!["the hash key's table is gone".to_string()],
+            None => vec!["dropped by hand".to_string()],
+            Some(now) if kind == "key" => catalog::key_differences(recorded, now),
+            Some(now) => catalog::differences(recorded, now),
+        };
+        if detail.is_empty() {
+            continue;
+        }
+        plan.drift.push(plan::Drift {
+            kind: kind.clone(),
+            object: name.clone(),
+            detail: detail.join("; "),
+        });
+        let Some(object) = planned.get(&(kind.as_str(), name.as_str())) else {
+            continue;
+        };
+        if has_change(plan, kind, name) {
+            continue;
+        }
+        let (action, sql) = match (kind.as_str(), now) {
+            ("view", None) => (plan::Action::Create, object.sql.clone()),
+            ("view", Some(_)) => (plan::Action::Recreate, object.sql.clone()),
+            ("key", _) => (plan::Action::Replace, object.sql.clone()),
+            (_, None) => (plan::Action::Create, object.sql.clone()),
+            (_, Some(now)) => (
+                plan::Action::Replace,
+                catalog::repair_sql(
+                    kind,
+                    name,
+                    recorded,
+                    now,
+                    &object.sql,
+                    connected_as,
+                    dialect,
+                ),
+            ),
+        };
+        plan.changes.push(plan::Change {
+            action,
+            kind: kind.clone(),
+            object: name.clone(),
+            diff: plan::unified("", &sql),
+            sql,
+        });
+    }
+    // Objects in veil's schemas that veil did not create: reported, never
+    // touched (one veil is about to create is an error already).
+    let applied: std::collections::HashSet<(&str, &str)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+        .collect();
+    for (kind, name) in state.catalog.keys() {
+        if kind == "key" || applied.contains(&(kind.as_str(), name.as_str())) {
+            continue;
+        }
+        if has_change(plan, kind, name) {
+            continue;
+        }
+        plan.drift.push(plan::Drift {
+            kind: kind.clone(),
+            object: name.clone(),
+            detail: "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
+        });
+    }
+    // Side-table rows against the deployed profile rows.
+    let expected = catalog::expected_digests(&state.deployed.profiles);
+    let deployed: std::collections::HashMap<&str, &ir::Profile> = state
+        .deployed
+        .profiles
+        .iter()
+        .map(|p| (p.user.as_str(), p))
+        .collect();
+    for (user, tables) in catalog::side_drift(&expected, &state.side_digests) {
+        let mut fields = Vec::new();
+        for table in &tables {
+            let found = state
+                .side_rows
+                .get(&(table.clone(), user.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let wanted = deployed
+                .get(user.as_str())
+                .map(|p| catalog::side_rows_shown(p, table))
+                .unwrap_or_default();
+            let added: Vec<&String> = found.iter().filter(|r| !wanted.contains(r)).collect();
+            let removed: Vec<&String> = wanted.iter().filter(|r| !found.contains(r)).collect();
+            let mut words = Vec::new();
+            if !added.is_empty() {
+                words.push(format!(
+                    "+ {}",
+                    added
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", + ")
+                ));
+            }
+            if !removed.is_empty() {
+                words.push(format!(
+                    "- {}",
+                    removed
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", - ")
+                ));
+            }
+            plan.drift.push(plan::Drift {
+                kind: table.clone(),
+                object: user.clone(),
+                detail: format!(
+                    "rows differ from the user's profile row: {}",
+                    words.join(", ")
+                ),
+            });
+            fields.push(plan::FieldChange {
+                field: table.clone(),
+                before: serde_json::json!(found),
+                after: serde_json::json!(wanted),
+            });
+        }
+        if plan.profile.iter().any(|p| p.user == user) {
+            continue;
+        }
+        let action = if deployed.contains_key(user.as_str()) {
+            plan::ProfileAction::Change
+        } else {
+            plan::ProfileAction::Remove
+        };
+        plan.profile.push(plan::ProfileChange {
+            user,
+            action,
+            fields,
+        });
     }
 }
 

@@ -504,6 +504,7 @@ fn tables(dialect: Dialect) -> Vec<Table> {
                 ("sql_text", text, true),
                 ("columns_json", text, false),
                 ("catalog_checksum", "CHAR(64)", false),
+                ("catalog_json", text, false),
                 ("veil_version", "VARCHAR(32)", true),
                 ("applied_at", now, true),
             ],
