@@ -380,7 +380,7 @@ fn access_impact_reports_exactly_who_is_affected() {
         .and_then(|rest| rest.split("####").next())
         .unwrap_or_else(|| panic!("no sensitive section:\n{}", run.stdout));
     assert!(
-        section.contains("gains access: sales.orders") && section.contains("priya"),
+        section.contains("gains access `sales.orders`") && section.contains("`priya`"),
         "{section}"
     );
 }
@@ -429,4 +429,100 @@ fn users_alike_but_named_by_a_rule_are_told_apart() {
         );
         assert_eq!(impacts(&plan, "gus"), Vec::<String>::new());
     }
+}
+
+/// The text outside every code span of a markdown document.
+fn outside_code_spans(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut rest = markdown;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let fence_len = rest[start..].chars().take_while(|c| *c == '`').count();
+        let fence = "`".repeat(fence_len);
+        let after = &rest[start + fence_len..];
+        match after.find(&fence) {
+            Some(end) => rest = &after[end + fence_len..],
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn names_in_a_markdown_plan_never_become_markup() {
+    let dir = Scratch::new("markdown_names");
+    let hostile = [
+        "**x** [link](http://evil.example)",
+        "@org/team",
+        "# heading",
+        "a|b",
+        "<img src=x>",
+        "back`tick",
+    ];
+    let mut users = String::from("users:\n");
+    for (i, name) in hostile.iter().enumerate() {
+        users.push_str(&format!(
+            "  {}:\n    groups: [analysts]\n    attributes: {{ region: [eu] }}\n    # {i}\n",
+            serde_json::to_string(name).expect("json")
+        ));
+    }
+    variant(
+        &dir.path().join("head"),
+        &[
+            ("identities.yaml", "users:\n", &users),
+            (
+                "product.veil",
+                "allow group \"product\"",
+                "allow group \"analysts\"\n  allow group \"product\"",
+            ),
+        ],
+    );
+    let run = veil(&[
+        "plan",
+        "--offline",
+        dir.path().join("head").to_str().expect("utf-8"),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let outside = outside_code_spans(&run.stdout);
+    for name in hostile {
+        assert!(
+            run.stdout.contains(&name.replace('|', "\\|")) || run.stdout.contains(name),
+            "`{name}` is not in the plan:\n{}",
+            run.stdout
+        );
+    }
+    for markup in ["**x**", "[link]", "@org", "# heading", "<img", "a|b"] {
+        assert!(
+            !outside.contains(markup),
+            "`{markup}` is outside a code span:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn names_with_invisible_characters_are_warned_of() {
+    let dir = Scratch::new("invisible_names");
+    variant(
+        dir.path(),
+        &[(
+            "identities.yaml",
+            "users:\n",
+            "users:\n  \"ana\\u200b\":\n    groups: [analysts]\n  \"ana \":\n    groups: [analysts]\n",
+        )],
+    );
+    let run = veil(&["validate", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(run.status, 0, "warnings only: {}", run.stderr);
+    assert!(
+        run.stderr.contains("holds an invisible character")
+            && run.stderr.contains("begins or ends with whitespace"),
+        "{}",
+        run.stderr
+    );
 }

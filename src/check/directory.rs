@@ -8,7 +8,45 @@ use crate::model::{Dialect, User};
 use crate::span::{FileId, Loc};
 use std::collections::BTreeMap;
 
+/// Why a name could pass for another in review: control or invisible
+/// characters, or whitespace at either end.
+fn suspicious(name: &str) -> Option<&'static str> {
+    if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else if name.chars().any(crate::span::is_invisible) {
+        Some("holds an invisible character")
+    } else if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        Some("begins or ends with whitespace")
+    } else {
+        None
+    }
+}
+
 impl Checker<'_> {
+    /// Reports a second declaration of a name in one list, and names that
+    /// could pass for others.
+    fn declare<'n>(
+        &mut self,
+        file: FileId,
+        what: &str,
+        names: impl IntoIterator<Item = &'n YamlName>,
+    ) -> Vec<String> {
+        let names: Vec<&YamlName> = names.into_iter().collect();
+        for name in &names {
+            if let Some(why) = suspicious(&name.node) {
+                self.push(
+                    Diagnostic::warning(
+                        "check::suspicious_name",
+                        format!("{what} `{}` {why}", name.node.escape_debug()),
+                    )
+                    .at_loc(loc(file, name.span), "declared here")
+                    .help("such a name reads like another in a review; rename it unless the database's name really is this"),
+                );
+            }
+        }
+        self.unique(file, what, names)
+    }
+
     /// Reports a second declaration of a name in one list.
     fn unique<'n>(
         &mut self,
@@ -61,17 +99,17 @@ impl Checker<'_> {
     }
 
     pub(super) fn directory(&mut self, file: FileId, ids: &Identities) {
-        let groups = self.unique(file, "group", &ids.groups);
+        let groups = self.declare(file, "group", &ids.groups);
         let group_set: FastSet<String> = groups.iter().cloned().collect();
         let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let keys = self.unique(file, "attribute", ids.attributes.0.iter().map(|(k, _)| k));
+        let keys = self.declare(file, "attribute", ids.attributes.0.iter().map(|(k, _)| k));
         for (key, values) in &ids.attributes.0 {
-            let values = self.unique(file, "attribute value", values);
+            let values = self.declare(file, "attribute value", values);
             attributes.entry(key.node.clone()).or_insert(values);
         }
         let _ = keys;
         let purpose_names: FastSet<String> = self
-            .unique(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k))
+            .declare(file, "purpose", ids.purposes.0.iter().map(|(k, _)| k))
             .into_iter()
             .collect();
         let purposes: BTreeMap<String, String> = ids
@@ -80,7 +118,7 @@ impl Checker<'_> {
             .iter()
             .map(|(k, v)| (k.node.clone(), v.clone()))
             .collect();
-        self.unique(file, "project", ids.projects.0.iter().map(|(k, _)| k));
+        self.declare(file, "project", ids.projects.0.iter().map(|(k, _)| k));
         let mut projects = BTreeMap::new();
         for (name, project) in &ids.projects.0 {
             let mut list = Vec::new();
@@ -108,7 +146,7 @@ impl Checker<'_> {
             Dialect::Redshift
         };
 
-        self.unique(file, "user", ids.users.0.iter().map(|(k, _)| k));
+        self.declare(file, "user", ids.users.0.iter().map(|(k, _)| k));
         let mut users = Vec::new();
         let mut seen_users: FastMap<&str, ()> = FastMap::default();
         for (name, def) in &ids.users.0 {

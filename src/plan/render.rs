@@ -2,6 +2,7 @@
 //! (markdown, under GitHub's comment limit) and for programs (JSON).
 
 use super::{Action, IntegrationPlan, Plan, ProfileAction};
+use crate::span::visible;
 use std::fmt::Write as _;
 
 /// The longest markdown a plan renders to: a pull request comment holds
@@ -32,6 +33,7 @@ impl Paint {
     fn diff(&self, diff: &str) -> String {
         diff.lines()
             .map(|line| {
+                let line = &*visible(line);
                 let colored = match line.chars().next() {
                     Some('+') if !line.starts_with("+++") => self.color("32", line),
                     Some('-') if !line.starts_with("---") => self.color("31", line),
@@ -74,14 +76,19 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     let mut totals = [0usize; 7];
     for i in &plan.integrations {
-        let _ = writeln!(out, "\nintegration {} ({})", i.name, i.dialect.name());
+        let _ = writeln!(
+            out,
+            "\nintegration {} ({})",
+            visible(&i.name),
+            i.dialect.name()
+        );
         for change in &i.changes {
             let _ = writeln!(
                 out,
                 "  {} {} {}",
                 paint.action(change.action),
                 change.kind,
-                change.object
+                visible(&change.object)
             );
             if matches!(change.action, Action::Replace | Action::Recreate) {
                 out.push_str(&paint.diff(&change.diff));
@@ -93,8 +100,8 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 "  {} {} {}: {}",
                 paint.color("35", "! drift"),
                 d.kind,
-                d.object,
-                d.detail
+                visible(&d.object),
+                visible(&d.detail)
             );
         }
         if !i.profile.is_empty() {
@@ -107,9 +114,14 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 };
                 let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
                 if p.action == ProfileAction::Change {
-                    let _ = writeln!(out, "    {mark} {word} {}: {}", p.user, fields.join(", "));
+                    let _ = writeln!(
+                        out,
+                        "    {mark} {word} {}: {}",
+                        visible(&p.user),
+                        fields.join(", ")
+                    );
                 } else {
-                    let _ = writeln!(out, "    {mark} {word} {}", p.user);
+                    let _ = writeln!(out, "    {mark} {word} {}", visible(&p.user));
                 }
             }
         }
@@ -124,17 +136,17 @@ pub fn text(plan: &Plan, color: bool) -> String {
                     );
                     break;
                 }
-                let _ = writeln!(out, "    {}", impact_line(impact));
+                let _ = writeln!(out, "    {}", visible(&impact_line(impact)));
             }
         }
         if !i.escape_hatches.is_empty() {
             out.push_str("  escape hatches in force:\n");
             for e in &i.escape_hatches {
-                let _ = writeln!(out, "    {}  ({})", hatch(e), e.rule);
+                let _ = writeln!(out, "    {}  ({})", visible(&hatch(e)), visible(&e.rule));
             }
         }
         for w in &i.warnings {
-            let _ = writeln!(out, "  {} {w}", paint.color("33", "warning:"));
+            let _ = writeln!(out, "  {} {}", paint.color("33", "warning:"), visible(w));
         }
         let (c, r, rc, d) = counts(i);
         let (pa, pc, pr) = profile_counts(i);
@@ -177,6 +189,28 @@ fn impact_line(i: &crate::impact::Impact) -> String {
     line
 }
 
+/// One impact for markdown: every name in a code span.
+fn impact_markdown(i: &crate::impact::Impact) -> String {
+    const NAMED: usize = 5;
+    let target = match &i.column {
+        Some(column) => format!("{}.{column}", i.source),
+        None => i.source.clone(),
+    };
+    let mut line = format!("{} {}", i.change, code(&target));
+    if let Some(detail) = &i.detail {
+        let _ = write!(line, " ({})", code(detail));
+    }
+    if i.sensitive {
+        line.push_str(" **sensitive**");
+    }
+    let named: Vec<String> = i.users.iter().take(NAMED).map(|u| code(u)).collect();
+    let _ = write!(line, " — {}", named.join(", "));
+    if i.users.len() > NAMED {
+        let _ = write!(line, " and {} more", i.users.len() - NAMED);
+    }
+    line
+}
+
 /// An escape hatch as written in the policy.
 fn hatch(e: &super::EscapeHatch) -> String {
     match e.kind.as_str() {
@@ -190,14 +224,37 @@ pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).unwrap_or_default() + "\n"
 }
 
-/// Text safe inside a markdown code span or table cell.
-fn md(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "&#124;")
-        .replace('`', "&#96;")
-        .replace('\n', " ")
+/// A name, or any text that holds names, as a markdown code span: shown as
+/// it is, never read as emphasis, a link, a mention, a heading or HTML.
+/// Control and invisible characters are shown as escapes.
+fn code(text: &str) -> String {
+    let text = visible(text);
+    if text.is_empty() {
+        return "(empty)".into();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    // A span that begins or ends with a backtick, or with spaces at both
+    // ends, is padded by a space each side, which the renderer removes.
+    let pad = text.starts_with('`')
+        || text.ends_with('`')
+        || (text.starts_with(' ') && text.ends_with(' ') && !text.trim().is_empty());
+    if pad {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
+}
+
+/// [`code`] for a table cell, where `|` would end the cell even inside a
+/// code span.
+fn cell(text: &str) -> String {
+    code(text).replace('|', "\\|")
 }
 
 /// A diff in a collapsed block, fenced so no line of it can close the fence.
@@ -245,8 +302,8 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
         let (pa, pc, pr) = profile_counts(i);
         let _ = writeln!(
             out,
-            "### Integration <code>{}</code> ({})\n\n{c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove.\n",
-            md(&i.name),
+            "### Integration {} ({})\n\n{c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove.\n",
+            code(&i.name),
             i.dialect.name()
         );
         let destructive: Vec<_> = i
@@ -263,10 +320,10 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "- **{}** {} <code>{}</code>",
+                    "- **{}** {} {}",
                     change.action.word(),
                     change.kind,
-                    md(&change.object)
+                    code(&change.object)
                 );
                 if diffs && change.action == Action::Recreate {
                     out.push_str(&md_diff(&change.diff));
@@ -286,7 +343,7 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     let _ = writeln!(out, "- … and {} more\n", sensitive.len() - n);
                     break;
                 }
-                let _ = writeln!(out, "- {}", md(&impact_line(x)));
+                let _ = writeln!(out, "- {}", impact_markdown(x));
             }
             out.push('\n');
         }
@@ -304,10 +361,10 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "- {} {} <code>{}</code>",
+                    "- {} {} {}",
                     change.action.word(),
                     change.kind,
-                    md(&change.object)
+                    code(&change.object)
                 );
                 if diffs && change.action == Action::Replace {
                     out.push_str(&md_diff(&change.diff));
@@ -318,13 +375,7 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
         if !i.drift.is_empty() {
             out.push_str("#### Drift\n\n");
             for d in i.drift.iter().take(per_section) {
-                let _ = writeln!(
-                    out,
-                    "- {} <code>{}</code>: {}",
-                    d.kind,
-                    md(&d.object),
-                    md(&d.detail)
-                );
+                let _ = writeln!(out, "- {} {}: {}", d.kind, code(&d.object), code(&d.detail));
             }
             out.push('\n');
         }
@@ -343,9 +394,9 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                 let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
                 let _ = writeln!(
                     out,
-                    "| <code>{}</code> | {word} | {} |",
-                    md(&p.user),
-                    fields.join(", ")
+                    "| {} | {word} | {} |",
+                    cell(&p.user),
+                    cell(&fields.join(", "))
                 );
             }
             out.push('\n');
@@ -368,14 +419,14 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     );
                     break;
                 }
-                let _ = writeln!(out, "- {}", md(&impact_line(x)));
+                let _ = writeln!(out, "- {}", impact_markdown(x));
             }
             out.push('\n');
         }
         if !i.escape_hatches.is_empty() {
             out.push_str("#### Escape hatches in force\n\n");
             for e in i.escape_hatches.iter().take(per_section) {
-                let _ = writeln!(out, "- <code>{}</code> ({})", md(&hatch(e)), md(&e.rule));
+                let _ = writeln!(out, "- {} ({})", code(&hatch(e)), code(&e.rule));
             }
             out.push('\n');
         }
