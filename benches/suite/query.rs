@@ -119,7 +119,7 @@ fn measure(
                 max(CAST(ROUND(CAST(amount AS numeric) / 100) * 100 AS numeric(13,2))),
                 max(regexp_replace(note, '[0-9]', '#', 'g'))
            FROM public.events
-          WHERE region IN ('eu', 'us') AND created_at >= LOCALTIMESTAMP - INTERVAL '365 days'"
+          WHERE region IN ('eu', 'us') AND created_at >= (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') - INTERVAL '365 days'"
     );
     client
         .batch_execute(&format!(
