@@ -571,6 +571,47 @@ mod tests {
     }
 
     #[test]
+    fn exposure_rows_become_warnings() {
+        let row = |what: &str, name: &str, detail: &str| Exposure {
+            what: what.into(),
+            name: name.into(),
+            detail: detail.into(),
+        };
+        let (_, warnings) = findings(
+            "i",
+            Dialect::Redshift,
+            "db",
+            &[],
+            &[],
+            &[],
+            &[
+                row("sees_grants", "deployer", "some"),
+                row("writable", "public", "public"),
+                row("superuser", "admin", ""),
+            ],
+        );
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("deployer is not a superuser"));
+        assert!(
+            warnings[1].contains("schema `public`") && warnings[1].contains("writable by public")
+        );
+        assert!(warnings[2].contains("admin is a superuser"));
+        let (_, warnings) = findings(
+            "i",
+            Dialect::Redshift,
+            "db",
+            &[],
+            &[],
+            &[],
+            &[row("sees_grants", "deployer", "all")],
+        );
+        assert!(
+            warnings.is_empty(),
+            "a superuser sees every grant: {warnings:?}"
+        );
+    }
+
+    #[test]
     fn search_paths_split_like_the_server_prints_them() {
         assert_eq!(
             path_schemas("\"$user\", public, \"My \"\"Schema\"\"\", x"),

@@ -1105,3 +1105,52 @@ fn the_key_comes_from_a_random_source_and_never_leaves_the_database() {
         assert!(!text.to_ascii_uppercase().contains("RANDOM("), "{text}");
     }
 }
+
+#[test]
+fn every_regex_pattern_veil_accepts_postgresql_runs() {
+    // Random patterns over the characters that matter to a regex engine:
+    // whatever the checker accepts must run without an error on the
+    // server, on a value it matches and one it does not.
+    let db = Database::create("patterns");
+    let alphabet: Vec<char> = "ab.*+?|()[]{}^$-,0123456789\\:".chars().collect();
+    let mut rng = common::Rng(0x5eed_cafe);
+    let mut accepted = Vec::new();
+    for _ in 0..4000 {
+        let len = 1 + rng.below(8);
+        let pattern: String = (0..len)
+            .map(|_| alphabet[rng.below(alphabet.len())])
+            .collect();
+        if veil::check::check_posix_pattern(&pattern).is_ok() {
+            accepted.push(pattern);
+        }
+    }
+    assert!(
+        accepted.len() > 200,
+        "too few patterns accepted: {}",
+        accepted.len()
+    );
+    for chunk in accepted.chunks(100) {
+        let sql: String = chunk
+            .iter()
+            .map(|p| {
+                format!(
+                    "SELECT pg_catalog.regexp_replace('ab01{{}}', {0}, 'y', 'g'), pg_catalog.regexp_replace('', {0}, 'y', 'g');\n",
+                    literal(p)
+                )
+            })
+            .collect();
+        if let Err(e) = db.psql(&sql) {
+            // Find the pattern the server refused.
+            for p in chunk {
+                let one = format!(
+                    "SELECT pg_catalog.regexp_replace('ab', {}, 'y', 'g')",
+                    literal(p)
+                );
+                assert!(
+                    db.psql(&one).is_ok(),
+                    "veil accepts `{p}`, PostgreSQL refuses it: {e}"
+                );
+            }
+        }
+    }
+}

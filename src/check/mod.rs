@@ -7,7 +7,7 @@ mod directory;
 mod rules;
 pub mod types;
 
-pub use rules::{find_column, fits, method_name, resolve_tagged};
+pub use rules::{check_posix_pattern, find_column, fits, method_name, resolve_tagged};
 
 use crate::ast;
 use crate::diagnostic::{Diagnostic, Files};
