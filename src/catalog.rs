@@ -413,14 +413,7 @@ pub fn differences(recorded: &CatalogObject, now: &CatalogObject) -> Vec<String>
     let set_change = |what: &str, before: &BTreeSet<String>, after: &BTreeSet<String>| {
         let added: Vec<&str> = after.difference(before).map(String::as_str).collect();
         let removed: Vec<&str> = before.difference(after).map(String::as_str).collect();
-        let mut parts = Vec::new();
-        if !added.is_empty() {
-            parts.push(format!("+ {}", added.join(", + ")));
-        }
-        if !removed.is_empty() {
-            parts.push(format!("- {}", removed.join(", - ")));
-        }
-        (!parts.is_empty()).then(|| format!("{what} changed: {}", parts.join(", ")))
+        added_removed(&added, &removed).map(|words| format!("{what} changed: {words}"))
     };
     out.extend(set_change("grants", &recorded.grants, &now.grants));
     out.extend(set_change("options", &recorded.options, &now.options));
@@ -439,6 +432,18 @@ pub fn differences(recorded: &CatalogObject, now: &CatalogObject) -> Vec<String>
         out.push("redefined by hand".into());
     }
     out
+}
+
+/// `+ a, + b, - c`: what was added and removed, or `None` when nothing was.
+pub fn added_removed(added: &[&str], removed: &[&str]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("+ {}", added.join(", + ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("- {}", removed.join(", - ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// How the key's record and the key now differ, in words.

@@ -3,42 +3,9 @@
 
 mod common;
 
-use common::{Database, Scratch, literal};
+use common::{Database, Scratch, literal, ok, veil_on as veil};
 use std::path::Path;
 use std::process::Command;
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs veil with the integration's URL pointing at `db`.
-fn veil(db: &Database, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env(
-            "VEIL_SHOP_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
-        )
-        .output()
-        .expect("runs veil");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn ok(run: Run) -> Run {
-    assert_eq!(
-        run.status, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
-}
 
 /// The test project: one PostgreSQL integration over `public.orders`.
 fn policy(database: &str, extra: &str) -> String {

@@ -7,42 +7,8 @@
 
 mod common;
 
-use common::{Database, Scratch, Session, ident, literal};
+use common::{Database, Scratch, Session, ident, literal, ok, refused, veil_on as veil};
 use std::path::Path;
-use std::process::Command;
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs veil with the integration's URL pointing at the estate's database.
-fn veil(db: &Database, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env(
-            "VEIL_SHOP_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
-        )
-        .output()
-        .expect("runs veil");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn ok(run: Run) -> Run {
-    assert_eq!(
-        run.status, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
-    run
-}
 
 /// The governed estate: tables with secrets, the project that governs them,
 /// and the people who query them.
@@ -844,15 +810,10 @@ fn hand_edits_that_change_what_users_see_are_drift() {
             &estate.db,
             &["apply", saved.to_str().expect("utf-8"), "--auto-approve"],
         );
-        assert_eq!(
-            stale.status, 1,
-            "a plan made before `{sql}` was applied:\n{}{}",
-            stale.stdout, stale.stderr
-        );
-        assert!(
-            stale.stderr.contains("changed since the plan was made"),
-            "{}",
-            stale.stderr
+        refused(
+            &stale,
+            &format!("a plan made before `{sql}`"),
+            "changed since the plan was made",
         );
 
         ok(veil(
@@ -927,15 +888,10 @@ fn a_saved_plan_runs_only_what_its_policies_compile_to() {
         assert!(original.contains(from), "the plan holds `{from}`");
         std::fs::write(saved, original.replacen(from, to, 1)).expect("tampers");
         let run = veil(&estate.db, &["apply", saved, "--auto-approve"]);
-        assert_eq!(
-            run.status, 1,
-            "a plan edited (`{from}` → `{to}`) was applied:\n{}{}",
-            run.stdout, run.stderr
-        );
-        assert!(
-            run.stderr.contains("does not match"),
-            "the refusal says why: {}",
-            run.stderr
+        refused(
+            &run,
+            &format!("a plan edited (`{from}` → `{to}`)"),
+            "does not match",
         );
         assert_eq!(estate.db.query(state).expect("reads state"), before);
     }

@@ -2,27 +2,11 @@
 
 mod common;
 
-use common::Scratch;
+use common::{Run, Scratch};
 use std::path::Path;
-use std::process::Command;
-
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn veil(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs veil");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    common::veil_with(args, &[])
 }
 
 /// Copies the example project to `dir`, applying text replacements to files.

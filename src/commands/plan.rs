@@ -519,36 +519,21 @@ fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut 
                 .get(user.as_str())
                 .map(|p| catalog::side_rows_shown(p, table))
                 .unwrap_or_default();
-            let added: Vec<&String> = found.iter().filter(|r| !wanted.contains(r)).collect();
-            let removed: Vec<&String> = wanted.iter().filter(|r| !found.contains(r)).collect();
-            let mut words = Vec::new();
-            if !added.is_empty() {
-                words.push(format!(
-                    "+ {}",
-                    added
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", + ")
-                ));
-            }
-            if !removed.is_empty() {
-                words.push(format!(
-                    "- {}",
-                    removed
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", - ")
-                ));
-            }
+            let added: Vec<&str> = found
+                .iter()
+                .filter(|r| !wanted.contains(r))
+                .map(String::as_str)
+                .collect();
+            let removed: Vec<&str> = wanted
+                .iter()
+                .filter(|r| !found.contains(r))
+                .map(String::as_str)
+                .collect();
+            let words = catalog::added_removed(&added, &removed).unwrap_or_default();
             plan.drift.push(plan::Drift {
                 kind: table.clone(),
                 object: user.clone(),
-                detail: format!(
-                    "rows differ from the user's profile row: {}",
-                    words.join(", ")
-                ),
+                detail: format!("rows differ from the user's profile row: {words}"),
             });
             fields.push(plan::FieldChange {
                 field: table.clone(),

@@ -200,3 +200,55 @@ impl Drop for Database {
         }
     }
 }
+
+/// What one run of veil printed, and how it exited.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs veil with colours off and `env` set.
+pub fn veil_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs veil");
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs veil with the `shop` integration's URL pointing at `db`.
+pub fn veil_on(db: &Database, args: &[&str]) -> Run {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{}", db.name);
+    veil_with(args, &[("VEIL_SHOP_URL", url.as_str())])
+}
+
+/// A run that must have succeeded.
+pub fn ok(run: Run) -> Run {
+    assert_eq!(
+        run.status, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+/// A run that must have been refused, saying `why`.
+pub fn refused(run: &Run, what: &str, why: &str) {
+    assert_eq!(
+        run.status, 1,
+        "{what} was not refused:\n{}{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains(why),
+        "{what}: the refusal does not say `{why}`:\n{}",
+        run.stderr
+    );
+}
