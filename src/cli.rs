@@ -36,6 +36,8 @@ pub enum OutputFormat {
     Text,
     Json,
     Markdown,
+    /// The apply script, as apply sends it (`veil plan` only).
+    Sql,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +68,8 @@ pub enum Command {
     },
     /// Compare the compiled project with what is deployed, and show the changes.
     Plan {
-        /// The project directory.
+        /// The project directory (or, with `--format sql`, a plan saved
+        /// with `--out`).
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// Compare without a database: with an empty deployment, or with
@@ -89,6 +92,10 @@ pub enum Command {
         /// access impact.
         #[arg(long, default_value = "pii")]
         sensitive_tag: String,
+        /// The wait for another apply that `--format sql` writes into the
+        /// script, such as `30s` or `2m`.
+        #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
+        lock_timeout: std::time::Duration,
     },
     /// Plan against the databases and carry the plan out.
     Apply {
@@ -176,6 +183,7 @@ pub fn run() -> ExitCode {
             detailed_exitcode,
             out,
             sensitive_tag,
+            lock_timeout,
         } => commands::plan(
             dir,
             &commands::PlanOptions {
@@ -187,6 +195,7 @@ pub fn run() -> ExitCode {
                 detailed_exitcode: *detailed_exitcode,
                 out: out.as_deref(),
                 sensitive_tag,
+                lock_timeout: *lock_timeout,
             },
         ),
     };

@@ -75,17 +75,25 @@ impl Target {
     /// same whatever the role's defaults. The first statement reads the
     /// role's own search path.
     fn session_setup(&self) -> String {
+        let user = match self.dialect {
+            Dialect::Postgres => "SELECT CAST(current_user AS text)",
+            Dialect::Redshift => "SELECT CAST(current_user AS VARCHAR(128))",
+        };
+        format!("SHOW search_path;\n{}\n{user}", self.settings_sql())
+    }
+
+    /// The settings every session of veil's runs with, as SQL: what an apply
+    /// script sets again at its start, so that a hand run gets them too.
+    pub fn settings_sql(&self) -> String {
         let zone = crate::emit::quote::literal(&self.time_zone, self.dialect);
         match self.dialect {
             Dialect::Postgres => format!(
-                "SHOW search_path; SET search_path = pg_catalog, pg_temp; SET TimeZone = {zone}; \
-                 SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; \
-                 SET bytea_output = 'hex'; SET standard_conforming_strings = on; \
-                 SELECT CAST(current_user AS text)"
+                "SET search_path = pg_catalog, pg_temp;\nSET TimeZone = {zone};\n\
+                 SET DateStyle = 'ISO, MDY';\nSET IntervalStyle = 'postgres';\nSET extra_float_digits = 1;\n\
+                 SET bytea_output = 'hex';\nSET standard_conforming_strings = on;"
             ),
             Dialect::Redshift => format!(
-                "SHOW search_path; SET search_path TO pg_catalog, pg_temp; SET timezone TO {zone}; \
-                 SET datestyle TO 'ISO, MDY'; SELECT CAST(current_user AS VARCHAR(128))"
+                "SET search_path TO pg_catalog, pg_temp;\nSET timezone TO {zone};\nSET datestyle TO 'ISO, MDY';"
             ),
         }
     }
@@ -438,6 +446,32 @@ pub fn read_state(
             sql: row.get(2),
             columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
         });
+    }
+    // The texts of the objects, in parts (a Redshift VARCHAR holds 64 kB;
+    // rows of an earlier veil hold their text in the state row itself).
+    if state.has_table(schemas, "state_text") {
+        let rows = query(
+            &format!(
+                "SELECT object_kind, object_name, field, text FROM {system}.\"state_text\" ORDER BY object_kind, object_name, field, part"
+            ),
+            &[],
+        )?;
+        let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
+        for row in rows {
+            texts
+                .entry((row.get(0), row.get(1), row.get(2)))
+                .or_default()
+                .push_str(&row.get::<_, String>(3));
+        }
+        for object in &mut state.deployed.objects {
+            let key = |field: &str| (object.kind.clone(), object.name.clone(), field.to_string());
+            if let Some(sql) = texts.remove(&key("sql")) {
+                object.sql = sql;
+            }
+            if let Some(columns) = texts.remove(&key("columns")) {
+                object.columns = serde_json::from_str(&columns).ok();
+            }
+        }
     }
     // 3. The deployment serial.
     if state.has_table(schemas, "deployments") {

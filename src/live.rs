@@ -318,6 +318,19 @@ pub fn findings<'a>(
             .or_default()
             .insert(c.column.as_str(), c);
     }
+    // A Redshift user who is not a superuser sees in svv_all_columns only
+    // the tables it may access (`r_SVV_ALL_COLUMNS`): what is missing may
+    // only be hidden from it.
+    let limited = exposure
+        .iter()
+        .find(|e| e.what == "sees_grants" && e.detail != "all")
+        .map(|e| e.name.clone());
+    let unseen = |help: &str| match &limited {
+        Some(user) => format!(
+            "{help}; `{user}` is not a superuser, and Redshift shows it only the tables it may access: grant it access to the table, or plan as a superuser"
+        ),
+        None => help.to_string(),
+    };
     let mut errors = Vec::new();
     for table in tables {
         let key = table.key(dialect);
@@ -335,7 +348,7 @@ pub fn findings<'a>(
                         table.source
                     ),
                 )
-                .help("create the table, or correct the source's `table`; a view over a missing table cannot be created"),
+                .help(unseen("create the table, or correct the source's `table`; a view over a missing table cannot be created")),
             );
             continue;
         };
@@ -349,7 +362,7 @@ pub fn findings<'a>(
                             table.source
                         ),
                     )
-                    .help("correct the source's `columns` block to match the table"),
+                    .help(unseen("correct the source's `columns` block to match the table")),
                 ),
                 Some(actual) if !type_matches(declared, actual) => {
                     let (base, args) = actual.canonical();

@@ -2,6 +2,7 @@
 //! tree so that veil re-emits it from the tree (quoting every name itself)
 //! instead of pasting text. No `;`, comments, subqueries or unknown functions.
 
+use crate::model::Dialect;
 use serde::Serialize;
 
 /// How deeply an escape-hatch expression may nest.
@@ -137,11 +138,37 @@ enum Token {
 
 /// Parses one boolean-or-value expression; the caller checks its type.
 pub fn parse(text: &str) -> Result<SqlExpr, SqlError> {
+    parse_with(text, None)
+}
+
+/// [`parse`], also checking that every function call takes as many
+/// arguments as the dialect's function does.
+pub fn parse_for(text: &str, dialect: Dialect) -> Result<SqlExpr, SqlError> {
+    parse_with(text, Some(dialect))
+}
+
+/// How many arguments a function the escape hatch may call takes on a
+/// dialect, at least and at most. Redshift's `CONCAT` takes exactly two
+/// (`r_CONCAT`) and its `COALESCE` (`NVL`) at least two (`r_NVL_function`).
+pub fn arity(function: &str, dialect: Dialect) -> (usize, usize) {
+    match (function, dialect) {
+        ("concat", Dialect::Redshift) => (2, 2),
+        ("concat", Dialect::Postgres) => (1, usize::MAX),
+        ("coalesce", Dialect::Redshift) => (2, usize::MAX),
+        ("coalesce", Dialect::Postgres) => (1, usize::MAX),
+        ("left" | "right" | "nullif" | "date_trunc", _) => (2, 2),
+        ("round", _) => (1, 2),
+        _ => (1, 1),
+    }
+}
+
+fn parse_with(text: &str, dialect: Option<Dialect>) -> Result<SqlExpr, SqlError> {
     let tokens = tokenize(text)?;
     let mut parser = SqlParser {
         tokens,
         pos: 0,
         depth: 0,
+        dialect,
     };
     let expr = parser.or()?;
     match parser.peek() {
@@ -284,6 +311,8 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SqlError> {
 }
 
 struct SqlParser {
+    /// Where set, calls are checked against this dialect's functions.
+    dialect: Option<Dialect>,
     tokens: Vec<(usize, Token)>,
     pos: usize,
     depth: usize,
@@ -517,6 +546,29 @@ impl SqlParser {
                         self.expect_op(")")?;
                     }
                     self.depth -= 1;
+                    if let Some(dialect) = self.dialect {
+                        let (least, most) = arity(&w, dialect);
+                        if args.len() < least || args.len() > most {
+                            let wanted = match (least, most) {
+                                (l, m) if l == m => format!("exactly {l}"),
+                                (l, usize::MAX) => format!("at least {l}"),
+                                (l, m) => format!("{l} to {m}"),
+                            };
+                            let hint = if w == "concat" {
+                                "; nest calls (`concat(a, concat(b, c))`) or use `||`"
+                            } else {
+                                ""
+                            };
+                            return Err(SqlError {
+                                at,
+                                message: format!(
+                                    "`{w}` takes {wanted} arguments on {}, not {}{hint}",
+                                    dialect.name(),
+                                    args.len()
+                                ),
+                            });
+                        }
+                    }
                     Ok(SqlExpr::Call { function: w, args })
                 }
                 _ if RESERVED.contains(&w.as_str()) => Err(SqlError {

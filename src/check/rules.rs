@@ -796,7 +796,7 @@ impl Checker<'_> {
                 }
             }
             Operand::Sql(text) => {
-                match sql_expr::parse(text) {
+                match sql_expr::parse_for(text, self.model.sources[s].dialect) {
                     Ok(expr) => {
                         let mut columns = Vec::new();
                         expr.columns(&mut columns);
@@ -818,7 +818,7 @@ impl Checker<'_> {
                         format!("invalid escape-hatch SQL: {}", error.message),
                         at,
                         &format!("at character {} of the SQL", text[..error.at.min(text.len())].chars().count() + 1),
-                        "the escape hatch is one boolean expression over the source's columns: no `;`, comments or subqueries",
+                        "the escape hatch is one boolean expression over the source's columns, calling the allowed functions with the arguments the integration's dialect takes: no `;`, comments or subqueries",
                     ),
                 }
                 Some(Kind::Boolean)

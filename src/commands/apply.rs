@@ -88,7 +88,8 @@ pub fn save(path: &Path, saved: &SavedPlan) -> Result<(), Diagnostic> {
     })
 }
 
-fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
+/// Reads a saved plan, refusing one made by another veil or plan format.
+pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(
             "apply::read",
@@ -237,8 +238,9 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     let mut applied = Vec::new();
     for work in prepared.iter().filter(|p| p.has_changes()) {
         progress(&format!("applying integration {}", work.integration));
-        let result = db::connect(&work.target)
-            .and_then(|mut conn| apply::apply(&mut conn, work, options.lock_timeout, progress));
+        let result = db::connect(&work.target).and_then(|mut conn| {
+            apply::apply(&mut conn, work, options.lock_timeout, progress, None)
+        });
         match result {
             Ok(done) => {
                 progress(&format!(

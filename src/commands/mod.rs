@@ -12,7 +12,9 @@ mod validate;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::model::Model;
 use crate::project;
-pub use apply::{ApplyOptions, apply, parse_timeout};
+pub use apply::{
+    ApplyOptions, SavedPlan, apply, load as load_saved_plan, parse_timeout, prepare_all,
+};
 pub use compile::{Compiled, Emit, compile, compile_for_plan, compile_ir, file_safe};
 pub use explain::explain;
 pub use fmt::fmt;

@@ -25,6 +25,8 @@ pub struct PlanOptions<'a> {
     pub out: Option<&'a Path>,
     /// Columns tagged with this tag, or a tag below it, are sensitive.
     pub sensitive_tag: &'a str,
+    /// The wait for the lock a `--format sql` script sets.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// A checked, compiled project.
@@ -71,6 +73,9 @@ fn finish(
 
 /// Runs `veil plan`. Returns the outcome and whether there are changes.
 pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
+    if dir.is_file() {
+        return saved_script(dir, options);
+    }
     if !options.offline {
         return match plan_online(
             ProjectSource::Dir(dir),
@@ -78,7 +83,11 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             options.sensitive_tag,
         ) {
             Ok(online) => {
-                let output = render_plan(&online.plan, options);
+                let output = if options.format == OutputFormat::Sql {
+                    scripts(&super::apply::prepare_all(&online), options)
+                } else {
+                    render_plan(&online.plan, options)
+                };
                 let changes = online.plan.has_changes();
                 let mut diagnostics = online.built.warnings.clone();
                 let mut success = true;
@@ -130,7 +139,13 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         return Outcome::failed(planned.files, vec![unknown]);
     }
     let mut integrations = Vec::new();
-    for (compiled, lowered) in planned.compiled.iter().zip(&planned.ir.integrations) {
+    let mut prepared = Vec::new();
+    for (index, (compiled, lowered)) in planned
+        .compiled
+        .iter()
+        .zip(&planned.ir.integrations)
+        .enumerate()
+    {
         if !options.integrations.is_empty() && !options.integrations.contains(&compiled.integration)
         {
             continue;
@@ -143,9 +158,42 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
                     .zip(&b.ir.integrations)
                     .find(|(c, _)| c.integration == compiled.integration)
             })
-            .map(|(c, i)| plan::deployed_from(c, &i.profiles))
-            .unwrap_or_default();
+            .map(|(c, i)| plan::deployed_from(c, &i.profiles));
+        // What the deployment is taken to be: nothing, or the other
+        // checkout as its last apply left it.
+        let state = db::State {
+            initialized: deployed.is_some(),
+            records_catalog: deployed.is_some(),
+            deployed: deployed.clone().unwrap_or_default(),
+            policy_files: base
+                .as_ref()
+                .filter(|_| deployed.is_some())
+                .map(|b| {
+                    b.files
+                        .iter()
+                        .map(|(_, f)| (f.path.clone(), f.text.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..db::State::default()
+        };
+        let deployed = deployed.unwrap_or_default();
         let mut plan = integration_plan(&planned, compiled, lowered, &deployed);
+        if options.format == OutputFormat::Sql {
+            prepared.push(crate::apply::prepare(
+                lowered,
+                db::Target::of(&planned.model.integrations[index]),
+                &compiled.objects,
+                &plan.changes,
+                &plan.profile,
+                &state,
+                planned
+                    .files
+                    .iter()
+                    .map(|(_, f)| (f.path.clone(), f.text.clone()))
+                    .collect(),
+            ));
+        }
         let empty = empty_model();
         let before = base.as_ref().map_or(&empty, |b| &b.model);
         plan.access_impact = crate::impact::impact(
@@ -161,7 +209,11 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         offline: true,
         integrations,
     };
-    let output = render_plan(&plan, options);
+    let output = if options.format == OutputFormat::Sql {
+        scripts(&prepared, options)
+    } else {
+        render_plan(&plan, options)
+    };
     let changes = plan.has_changes();
     let mut diagnostics = planned.warnings;
     if let Some(out) = options.out
@@ -233,9 +285,42 @@ fn empty_model() -> Model {
 
 fn render_plan(plan: &Plan, options: &PlanOptions<'_>) -> String {
     match options.format {
-        OutputFormat::Text => render::text(plan, options.color),
+        OutputFormat::Text | OutputFormat::Sql => render::text(plan, options.color),
         OutputFormat::Json => render::json(plan),
         OutputFormat::Markdown => render::markdown(plan),
+    }
+}
+
+/// The apply script of each integration, one after the other.
+fn scripts(prepared: &[crate::apply::Prepared], options: &PlanOptions<'_>) -> String {
+    prepared
+        .iter()
+        .map(|p| crate::apply::render_script(p, options.lock_timeout))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `veil plan PLAN_FILE --format sql`: the scripts of a saved plan.
+fn saved_script(path: &Path, options: &PlanOptions<'_>) -> Outcome {
+    if options.format != OutputFormat::Sql {
+        return Outcome::failed(
+            Files::default(),
+            vec![
+                Diagnostic::error(
+                    "plan::saved_format",
+                    format!("`{}` is a file: only its apply script can be shown", path.display()),
+                )
+                .help("pass `--format sql` to print a saved plan's script, or pass the project's directory to plan"),
+            ],
+        );
+    }
+    match super::apply::load(path) {
+        Ok(saved) => Outcome {
+            output: scripts(&saved.prepared, options),
+            success: true,
+            ..Outcome::default()
+        },
+        Err(d) => Outcome::failed(Files::default(), vec![d]),
     }
 }
 

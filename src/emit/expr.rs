@@ -206,14 +206,17 @@ impl Expr<'_> {
     }
 
     /// The wall-clock time now in the integration's zone, as a `timestamp`,
-    /// whatever zone the session is set to. (Redshift's `SYSDATE` is the
+    /// whatever zone the session is set to. (Redshift's `GETDATE()` is the
     /// session's wall clock; read as a `timestamptz` in that same session it
     /// is the instant now.)
     fn now_in_zone(&self) -> String {
         match self.dialect {
             Dialect::Postgres => format!("(CURRENT_TIMESTAMP AT TIME ZONE {})", self.zone()),
+            // `GETDATE()` is the session's wall clock (`r_GETDATE`);
+            // `CURRENT_TIMESTAMP` is a deprecated leader-node function.
             Dialect::Redshift => format!(
-                "(CAST(SYSDATE AS TIMESTAMPTZ) AT TIME ZONE {})",
+                "(CAST({}() AS TIMESTAMPTZ) AT TIME ZONE {})",
+                builtin("getdate"),
                 self.zone()
             ),
         }
@@ -451,7 +454,21 @@ impl Expr<'_> {
                 format!("NUMERIC(38,{s})")
             }
         };
-        let rounded = format!("({round}(CAST({value} AS {numeric}) / {multiple}) * {multiple})");
+        // A power of ten rounds without a division; on Redshift a division
+        // of NUMERIC(38,s) leaves fewer integer digits than the column has
+        // (`r_numeric_computations`), so other multiples divide only values
+        // small enough, the rest masked entirely.
+        let rounded = match power_of_ten(multiple) {
+            Some(places) => format!("{round}(CAST({value} AS {numeric}), {places})"),
+            None => format!("({round}(CAST({value} AS {numeric}) / {multiple}) * {multiple})"),
+        };
+        if self.dialect == Dialect::Redshift && !is_float && power_of_ten(multiple).is_none() {
+            let digits = 28_usize.saturating_sub(scale + multiple_digits(multiple) as usize);
+            return format!(
+                "CASE WHEN {abs}({value}) < 1{} THEN {rounded} END",
+                "0".repeat(digits)
+            );
+        }
         if is_float {
             // NaN and the infinities compare false; numeric(38) on Redshift
             // holds floats below 10^30.
@@ -507,6 +524,25 @@ fn integer_digits(kind: TypeKind) -> u32 {
         TypeKind::BigInt => 19,
         TypeKind::Decimal(p, s) => p - s,
         _ => 38,
+    }
+}
+
+/// The decimal places `round(number, places)` takes for a multiple that is
+/// a power of ten (`100` → -2, `0.01` → 2), if it is one.
+fn power_of_ten(multiple: &str) -> Option<i32> {
+    let (int, frac) = multiple.split_once('.').unwrap_or((multiple, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    match (int, frac) {
+        ("", f)
+            if !f.is_empty() && f.ends_with('1') && f[..f.len() - 1].chars().all(|c| c == '0') =>
+        {
+            Some(f.len() as i32)
+        }
+        (i, "") if i.starts_with('1') && i[1..].chars().all(|c| c == '0') => {
+            Some(-((i.len() - 1) as i32))
+        }
+        _ => None,
     }
 }
 

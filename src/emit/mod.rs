@@ -511,6 +511,19 @@ fn tables(dialect: Dialect) -> Vec<Table> {
             key: vec!["object_kind", "object_name"],
         },
         Table {
+            // The texts of the objects in `state`, in parts a Redshift
+            // VARCHAR holds: a wide view's SQL runs past 64 kB.
+            name: "state_text",
+            columns: vec![
+                ("object_kind", "VARCHAR(32)", true),
+                ("object_name", name, true),
+                ("field", "VARCHAR(16)", true),
+                ("part", "INTEGER", true),
+                ("text", text, true),
+            ],
+            key: vec!["object_kind", "object_name", "field", "part"],
+        },
+        Table {
             // The policy files of the last apply, so that a plan can tell
             // who gains or loses what against the deployed policies.
             name: "policy_files",

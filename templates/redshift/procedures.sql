@@ -24,6 +24,14 @@ DECLARE
   i INTEGER;
   pair VARCHAR(65535);
 BEGIN
+  -- Redshift does not document how its JSON functions read escapes
+  -- (`\"`, `\\`, `\u…`): a list holding one is refused rather than
+  -- read wrongly. Names with quotes, backslashes or control characters are
+  -- written by `veil apply` from identities.yaml instead.
+  IF POSITION('\\' IN COALESCE(p_groups, '') || COALESCE(p_attributes, '') || COALESCE(p_projects, '')
+                    || COALESCE(p_purposes, '') || COALESCE(p_valid_tables, '')) > 0 THEN
+    RAISE EXCEPTION 'a list holds an escaped character, which this procedure does not read; let veil apply write this user';
+  END IF;
   CALL {{ delete }}(p_user);
   INSERT INTO {{ profile }} ("immuta__userid", "groups", "attributes", "projects", "current_project", "purposes", "valid_tables", "updated_at")
   VALUES (p_user, p_groups, p_attributes, p_projects, p_current_project, p_purposes, p_valid_tables, GETDATE());
