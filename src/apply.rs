@@ -568,7 +568,10 @@ fn run(
                 db::count_round_trip();
                 out.messages += 1;
                 if let Some(sent) = out.sent.as_deref_mut() {
-                    sent.push(key_sql(table, &format!(":'{KEY_VARIABLE}'")));
+                    sent.push(format!(
+                        "{}\n",
+                        key_sql(table, &format!(":'{KEY_VARIABLE}'"))
+                    ));
                 }
                 let result = out.client.execute(&key_sql(table, "$1"), &[&key]);
                 result.map_err(|e| out.fail(&format!("making the key of {table}"), &e))?;

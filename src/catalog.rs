@@ -156,10 +156,13 @@ pub fn catalog_sql(dialect: Dialect, schemas: &[String]) -> String {
                FROM pg_catalog.pg_proc_info p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
               WHERE n.nspname {ours}
              UNION ALL
-             SELECT 'function', f.namespace_name || '.' || f.function_name, 'grant',
+             SELECT DISTINCT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, f.namespace_name || '.' || f.function_name, 'grant',
                     f.identity_type || ' ' || f.identity_name || ' ' || f.privilege_type
                FROM pg_catalog.svv_function_privileges f
-              WHERE f.namespace_name {ours}"
+               JOIN pg_catalog.pg_namespace n ON n.nspname = f.namespace_name
+               JOIN pg_catalog.pg_proc_info p ON p.pronamespace = n.oid AND p.proname = f.function_name
+               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = p.proowner
+              WHERE f.namespace_name {ours} AND f.identity_name <> COALESCE(u.usename, '')"
         ),
     }
 }

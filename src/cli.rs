@@ -111,6 +111,10 @@ pub enum Command {
         /// How long to wait for another apply, such as `30s` or `2m`.
         #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
         lock_timeout: std::time::Duration,
+        /// Write every statement sent to this file, as sent (the key as its
+        /// placeholder): what `veil plan --format sql` printed.
+        #[arg(long)]
+        log_sql: Option<PathBuf>,
     },
     /// What a user sees of each source and which rule decides each column
     /// and row filter; with `--source` alone, every user against that source.
@@ -164,6 +168,7 @@ pub fn run() -> ExitCode {
             auto_approve,
             integrations,
             lock_timeout,
+            log_sql,
         } => commands::apply(
             dir,
             &commands::ApplyOptions {
@@ -172,6 +177,7 @@ pub fn run() -> ExitCode {
                 interactive: std::io::stdin().is_terminal(),
                 lock_timeout: *lock_timeout,
                 color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                log_sql: log_sql.as_deref(),
             },
             &mut |line| eprintln!("{line}"),
         ),

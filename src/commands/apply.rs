@@ -30,6 +30,8 @@ pub struct ApplyOptions<'a> {
     pub interactive: bool,
     pub lock_timeout: Duration,
     pub color: bool,
+    /// Where to write every statement sent.
+    pub log_sql: Option<&'a Path>,
 }
 
 /// Parses `30s` or `2m`.
@@ -238,9 +240,17 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     let mut applied = Vec::new();
     for work in prepared.iter().filter(|p| p.has_changes()) {
         progress(&format!("applying integration {}", work.integration));
+        let mut sent = Vec::new();
+        let log = options.log_sql.is_some().then_some(&mut sent);
         let result = db::connect(&work.target).and_then(|mut conn| {
-            apply::apply(&mut conn, work, options.lock_timeout, progress, None)
+            apply::apply(&mut conn, work, options.lock_timeout, progress, log)
         });
+        if let Some(path) = options.log_sql
+            && let Err(d) = append_log(path, &sent)
+        {
+            outcome.diagnostics.push(d);
+            return outcome;
+        }
         match result {
             Ok(done) => {
                 progress(&format!(
@@ -266,6 +276,23 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         .push_str(&format!("Applied: {}.\n", applied.join(", ")));
     outcome.success = true;
     outcome
+}
+
+/// Appends the statements sent to the log file.
+fn append_log(path: &Path, sent: &[String]) -> Result<(), Diagnostic> {
+    use std::io::Write;
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(sent.concat().as_bytes()));
+    written.map_err(|e| {
+        Diagnostic::error(
+            "apply::log",
+            format!("cannot write the SQL log `{}`: {e}", path.display()),
+        )
+        .help("check the path and its permissions")
+    })
 }
 
 /// Checks that a saved plan says exactly what its policy files plan to now:

@@ -25,7 +25,8 @@ RETURN CASE WHEN pg_catalog.length($1) <= $2 THEN pg_catalog.repeat('*', pg_cata
             ELSE pg_catalog.repeat('*', pg_catalog.length($1) - $2) || pg_catalog.right($1, $2) END;
 GRANT EXECUTE ON FUNCTION {{ name }}(text, integer) TO PUBLIC;
 {% elif function == "sample" %}
--- A stable bucket from 0 to 9999 for a value.
+-- A stable bucket from 0 to 9999 for a value: the first 32 bits of its MD5,
+-- as on Redshift, so a sample keeps the same rows on both.
 CREATE OR REPLACE FUNCTION {{ name }}(text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

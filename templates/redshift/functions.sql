@@ -33,12 +33,13 @@ AS $$
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER) TO PUBLIC;
 {% elif function == "sample" %}
--- A stable bucket from 0 to 9999 for a value.
+-- A stable bucket from 0 to 9999 for a value: the first 32 bits of its MD5,
+-- as on PostgreSQL, so a sample keeps the same rows on both.
 CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535))
 RETURNS INTEGER
 IMMUTABLE
 AS $$
-  SELECT CAST(pg_catalog.mod(pg_catalog.mod(pg_catalog.fnv_hash($1), 10000) + 10000, 10000) AS INTEGER)
+  SELECT CAST(pg_catalog.mod(pg_catalog.strtol(pg_catalog.substring(pg_catalog.md5($1), 1, 8), 16), 10000) AS INTEGER)
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535)) TO PUBLIC;
 {% endif %}

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod redshift;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -83,12 +85,20 @@ pub struct Session {
 }
 
 fn run_as(database: &str, user: &str, sql: &str) -> Session {
+    run_with(database, user, sql, &[])
+}
+
+fn run_with(database: &str, user: &str, sql: &str, vars: &[(&str, &str)]) -> Session {
     let failed = |why: String| Session {
         ok: false,
         stdout: String::new(),
         stderr: why,
     };
-    let child = psql_command(database, user)
+    let mut command = psql_command(database, user);
+    for (name, value) in vars {
+        command.arg("-v").arg(format!("{name}={value}"));
+    }
+    let child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -172,6 +182,12 @@ impl Database {
     /// ROLE` from a superuser, which the SQL could undo).
     pub fn session(&self, role: &str, sql: &str) -> Session {
         run_as(&self.name, role, sql)
+    }
+
+    /// Runs a script as `role` with the psql variable `veil_hash_key` set,
+    /// as an apply script run by hand takes its key.
+    pub fn session_with_key(&self, role: &str, sql: &str, key: &str) -> Session {
+        run_with(&self.name, role, sql, &[("veil_hash_key", key)])
     }
 
     /// Runs a query as `role`, the way a user of the database would.
