@@ -158,7 +158,20 @@ fn the_example_warehouse_runs_on_the_emulation_twice() {
     warehouse_tables(&db);
     let dir = Scratch::new("redshift_example");
     example(dir.path(), &db.name);
-    let script = ok(plan(dir.path(), &db, &["--format", "sql"])).stdout;
+    // The offline script of the example itself.
+    let script = ok(veil_with(
+        &[
+            "plan",
+            "--offline",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies"),
+            "--integration",
+            "warehouse",
+            "--format",
+            "sql",
+        ],
+        &[],
+    ))
+    .stdout;
     let first = run_script(&db, &script);
     assert!(
         first.ok,

@@ -49,6 +49,28 @@ source shop.audits {
   }
 }
 
+source shop.archive {
+  table      = public.orders
+  view       = archive
+  event_time = created_at
+  columns {
+    id         bigint
+    created_at timestamp
+  }
+}
+
+source shop.debug {
+  table = public.events
+  view  = debug
+  columns {
+    id   bigint
+    kind varchar(20)
+  }
+}
+
+access shop.archive { allow group "analysts" }
+access shop.debug { allow group "analysts" }
+
 access shop.orders {
   allow group "analysts"
   allow user "@ZOE@"
@@ -73,6 +95,9 @@ filter shop.orders newer than 365 days
 filter shop.events sample 50 percent by id
 filter shop.events where kind != "internal" except purpose "debugging"
 filter shop.audits never except group "auditors"
+filter shop.archive older than 30 days
+filter shop.debug limit to purpose "debugging"
+filter shop.debug limit to any purpose
 "##;
 
 const IDENTITIES: &str = r#"groups: [analysts, pii_readers, contractors, global, auditors]
@@ -150,7 +175,9 @@ fn tables(db: &Database) {
     }
 }
 
-const QUERIES: [(&str, &str); 4] = [
+const QUERIES: [(&str, &str); 6] = [
+    ("archive", "SELECT id FROM governed.archive ORDER BY id"),
+    ("debug", "SELECT count(*) FROM governed.debug"),
     (
         "orders",
         "SELECT id, email, card, amount, region, created_at, note, name, secret, \"odd \"\"name\"\"\" FROM governed.orders ORDER BY id",
@@ -315,6 +342,11 @@ fn both_dialects_show_every_user_the_same_rows() {
     let events = |user: &str| at(user, "events");
     assert_eq!(events("ann"), events("zoe"), "the same sample for everyone");
     assert_ne!(events("ann"), events("bob"), "the purpose lifts a filter");
+    // Older than 30 days: the 40- and 800-day-old orders; a purpose opens
+    // the debug view to bob alone.
+    assert_eq!(at("ann", "archive"), "2\n3\n");
+    assert_eq!(at("bob", "debug"), "200\n");
+    assert_eq!(at("ann", "debug"), "0\n");
     // After the procedures: eve is an analyst in us, bob has no profile.
     let after = |user: &str| pg_after[&(user.to_string(), "orders".to_string())].clone();
     assert!(after("eve").starts_with("2|<hash>|"), "{}", after("eve"));
