@@ -82,6 +82,9 @@ pub enum Statement {
 /// statements counts against it.
 const MESSAGE_BYTES: usize = 4 << 20;
 
+/// The longest statement apply sends: Redshift refuses one over 16 MB.
+const STATEMENT_BYTES: usize = 15 << 20;
+
 /// Text of a Redshift VARCHAR(65535) column, with room for multi-byte
 /// characters cut at a boundary.
 const TEXT_PART_BYTES: usize = 60_000;
@@ -494,6 +497,18 @@ impl Sender<'_> {
     /// Adds a statement, sending what is gathered first when the statement
     /// would take the message past the limit.
     fn add(&mut self, text: &str) -> Result<(), Diagnostic> {
+        if text.len() > STATEMENT_BYTES {
+            return Err(Diagnostic::error(
+                "apply::statement_size",
+                format!(
+                    "integration `{}`: a statement of {} bytes ({}) is longer than Redshift's 16 MB",
+                    self.integration,
+                    text.len(),
+                    self.what
+                ),
+            )
+            .help("nothing was changed; split the source or its rules (this is a bug in veil if it comes from profile rows)"));
+        }
         if !self.pending.is_empty() && self.pending.len() + text.len() > MESSAGE_BYTES {
             self.flush()?;
         }
