@@ -241,3 +241,41 @@ fn a_wide_masked_source_applies_on_redshift() {
         .expect("ann reads");
     assert!(!rows.contains("secret"), "{rows}");
 }
+
+#[test]
+fn the_redshift_profile_procedure_refuses_what_it_cannot_read() {
+    // Redshift does not document how its JSON functions read escapes: a
+    // list holding one is refused, whole, rather than written wrongly.
+    let db = Database::create("script_proc");
+    emulate(&db);
+    db.psql("CREATE TABLE public.orders (id bigint, email varchar(100), note varchar(100))")
+        .expect("creates the table");
+    let dir = Scratch::new("script_proc");
+    project(dir.path(), &db, "redshift", POLICY);
+    let env = [("VEIL_SHOP_URL", url(&db))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let script = ok(veil_with(
+        &[
+            "plan",
+            dir.path().to_str().expect("utf-8"),
+            "--format",
+            "sql",
+        ],
+        &env,
+    ))
+    .stdout;
+    let run = run_script(&db, &script);
+    assert!(run.ok, "{}", run.stderr);
+    let call = |groups: &str| {
+        db.psql(&format!(
+            "CALL immuta_procedures.upsert_profile('x', '{groups}', '[]', '[]', NULL, '[]', '[]')"
+        ))
+    };
+    let refused = call("[\"a\\\\\\\\b\"]").expect_err("an escaped name is refused");
+    assert!(refused.contains("escaped character"), "{refused}");
+    call("[\"analysts\"]").expect("a plain list is written");
+    let groups = db
+        .query("SELECT name FROM immuta_system.profile_groups WHERE userid = 'x'")
+        .expect("reads");
+    assert_eq!(groups.trim(), "analysts");
+}

@@ -485,7 +485,9 @@ impl Expr<'_> {
         if capacity(out.kind).is_some_and(|digits| digits >= needed) {
             return rounded;
         }
-        match fits(&rounded, out.kind) {
+        // The test is on the value, before it is rounded: on Redshift the
+        // rounding itself keeps the input's type and would overflow.
+        match fits(value, out.kind, multiple_digits(multiple)) {
             Some(test) => format!("CASE WHEN {test} THEN {rounded} END"),
             None => rounded,
         }
@@ -569,21 +571,31 @@ fn capacity(kind: TypeKind) -> Option<u32> {
     }
 }
 
-/// The test that `value` fits the output type, if the type is a number of
-/// bounded size.
-fn fits(value: &str, out: TypeKind) -> Option<String> {
-    let between = |low: &str, high: &str| Some(format!("{value} BETWEEN {low} AND {high}"));
-    match out {
-        TypeKind::SmallInt => between("-32768", "32767"),
-        TypeKind::Integer => between("-2147483648", "2147483647"),
-        TypeKind::BigInt => between("-9223372036854775808", "9223372036854775807"),
-        TypeKind::Decimal(p, s) => Some(format!(
-            "{}({value}) < 1{}",
-            builtin("abs"),
-            "0".repeat((p - s) as usize)
-        )),
-        _ => None,
-    }
+/// The test that `value`, rounded to a multiple of at most `digits`
+/// integer digits, fits the output type, if the type is a number of bounded
+/// size: the value stays that far below the type's largest.
+fn fits(value: &str, out: TypeKind, digits: u32) -> Option<String> {
+    let (low, high) = match out {
+        TypeKind::SmallInt => (-32768i128, 32767i128),
+        TypeKind::Integer => (-2147483648, 2147483647),
+        TypeKind::BigInt => (i128::from(i64::MIN), i128::from(i64::MAX)),
+        TypeKind::Decimal(p, s) => {
+            // 10^(p-s) - 10^digits, written out: nines then zeros.
+            let int = (p - s) as usize;
+            let zeros = (digits as usize).min(int);
+            let bound = format!("{}{}", "9".repeat(int - zeros), "0".repeat(zeros));
+            let bound = bound.trim_start_matches('0');
+            let bound = if bound.is_empty() { "0" } else { bound };
+            return Some(format!("{}({value}) <= {bound}", builtin("abs")));
+        }
+        _ => return None,
+    };
+    let margin = 10i128.pow(digits.min(30));
+    Some(format!(
+        "{value} BETWEEN {} AND {}",
+        low + margin,
+        high - margin
+    ))
 }
 
 fn compare(op: CompareOp) -> &'static str {
@@ -594,5 +606,56 @@ fn compare(op: CompareOp) -> &'static str {
         CompareOp::Le => "<=",
         CompareOp::Gt => ">",
         CompareOp::Ge => ">=",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::sql_type;
+
+    fn exprs(dialect: Dialect, schemas: &Schemas) -> Expr<'_> {
+        Expr {
+            dialect,
+            schemas,
+            time_zone: "UTC",
+        }
+    }
+
+    #[test]
+    fn rounding_a_38_digit_number_never_divides_it_on_redshift() {
+        let schemas = Schemas {
+            system: "s".into(),
+            functions: "f".into(),
+            procedures: "p".into(),
+            views: "v".into(),
+        };
+        let e = exprs(Dialect::Redshift, &schemas);
+        let big = sql_type(TypeKind::Decimal(38, 0), Dialect::Redshift);
+        // A power of ten: ROUND(x, -3), no division (`r_numeric_computations`
+        // leaves a NUMERIC(38,0) quotient too few integer digits).
+        let sql = e.round("t.\"n\"", "1000", &big, &big);
+        assert!(
+            sql.contains("pg_catalog.round(CAST(t.\"n\" AS NUMERIC(38,0)), -3)"),
+            "{sql}"
+        );
+        assert!(!sql.contains(" / "), "{sql}");
+        // At the 38-digit cap the result is tested against the type.
+        assert!(sql.starts_with("CASE WHEN pg_catalog.abs("), "{sql}");
+        // Another multiple divides only values small enough.
+        let sql = e.round("t.\"n\"", "7", &big, &big);
+        assert!(
+            sql.starts_with("CASE WHEN pg_catalog.abs(t.\"n\") < 1"),
+            "{sql}"
+        );
+        // Decimal places: 0.01 rounds to two.
+        let money = sql_type(TypeKind::Decimal(12, 2), Dialect::Redshift);
+        let sql = e.round("t.\"m\"", "0.01", &money, &money);
+        assert!(sql.contains(", 2)"), "{sql}");
+        assert_eq!(power_of_ten("100"), Some(-2));
+        assert_eq!(power_of_ten("0.001"), Some(3));
+        assert_eq!(power_of_ten("1"), Some(0));
+        assert_eq!(power_of_ten("25"), None);
+        assert_eq!(power_of_ten("0.5"), None);
     }
 }
