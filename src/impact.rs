@@ -160,23 +160,23 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let nobody = User::default();
     let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
     for (ou, nu, user_changed, members) in classes.into_values() {
         let sources = if user_changed { &all_sources } else { &changed };
         let mut found = Vec::new();
         for &id in sources {
-            let o = old_index.get(id).map(|&s| {
-                (
-                    s,
-                    explain::decide(old, &old_rules[s], s, ou.unwrap_or(&nobody)),
-                )
+            // A user who is not in a version has no profile row there, and
+            // sees nothing: no decisions at all (not those of a user with
+            // no groups, whom `allow everyone` or a negation would let in).
+            let o = ou.and_then(|user| {
+                old_index
+                    .get(id)
+                    .map(|&s| (s, explain::decide(old, &old_rules[s], s, user)))
             });
-            let n = new_index.get(id).map(|&s| {
-                (
-                    s,
-                    explain::decide(new, &new_rules[s], s, nu.unwrap_or(&nobody)),
-                )
+            let n = nu.and_then(|user| {
+                new_index
+                    .get(id)
+                    .map(|&s| (s, explain::decide(new, &new_rules[s], s, user)))
             });
             if let (Some((_, a)), Some((_, b))) = (&o, &n)
                 && a == b
