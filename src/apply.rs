@@ -31,9 +31,11 @@ pub struct Prepared {
     /// Where the database is and how its sessions are set up.
     pub target: db::Target,
     pub schemas: Schemas,
-    /// The deployment serial and fingerprint the plan was made against.
+    /// The deployment serial and fingerprint the plan was made against, and
+    /// the fingerprint of each part of it.
     pub serial: i64,
     pub fingerprint: String,
+    pub fingerprints: BTreeMap<String, String>,
     pub initialized: bool,
     /// The object changes, in order (their SQL is in the script).
     pub steps: Vec<Step>,
@@ -110,6 +112,7 @@ pub fn prepare(
         schemas: integration.schemas.clone(),
         serial: state.serial,
         fingerprint: state.fingerprint(),
+        fingerprints: state.fingerprints(),
         initialized: state.initialized,
         steps: changes
             .iter()
@@ -152,14 +155,24 @@ fn script(
         time_zone: integration.time_zone.clone(),
     };
     let lock = lock_sql(dialect, schemas);
+    let waiting = Some(LOCKING.to_string());
     let mut out = vec![sql("BEGIN;".into()), sql(target.settings_sql())];
-    if state.initialized {
-        out.extend([
-            Statement::LockTimeout,
-            sql(lock.clone()),
-            Statement::LockTimeoutEnd,
-        ]);
+    out.push(Statement::LockTimeout);
+    if dialect == Dialect::Postgres {
+        // Applies to one database wait for each other from the start, a
+        // first one (with no state table to lock yet) included.
+        out.push(Statement::Sql {
+            step: waiting.clone(),
+            sql: advisory_lock_sql(schemas),
+        });
     }
+    if state.initialized {
+        out.push(Statement::Sql {
+            step: waiting.clone(),
+            sql: lock.clone(),
+        });
+    }
+    out.push(Statement::LockTimeoutEnd);
     out.push(Statement::Check {
         sql: check_sql(dialect, schemas, state),
     });
@@ -239,6 +252,22 @@ fn lock_sql(dialect: Dialect, schemas: &Schemas) -> String {
         Dialect::Redshift => format!("LOCK TABLE {table};"),
         Dialect::Postgres => format!("LOCK TABLE {table} IN EXCLUSIVE MODE;"),
     }
+}
+
+/// What apply is doing while it waits for another apply.
+const LOCKING: &str = "waiting for the lock on veil's state";
+
+/// A transaction-scoped advisory lock on PostgreSQL, keyed by veil's system
+/// schema, so two applies to one database never run at once.
+fn advisory_lock_sql(schemas: &Schemas) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("veil apply {}", schemas.system).as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash[..8]);
+    format!(
+        "SELECT pg_catalog.pg_advisory_xact_lock({});",
+        i64::from_be_bytes(bytes)
+    )
 }
 
 /// A statement that fails unless the deployment is the one planned: the
@@ -387,7 +416,10 @@ fn lock_timeout_sql(dialect: Dialect, timeout: Duration, end: bool) -> String {
         (Dialect::Postgres, false) => format!("SET LOCAL lock_timeout = {ms};"),
         (Dialect::Postgres, true) => String::new(),
         (Dialect::Redshift, false) => format!("SET statement_timeout TO {ms};"),
-        (Dialect::Redshift, true) => "RESET statement_timeout;".into(),
+        // Back to veil's own bound (RESET would go to the server's).
+        (Dialect::Redshift, true) => {
+            format!("SET statement_timeout TO {};", db::STATEMENT_TIMEOUT_MS)
+        }
     }
 }
 
@@ -483,6 +515,22 @@ struct Sender<'a> {
 
 impl Sender<'_> {
     fn fail(&self, what: &str, e: &postgres::Error) -> Diagnostic {
+        use postgres::error::SqlState;
+        if what == LOCKING
+            && matches!(
+                e.code(),
+                Some(&SqlState::LOCK_NOT_AVAILABLE) | Some(&SqlState::QUERY_CANCELED)
+            )
+        {
+            return Diagnostic::error(
+                "apply::locked",
+                format!(
+                    "integration `{}`: another apply is running (it holds the lock on veil's state)",
+                    self.integration
+                ),
+            )
+            .help("nothing was changed; apply again when it is done (or wait longer with `--lock-timeout 5m`)");
+        }
         Diagnostic::error(
             "apply::failed",
             format!(
@@ -530,9 +578,24 @@ impl Sender<'_> {
         if let Some(sent) = self.sent.as_deref_mut() {
             sent.push(text.clone());
         }
-        self.client
-            .batch_execute(&text)
-            .map_err(|e| self.fail(&self.what.clone(), &e))
+        let committing = text.trim_end().ends_with("COMMIT;");
+        let _waiting = db::waiting(if committing { "committing" } else { &self.what });
+        self.client.batch_execute(&text).map_err(|e| {
+            if committing && e.as_db_error().is_none() {
+                // The COMMIT was sent and no answer came back: the
+                // transaction may or may not have been committed.
+                Diagnostic::error(
+                    "apply::unknown_outcome",
+                    format!(
+                        "integration `{}`: the connection was lost while committing ({e}): whether the apply went through is unknown",
+                        self.integration
+                    ),
+                )
+                .help("veil checks the deployment serial when it can reconnect; otherwise run `veil plan` to see whether the deployment moved")
+            } else {
+                self.fail(&self.what.clone(), &e)
+            }
+        })
     }
 
     /// Starts statements that do something else, for progress and errors.
@@ -561,7 +624,7 @@ fn run(
                 let state = db::read_state(out.client, &work.schemas, dialect, out.integration)?;
                 if state.initialized != work.initialized || state.fingerprint() != work.fingerprint
                 {
-                    return Err(stale(out.integration, work.serial, state.serial));
+                    return Err(stale(out.integration, work, &state));
                 }
                 now = Some(state);
                 out.doing("checking the deployment")?;
@@ -687,11 +750,24 @@ fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
     })
 }
 
-fn stale(integration: &str, planned: i64, now: i64) -> Diagnostic {
+/// A plan whose deployment moved, naming what moved.
+pub fn stale(integration: &str, work: &Prepared, now: &db::State) -> Diagnostic {
+    let now_parts = now.fingerprints();
+    let moved: Vec<&str> = now_parts
+        .iter()
+        .filter(|(part, fingerprint)| work.fingerprints.get(*part) != Some(fingerprint))
+        .map(|(part, _)| part.as_str())
+        .collect();
+    let moved = if moved.is_empty() {
+        "the deployment".to_string()
+    } else {
+        moved.join(", ")
+    };
     Diagnostic::error(
         "apply::stale",
         format!(
-            "integration `{integration}` changed since the plan was made (planned against deployment {planned}, now {now})"
+            "integration `{integration}` changed since the plan was made: {moved} moved (planned against deployment {}, now {})",
+            work.serial, now.serial
         ),
     )
     .help("plan again and review the new plan; nothing was changed")
@@ -805,7 +881,7 @@ mod tests {
         );
         assert_eq!(
             lock_timeout_sql(Dialect::Redshift, Duration::from_secs(30), true),
-            "RESET statement_timeout;"
+            format!("SET statement_timeout TO {};", db::STATEMENT_TIMEOUT_MS)
         );
     }
 }

@@ -26,6 +26,53 @@ pub fn count_round_trip() {
     ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// What veil is waiting on the database for, and since when.
+static WAITING: std::sync::Mutex<Option<(std::time::Instant, String)>> =
+    std::sync::Mutex::new(None);
+
+/// A wait for the database's answer, bounded on this side too: the server
+/// cancels a statement past its timeout, keepalives notice a dead network,
+/// and if an answer is still withheld past both (a stopped server), veil
+/// says what it was waiting for and stops rather than hold its locks.
+pub struct Waiting;
+
+/// Starts a bounded wait for `what` (while `Waiting` lives).
+pub fn waiting(what: &str) -> Waiting {
+    static WATCHDOG: std::sync::Once = std::sync::Once::new();
+    WATCHDOG.call_once(|| {
+        let _ = std::thread::Builder::new().spawn(|| {
+            let limit = Duration::from_millis(STATEMENT_TIMEOUT_MS) + Duration::from_secs(120);
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let late = WAITING
+                    .lock()
+                    .ok()
+                    .and_then(|w| w.as_ref().filter(|(t, _)| t.elapsed() > limit).map(|(_, w)| w.clone()));
+                if let Some(what) = late {
+                    eprintln!(
+                        "error: the database gave no answer in {} minutes while {what}; veil stops here. \
+                         If it was committing an apply, the outcome is unknown: run `veil plan` to see whether the deployment's serial moved",
+                        limit.as_secs() / 60
+                    );
+                    std::process::exit(1);
+                }
+            }
+        });
+    });
+    if let Ok(mut w) = WAITING.lock() {
+        *w = Some((std::time::Instant::now(), what.to_string()));
+    }
+    Waiting
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Ok(mut w) = WAITING.lock() {
+            *w = None;
+        }
+    }
+}
+
 /// The round trips this process has made so far.
 pub fn round_trips() -> u64 {
     ROUND_TRIPS.load(Ordering::Relaxed)
@@ -44,6 +91,10 @@ pub struct Db {
     /// repairs.
     pub current_user: String,
 }
+
+/// The longest any one statement of veil's may run, in milliseconds: a
+/// read or a change that takes longer is cancelled by the server.
+pub const STATEMENT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 /// Where one integration's database is and how its sessions are set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,12 +139,12 @@ impl Target {
         let zone = crate::emit::quote::literal(&self.time_zone, self.dialect);
         match self.dialect {
             Dialect::Postgres => format!(
-                "SET search_path = pg_catalog, pg_temp;\nSET TimeZone = {zone};\n\
+                "SET search_path = pg_catalog, pg_temp;\nSET statement_timeout = {STATEMENT_TIMEOUT_MS};\nSET TimeZone = {zone};\n\
                  SET DateStyle = 'ISO, MDY';\nSET IntervalStyle = 'postgres';\nSET extra_float_digits = 1;\n\
                  SET bytea_output = 'hex';\nSET standard_conforming_strings = on;"
             ),
             Dialect::Redshift => format!(
-                "SET search_path TO pg_catalog, pg_temp;\nSET timezone TO {zone};\nSET datestyle TO 'ISO, MDY';"
+                "SET search_path TO pg_catalog, pg_temp;\nSET statement_timeout TO {STATEMENT_TIMEOUT_MS};\nSET timezone TO {zone};\nSET datestyle TO 'ISO, MDY';"
             ),
         }
     }
@@ -123,6 +174,9 @@ pub struct State {
     pub records_catalog: bool,
     /// The project files recorded at the last apply (path, text).
     pub policy_files: Vec<(String, String)>,
+    /// For each relation in veil's schemas, the views elsewhere (or not
+    /// veil's) that read it: dropping it would fail.
+    pub dependents: BTreeMap<String, Vec<String>>,
 }
 
 /// The hex SHA-256 of a text.
@@ -131,6 +185,26 @@ pub fn checksum(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Why a connection failed: the server's own message (a database or role
+/// that does not exist, a password refused), or the network's (a refused
+/// or timed-out connection), never just "db error".
+fn connect_detail(error: &postgres::Error) -> String {
+    if error.as_db_error().is_some() {
+        return error_detail(error);
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.lines().next().unwrap_or("").to_string()
 }
 
 /// The database's message for an error, with its hint when it gives one.
@@ -196,6 +270,11 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
         }
     }
     config.connect_timeout(Duration::from_secs(10));
+    // A dead peer or network is noticed: keepalives, and the kernel gives up
+    // on data the server never acknowledges.
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(30));
+    config.tcp_user_timeout(Duration::from_secs(120));
     config.ssl_mode(tls.mode);
     let connected = match tls.connector(name)? {
         None => config.connect(NoTls),
@@ -206,7 +285,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
             "db::connect",
             format!(
                 "cannot connect to integration `{name}`: {}",
-                e.to_string().lines().next().unwrap_or("")
+                connect_detail(&e)
             ),
         )
         .help(format!(
@@ -215,6 +294,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
     })?;
     let mut client = client;
     count_round_trip();
+    let _waiting = waiting("setting up the session");
     let setup = client
         .simple_query(&target.session_setup())
         .map_err(|e| db_error(name, "setting up the session", &e))?;
@@ -336,6 +416,7 @@ impl Db {
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<postgres::Row>, Diagnostic> {
         count_round_trip();
+        let _waiting = waiting("checking the catalog");
         let integration = self.integration.clone();
         self.client
             .query(sql, params)
@@ -356,26 +437,46 @@ impl State {
     /// what the catalog says of every object in veil's schemas. Apply
     /// refuses a plan whose fingerprint moved.
     pub fn fingerprint(&self) -> String {
-        let mut text = format!("initialized={} serial={}\n", self.initialized, self.serial);
+        let parts = self.fingerprints();
+        checksum(&serde_json::to_string(&parts).unwrap_or_default())
+    }
+
+    /// The fingerprint of each part of what a plan read, by what a person
+    /// would call it: a stale plan names the parts that moved.
+    pub fn fingerprints(&self) -> BTreeMap<String, String> {
+        let mut parts = BTreeMap::new();
+        let mut part = |name: &str, text: String| {
+            parts.insert(name.to_string(), checksum(&text));
+        };
+        part(
+            "the deployment serial",
+            format!("initialized={} serial={}", self.initialized, self.serial),
+        );
+        let mut text = String::new();
         for o in &self.deployed.objects {
             text.push_str(&format!("{} {} {}\n", o.kind, o.name, checksum(&o.sql)));
         }
+        part("the objects veil applied", text);
+        let mut text = String::new();
         for p in &self.deployed.profiles {
             text.push_str(&serde_json::to_string(p).unwrap_or_default());
             text.push('\n');
         }
-        for (key, digest) in &self.side_digests {
-            text.push_str(&serde_json::to_string(&(key, digest)).unwrap_or_default());
-            text.push('\n');
-        }
-        for (key, object) in &self.catalog {
-            text.push_str(&serde_json::to_string(&(key, object)).unwrap_or_default());
-            text.push('\n');
-        }
-        for (kind, name) in &self.existing {
-            text.push_str(&format!("exists {kind} {name}\n"));
-        }
-        checksum(&text)
+        part("the profile rows", text);
+        part(
+            "the profile side-table rows",
+            serde_json::to_string(&self.side_digests.iter().collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+        part(
+            "what the catalog says of veil's objects (owners, grants, options, definitions, the key)",
+            serde_json::to_string(&self.catalog.iter().collect::<Vec<_>>()).unwrap_or_default(),
+        );
+        part(
+            "the objects in veil's schemas",
+            serde_json::to_string(&self.existing).unwrap_or_default(),
+        );
+        parts
     }
 
     /// Whether a table of veil's system schema exists.
@@ -397,6 +498,7 @@ pub fn read_state(
 ) -> Result<State, Diagnostic> {
     let mut query = |sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| {
         count_round_trip();
+        let _waiting = waiting("reading the deployed state");
         client
             .query(sql, params)
             .map_err(|e| db_error(integration, "reading the deployed state", &e))
@@ -505,6 +607,15 @@ pub fn read_state(
             }
         }
     }
+    // The views that read veil's relations.
+    let rows = query(&dependents_sql(schemas, dialect), &[])?;
+    for row in rows {
+        state
+            .dependents
+            .entry(row.get(0))
+            .or_default()
+            .push(row.get(1));
+    }
     // 6. What the catalog says of every object in veil's schemas, and 7.
     // of the key.
     state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
@@ -518,6 +629,7 @@ pub fn read_state(
     if !sql.is_empty() {
         let mut query = |sql: &str| {
             count_round_trip();
+            let _waiting = waiting("reading the profile side tables");
             client
                 .query(sql, &[])
                 .map_err(|e| db_error(integration, "reading the profile side tables", &e))
@@ -567,6 +679,7 @@ pub fn read_catalog(
 ) -> Result<BTreeMap<ObjectKey, CatalogObject>, Diagnostic> {
     let mut query = |sql: &str| {
         count_round_trip();
+        let _waiting = waiting("reading the catalog");
         client
             .query(sql, &[])
             .map_err(|e| db_error(integration, "reading the catalog", &e))
@@ -621,6 +734,24 @@ fn existing_objects_sql(schemas: &Schemas, dialect: Dialect) -> String {
            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = {system} AND c.relname = 'state' AND a.attname = 'catalog_json'"
+    )
+}
+
+/// For each relation in veil's schemas, every view reading it (through the
+/// dependencies a view's query records).
+fn dependents_sql(schemas: &Schemas, dialect: Dialect) -> String {
+    let ours = live::in_list(schemas.all().iter().map(String::as_str), dialect);
+    format!(
+        "SELECT DISTINCT rn.nspname || '.' || rc.relname, dn.nspname || '.' || dc.relname
+           FROM pg_catalog.pg_depend d
+           JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
+           JOIN pg_catalog.pg_class dc ON dc.oid = w.ev_class
+           JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
+           JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid
+           JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+          WHERE d.classid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_rewrite')
+            AND d.refclassid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_class')
+            AND rn.nspname {ours} AND dc.oid <> rc.oid"
     )
 }
 

@@ -22,6 +22,9 @@ pub struct DeclaredTable {
     pub table: String,
     /// Column name and declared type.
     pub columns: Vec<(String, String)>,
+    /// Where the source and each column are declared.
+    pub loc: Option<crate::span::Loc>,
+    pub column_locs: Vec<crate::span::Loc>,
 }
 
 impl DeclaredTable {
@@ -339,8 +342,12 @@ pub fn findings<'a>(
             table.schema.as_str(),
             table.table.as_str(),
         );
+        let at = |d: Diagnostic, loc: Option<crate::span::Loc>, label: &str| match loc {
+            Some(loc) => d.at_loc(loc, label),
+            None => d,
+        };
         let Some(found) = catalog.get(&exact) else {
-            errors.push(
+            errors.push(at(
                 Diagnostic::error(
                     "plan::table_missing",
                     format!(
@@ -349,12 +356,15 @@ pub fn findings<'a>(
                     ),
                 )
                 .help(unseen("create the table, or correct the source's `table`; a view over a missing table cannot be created")),
-            );
+                table.loc,
+                "the source reading it",
+            ));
             continue;
         };
-        for (column, declared) in &table.columns {
+        for (i, (column, declared)) in table.columns.iter().enumerate() {
+            let column_loc = table.column_locs.get(i).copied().or(table.loc);
             match found.get(column.as_str()) {
-                None => errors.push(
+                None => errors.push(at(
                     Diagnostic::error(
                         "plan::column_missing",
                         format!(
@@ -363,14 +373,16 @@ pub fn findings<'a>(
                         ),
                     )
                     .help(unseen("correct the source's `columns` block to match the table")),
-                ),
+                    column_loc,
+                    "declared here",
+                )),
                 Some(actual) if !type_matches(declared, actual) => {
                     let (base, args) = actual.canonical();
                     let shown = match args {
                         Some(args) => format!("{base}({args})"),
                         None => base,
                     };
-                    errors.push(
+                    errors.push(at(
                         Diagnostic::error(
                             "plan::column_type",
                             format!(
@@ -378,8 +390,10 @@ pub fn findings<'a>(
                                 table.source
                             ),
                         )
-                        .help("declare the column with the table's type"),
-                    )
+                        .help(format!("declare the column as `{shown}`, the table's type")),
+                        column_loc,
+                        "declared here",
+                    ))
                 }
                 Some(_) => {}
             }
@@ -539,6 +553,8 @@ mod tests {
             schema: "a.b".into(),
             table: "c".into(),
             columns: vec![("id".into(), "bigint".into())],
+            loc: None,
+            column_locs: vec![],
         }];
         // `a`.`b.c` spells `a.b.c` as well, but is another table.
         let other = CatalogColumn {

@@ -58,7 +58,10 @@ fn mask(rng: &mut Rng) -> String {
     match rng.below(4) {
         0 => format!("mask tagged pii using hash{exemption}"),
         1 => format!("mask c1 on s.s{s} using null{exemption}"),
-        2 => format!("mask c2 on s.s{s} using constant \"x\"{exemption} priority {}", rng.below(3)),
+        2 => format!(
+            "mask c2 on s.s{s} using constant \"x\"{exemption} priority {}",
+            rng.below(3)
+        ),
         _ => format!("mask c2 on s.s{s} using none{exemption} priority 5"),
     }
 }
@@ -78,7 +81,11 @@ fn filter(rng: &mut Rng) -> String {
 }
 
 fn user(rng: &mut Rng, n: usize) -> (String, Vec<&'static str>, Option<&'static str>, Vec<usize>) {
-    let groups = GROUPS.iter().copied().filter(|_| rng.below(2) == 0).collect();
+    let groups = GROUPS
+        .iter()
+        .copied()
+        .filter(|_| rng.below(2) == 0)
+        .collect();
     let value = match rng.below(3) {
         0 => Some("v1"),
         1 => Some("v2"),
@@ -123,7 +130,9 @@ fn edit(rng: &mut Rng, p: &Project) -> Project {
         4 => p.filters.push(filter(rng)),
         5 => {
             // A user added, with a name not taken.
-            let n = (0..9).find(|n| !p.users.iter().any(|u| u.0 == format!("u{n}"))).unwrap_or(9);
+            let n = (0..9)
+                .find(|n| !p.users.iter().any(|u| u.0 == format!("u{n}")))
+                .unwrap_or(9);
             p.users.push(user(rng, n));
         }
         6 if p.users.len() > 1 => {
@@ -192,12 +201,18 @@ fn expected(old: &Model, new: &Model) -> BTreeSet<Entry> {
         .chain(&new.directory.users)
         .map(|u| u.name.as_str())
         .collect();
-    let sources: BTreeSet<&str> = old.sources.iter().chain(&new.sources).map(|s| s.id.as_str()).collect();
-    let decisions = |m: &Model, rules: &[Vec<usize>], user: &str, source: &str| -> Option<(usize, Decisions)> {
-        let u = m.directory.users.iter().find(|u| u.name == user)?;
-        let s = m.sources.iter().position(|s| s.id == source)?;
-        Some((s, decide(m, &rules[s], s, u)))
-    };
+    let sources: BTreeSet<&str> = old
+        .sources
+        .iter()
+        .chain(&new.sources)
+        .map(|s| s.id.as_str())
+        .collect();
+    let decisions =
+        |m: &Model, rules: &[Vec<usize>], user: &str, source: &str| -> Option<(usize, Decisions)> {
+            let u = m.directory.users.iter().find(|u| u.name == user)?;
+            let s = m.sources.iter().position(|s| s.id == source)?;
+            Some((s, decide(m, &rules[s], s, u)))
+        };
     let mut out = BTreeSet::new();
     for user in &users {
         for source in &sources {
@@ -230,7 +245,10 @@ fn expected(old: &Model, new: &Model) -> BTreeSet<Entry> {
                 let (os, before) = before.as_ref().expect("granted before");
                 for (c, column) in new.sources[s].columns.iter().enumerate() {
                     let (state, deciding) = after.columns[c];
-                    let oc = old.sources[*os].columns.iter().position(|x| x.name == column.name);
+                    let oc = old.sources[*os]
+                        .columns
+                        .iter()
+                        .position(|x| x.name == column.name);
                     match oc {
                         Some(oc) => {
                             let (old_state, old_deciding) = before.columns[oc];
@@ -299,7 +317,14 @@ fn the_impact_is_the_difference_of_explain_user_by_user() {
             .flat_map(|i| {
                 i.users
                     .iter()
-                    .map(|u| (i.source.clone(), i.change.clone(), i.column.clone(), u.clone()))
+                    .map(|u| {
+                        (
+                            i.source.clone(),
+                            i.change.clone(),
+                            i.column.clone(),
+                            u.clone(),
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
             .collect();

@@ -510,3 +510,107 @@ fn names_with_invisible_characters_are_warned_of() {
         run.stderr
     );
 }
+
+#[test]
+fn the_markdown_plan_renders_as_meant() {
+    // A plan with a drop, a replace and a recreate (each with a diff in a
+    // collapsed block), profile changes and access impact.
+    let scratch = Scratch::new("markdown_render");
+    let base = scratch.path().join("base");
+    variant(
+        &base,
+        &[
+            ("product.veil", "using round(1000)", "using round(100)"),
+            (
+                "product.veil",
+                "mask created_at on product.accounts using truncate(month)",
+                "mask created_at on product.accounts using hash",
+            ),
+            (
+                "product.veil",
+                "access tagged product {",
+                "source product.old {\n  integration = app\n  table = public.old\n  columns { id bigint }\n}\n\naccess product.old {\n  allow everyone\n}\n\naccess tagged product {",
+            ),
+            (
+                "identities.yaml",
+                "    groups: [product, analysts]",
+                "    groups: [product]",
+            ),
+            (
+                "sales.veil",
+                "mask tagged finance.amount using round(100)",
+                "mask tagged finance.amount using round(10)",
+            ),
+        ],
+    );
+    let run = veil(&[
+        "plan",
+        "--offline",
+        "policies",
+        "--against",
+        base.to_str().expect("utf-8"),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut items = Vec::new();
+    let mut in_item = 0;
+    let mut item_text = String::new();
+    let (mut opened, mut closed) = (0, 0);
+    let mut table_rows = 0;
+    let mut in_table_head = false;
+    for event in Parser::new_ext(&run.stdout, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Item) => {
+                in_item += 1;
+                item_text.clear();
+            }
+            Event::End(TagEnd::Item) => {
+                in_item -= 1;
+                items.push(item_text.clone());
+            }
+            Event::Start(Tag::TableHead) => in_table_head = true,
+            Event::End(TagEnd::TableHead) => in_table_head = false,
+            Event::Start(Tag::TableRow) if !in_table_head => table_rows += 1,
+            Event::Html(html) | Event::InlineHtml(html) => {
+                assert!(
+                    !html.contains("\n- ") && !html.contains("\n| "),
+                    "markdown swallowed into an HTML block:\n{html}"
+                );
+                opened += html.matches("<details>").count();
+                closed += html.matches("</details>").count();
+            }
+            Event::Text(t) | Event::Code(t) if in_item > 0 => item_text.push_str(&t),
+            _ => {}
+        }
+    }
+    assert_eq!(opened, closed, "every <details> is closed");
+    assert!(opened >= 2, "the diffs are in collapsed blocks: {opened}");
+    // Two replaced views in one section, each with its diff.
+    for (action, object) in [
+        ("drop", "governed.old"),
+        ("replace", "governed.events"),
+        ("recreate", "governed.accounts"),
+        ("replace", "governed.orders"),
+        ("replace", "governed.refunds"),
+    ] {
+        let found = items
+            .iter()
+            .filter(|i| i.contains(action) && i.contains(object))
+            .count();
+        assert_eq!(found, 1, "one list item for {action} {object}: {items:?}");
+    }
+    let plan = plan_json("policies", base.to_str().expect("utf-8"), &[]);
+    let profiles: usize = plan["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .map(|i| i["profile"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(
+        table_rows, profiles,
+        "one table row per changed profile:\n{}",
+        run.stdout
+    );
+}

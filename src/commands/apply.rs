@@ -40,6 +40,12 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a duration such as `30s` or `2m`"))?;
+    if value == 0 {
+        return Err(
+            "a timeout of 0 would wait forever on PostgreSQL: give one such as `30s` or `2m`"
+                .into(),
+        );
+    }
     match unit {
         "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value * 60)),
@@ -259,6 +265,38 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 ));
                 applied.push(work.integration.clone());
             }
+            Err(d) if d.code == "apply::unknown_outcome" => {
+                // Reconnect and read the serial: it tells which it was.
+                match committed(work) {
+                    Some(true) => {
+                        progress(&format!(
+                            "integration {}: the connection was lost while committing, but deployment {} is there: applied",
+                            work.integration,
+                            work.serial + 1
+                        ));
+                        applied.push(work.integration.clone());
+                        continue;
+                    }
+                    Some(false) => {
+                        outcome.diagnostics.push(
+                            Diagnostic::error(
+                                "apply::failed",
+                                format!(
+                                    "integration `{}`: the connection was lost while committing, and deployment {} is not there: the transaction was rolled back",
+                                    work.integration,
+                                    work.serial + 1
+                                ),
+                            )
+                            .help("this integration is exactly as it was before; apply again"),
+                        );
+                        return outcome;
+                    }
+                    None => {
+                        outcome.diagnostics.push(d);
+                        return outcome;
+                    }
+                }
+            }
             Err(d) => {
                 let note = if applied.is_empty() {
                     "no integration was changed".to_string()
@@ -276,6 +314,23 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         .push_str(&format!("Applied: {}.\n", applied.join(", ")));
     outcome.success = true;
     outcome
+}
+
+/// Whether a deployment whose commit got no answer went through: the
+/// serial it would have written is there. `None` when veil cannot tell.
+fn committed(work: &Prepared) -> Option<bool> {
+    let mut conn = db::connect(&work.target).ok()?;
+    let sql = format!(
+        "SELECT COALESCE(MAX(serial), 0) FROM {}.\"deployments\"",
+        crate::emit::quote::ident(&work.schemas.system)
+    );
+    db::count_round_trip();
+    match conn.client.query_one(&sql, &[]) {
+        Ok(row) => Some(row.get::<_, i64>(0) > work.serial),
+        // A first deployment rolled back leaves no state table.
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// Appends the statements sent to the log file.
@@ -324,11 +379,20 @@ fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<()
             )));
         }
         if s.fingerprint != d.fingerprint || s.serial != d.serial {
+            let moved: Vec<&str> = d
+                .fingerprints
+                .iter()
+                .filter(|(part, f)| s.fingerprints.get(*part) != Some(f))
+                .map(|(part, _)| part.as_str())
+                .collect();
             return Err(Diagnostic::error(
                 "apply::stale",
                 format!(
-                    "integration `{}` changed since the plan was made (planned against deployment {}, now {})",
-                    s.integration, s.serial, d.serial
+                    "integration `{}` changed since the plan was made: {} moved (planned against deployment {}, now {})",
+                    s.integration,
+                    if moved.is_empty() { "the deployment".to_string() } else { moved.join(", ") },
+                    s.serial,
+                    d.serial
                 ),
             )
             .help("plan again and review the new plan; nothing was changed"));

@@ -396,7 +396,10 @@ pub fn plan_online(
                                 sensitive_tag,
                             )
                         }
-                        Err(why) => plan.warnings.push(why),
+                        Err(why) => {
+                            plan.access_impact_known = false;
+                            plan.warnings.push(why);
+                        }
                     }
                 }
                 errors.append(&mut check_errors);
@@ -447,6 +450,8 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
                 .iter()
                 .map(|c| (s.dialect.catalog_name(&c.name), c.ty.sql.clone()))
                 .collect(),
+            loc: Some(s.loc),
+            column_locs: s.columns.iter().map(|c| c.loc).collect(),
         })
         .collect();
     let mut conn = db::connect(&db::Target::of(integration))?;
@@ -490,6 +495,44 @@ fn online_checks(
         }
     }
     drift(compiled, state, connected_as, plan);
+    // A view veil drops (or drops to create again) that other views read:
+    // the drop would fail in the middle of the apply. Said now instead.
+    let managed: std::collections::HashSet<&str> = compiled
+        .objects
+        .iter()
+        .map(|o| o.name.as_str())
+        .chain(state.deployed.objects.iter().map(|o| o.name.as_str()))
+        .collect();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, plan::Action::Drop | plan::Action::Recreate))
+    {
+        let readers: Vec<&str> = state
+            .dependents
+            .get(&change.object)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|d| !managed.contains(d))
+            .collect();
+        if !readers.is_empty() {
+            errors.push(
+                Diagnostic::error(
+                    "plan::dependent_views",
+                    format!(
+                        "{} {} `{}` of integration `{}` is read by {}, which veil did not create: dropping it would fail",
+                        change.action.word(),
+                        change.kind,
+                        change.object,
+                        plan.name,
+                        readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .help("drop those views first (and create them again after the apply), or have them read the table another way; nothing was changed"),
+            );
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -559,6 +602,7 @@ fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut 
             action,
             kind: kind.clone(),
             object: name.clone(),
+            reason: Some(format!("repairs drift: {}", detail.join("; "))),
             diff: plan::unified("", &sql),
             sql,
         });
@@ -655,6 +699,7 @@ fn integration_plan(
         profile: plan::diff_profiles(&lowered.profiles, &deployed.profiles),
         drift: Vec::new(),
         access_impact: Vec::new(),
+        access_impact_known: true,
         warnings: Vec::new(),
         escape_hatches: escape_hatches(built, &compiled.integration),
     }

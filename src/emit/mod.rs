@@ -782,12 +782,14 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
         [] => exprs.column(&column.name),
         [first, ..] if first.applies == ir::Cond::True => value(&first.mask),
         branches => {
+            // One arm a line: a change of one rule is a change of one line
+            // in the plan's diff.
             let mut text = String::from("CASE");
             let mut ends_always = false;
             let mut seen: Vec<&ir::Cond> = Vec::new();
             for b in branches {
                 if b.applies == ir::Cond::True {
-                    text.push_str(&format!(" ELSE {}", value(&b.mask)));
+                    text.push_str(&format!("\n    ELSE {}", value(&b.mask)));
                     ends_always = true;
                     break;
                 }
@@ -798,18 +800,18 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
                 }
                 seen.push(&b.applies);
                 text.push_str(&format!(
-                    " WHEN {} THEN {}",
+                    "\n    WHEN {} THEN {}",
                     exprs.cond(&b.applies),
                     value(&b.mask)
                 ));
             }
             if !ends_always {
                 text.push_str(&format!(
-                    " ELSE {}",
+                    "\n    ELSE {}",
                     cast(exprs.column(&column.name), &column.source_type)
                 ));
             }
-            text.push_str(" END");
+            text.push_str("\n  END");
             text
         }
     }

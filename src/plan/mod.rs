@@ -33,6 +33,10 @@ pub struct IntegrationPlan {
     /// Objects veil manages that were changed or dropped by hand.
     pub drift: Vec<Drift>,
     pub access_impact: Vec<crate::impact::Impact>,
+    /// Whether the access impact was computed (it is not when the policies
+    /// recorded at the last apply do not load): an empty impact then means
+    /// nobody's access changes.
+    pub access_impact_known: bool,
     pub warnings: Vec<String>,
     /// Every `sql "…"` and `using none` in force on this integration.
     pub escape_hatches: Vec<EscapeHatch>,
@@ -72,6 +76,9 @@ pub struct Change {
     pub action: Action,
     pub kind: String,
     pub object: String,
+    /// Why, where it is not plain: what makes a view be dropped and created
+    /// again, what drift a change repairs.
+    pub reason: Option<String>,
     /// A unified diff of the SQL, deployed to planned.
     pub diff: String,
     /// The SQL to run (empty for a drop).
@@ -178,6 +185,7 @@ pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
             action: Action::Drop,
             kind: o.kind.clone(),
             object: o.name.clone(),
+            reason: None,
             diff: unified(&o.sql, ""),
             sql: String::new(),
         })
@@ -189,18 +197,50 @@ pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
             Some(old) if old.columns.is_some() && old.columns != object.columns => Action::Recreate,
             Some(_) => Action::Replace,
         };
-        let old = by_key
-            .get(&(object.kind, object.name.as_str()))
-            .map_or("", |o| o.sql.as_str());
+        let deployed = by_key.get(&(object.kind, object.name.as_str()));
+        let old = deployed.map_or("", |o| o.sql.as_str());
+        let reason = match (action, deployed) {
+            (Action::Recreate, Some(d)) => Some(column_changes(
+                d.columns.as_deref().unwrap_or_default(),
+                object.columns.as_deref().unwrap_or_default(),
+            )),
+            _ => None,
+        };
         changes.push(Change {
             action,
             kind: object.kind.to_string(),
             object: object.name.clone(),
+            reason,
             diff: unified(old, &object.sql),
             sql: object.sql.clone(),
         });
     }
     changes
+}
+
+/// Why a view's columns make it be created again, in words: the columns
+/// whose type changes (for every user), those added and those gone.
+pub fn column_changes(before: &[(String, String)], after: &[(String, String)]) -> String {
+    let mut words = Vec::new();
+    for (name, ty) in after {
+        match before.iter().find(|(n, _)| n == name) {
+            Some((_, old)) if old != ty => words.push(format!("column {name} {old} → {ty}")),
+            None => words.push(format!("column {name} added")),
+            _ => {}
+        }
+    }
+    for (name, _) in before {
+        if !after.iter().any(|(n, _)| n == name) {
+            words.push(format!("column {name} gone"));
+        }
+    }
+    if words.is_empty() {
+        return "the columns change order".into();
+    }
+    format!(
+        "its columns change, which CREATE OR REPLACE VIEW cannot do: {}",
+        words.join(", ")
+    )
 }
 
 /// A unified diff of two SQL texts.

@@ -85,10 +85,14 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for change in &i.changes {
             let _ = writeln!(
                 out,
-                "  {} {} {}",
+                "  {} {} {}{}",
                 paint.action(change.action),
                 change.kind,
-                visible(&change.object)
+                visible(&change.object),
+                change
+                    .reason
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" ({})", visible(r)))
             );
             if matches!(change.action, Action::Replace | Action::Recreate) {
                 out.push_str(&paint.diff(&change.diff));
@@ -112,18 +116,27 @@ pub fn text(plan: &Plan, color: bool) -> String {
                     ProfileAction::Change => (paint.color("33", "~"), "change"),
                     ProfileAction::Remove => (paint.color("31", "-"), "remove"),
                 };
-                let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
                 if p.action == ProfileAction::Change {
+                    let fields: Vec<String> = p
+                        .fields
+                        .iter()
+                        .map(|f| format!("{} {}", f.field, visible(&field_words(f))))
+                        .collect();
                     let _ = writeln!(
                         out,
                         "    {mark} {word} {}: {}",
                         visible(&p.user),
-                        fields.join(", ")
+                        fields.join("; ")
                     );
                 } else {
                     let _ = writeln!(out, "    {mark} {word} {}", visible(&p.user));
                 }
             }
+        }
+        if !i.access_impact_known {
+            out.push_str("  access impact: not computed (see the warning below)\n");
+        } else if i.access_impact.is_empty() {
+            out.push_str("  access impact: none\n");
         }
         if !i.access_impact.is_empty() {
             out.push_str("  access impact:\n");
@@ -211,6 +224,65 @@ fn impact_markdown(i: &crate::impact::Impact) -> String {
     line
 }
 
+/// How a field of a profile row changes, in words: what a list gains and
+/// loses, or the value before and after.
+fn field_words(f: &super::FieldChange) -> String {
+    use serde_json::Value;
+    const SHOWN: usize = 5;
+    let items = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect(),
+            Value::Object(o) => o
+                .iter()
+                .flat_map(|(k, vs)| {
+                    let vs = match vs {
+                        Value::Array(a) => a.clone(),
+                        other => vec![other.clone()],
+                    };
+                    vs.into_iter()
+                        .map(move |v| format!("{k}={}", v.as_str().unwrap_or_default()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    match (&f.before, &f.after) {
+        (Value::Array(_) | Value::Object(_), Value::Array(_) | Value::Object(_))
+        | (Value::Null, Value::Array(_) | Value::Object(_))
+        | (Value::Array(_) | Value::Object(_), Value::Null) => {
+            let (before, after) = (items(&f.before), items(&f.after));
+            let list = |sign: &str, values: Vec<&String>| -> Option<String> {
+                if values.is_empty() {
+                    return None;
+                }
+                let mut words: Vec<String> = values
+                    .iter()
+                    .take(SHOWN)
+                    .map(|v| format!("{sign} {v}"))
+                    .collect();
+                if values.len() > SHOWN {
+                    words.push(format!("and {} more", values.len() - SHOWN));
+                }
+                Some(words.join(", "))
+            };
+            let added: Vec<&String> = after.iter().filter(|v| !before.contains(v)).collect();
+            let removed: Vec<&String> = before.iter().filter(|v| !after.contains(v)).collect();
+            [list("+", added), list("-", removed)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        (before, after) => {
+            let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            format!("{} → {}", show(before), show(after))
+        }
+    }
+}
+
 /// An escape hatch as written in the policy.
 fn hatch(e: &super::EscapeHatch) -> String {
     match e.kind.as_str() {
@@ -265,7 +337,12 @@ fn md_diff(diff: &str) -> String {
         .max()
         .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
-    format!("<details><summary>SQL diff</summary>\n\n{fence}diff\n{diff}{fence}\n\n</details>\n")
+    // Indented as the list item's continuation, and ended by a blank line:
+    // an HTML block runs on until one, and would swallow the next item.
+    let body: String = diff.lines().map(|l| format!("  {l}\n")).collect();
+    format!(
+        "\n  <details><summary>SQL diff</summary>\n\n  {fence}diff\n{body}  {fence}\n\n  </details>\n\n"
+    )
 }
 
 /// Markdown for a pull request comment: destructive changes first, then the
@@ -320,10 +397,14 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "- **{}** {} {}",
+                    "- **{}** {} {}{}",
                     change.action.word(),
                     change.kind,
-                    code(&change.object)
+                    code(&change.object),
+                    change
+                        .reason
+                        .as_ref()
+                        .map_or(String::new(), |r| format!(": {}", code(r)))
                 );
                 if diffs && change.action == Action::Recreate {
                     out.push_str(&md_diff(&change.diff));
@@ -361,10 +442,14 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "- {} {} {}",
+                    "- {} {} {}{}",
                     change.action.word(),
                     change.kind,
-                    code(&change.object)
+                    code(&change.object),
+                    change
+                        .reason
+                        .as_ref()
+                        .map_or(String::new(), |r| format!(": {}", code(r)))
                 );
                 if diffs && change.action == Action::Replace {
                     out.push_str(&md_diff(&change.diff));
@@ -391,15 +476,30 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     ProfileAction::Change => "change",
                     ProfileAction::Remove => "remove",
                 };
-                let fields: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
+                let fields: Vec<String> = p
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        if p.action == ProfileAction::Change {
+                            format!("{} {}", f.field, cell(&field_words(f)))
+                        } else {
+                            f.field.clone()
+                        }
+                    })
+                    .collect();
                 let _ = writeln!(
                     out,
                     "| {} | {word} | {} |",
                     cell(&p.user),
-                    cell(&fields.join(", "))
+                    fields.join("; ")
                 );
             }
             out.push('\n');
+        }
+        if !i.access_impact_known {
+            out.push_str("#### Access impact\n\nNot computed: see the warnings.\n\n");
+        } else if i.access_impact.is_empty() {
+            out.push_str("#### Access impact\n\nNone: nobody gains or loses access, a clear column or a row filter.\n\n");
         }
         if !i.access_impact.is_empty() {
             out.push_str("#### Access impact\n\n");
