@@ -11,6 +11,9 @@ use veil::model::Model;
 
 const GROUPS: [&str; 3] = ["ga", "gb", "gc"];
 
+/// A user: name, groups, the value of attribute `k`, approved sources.
+type UserDef = (String, Vec<&'static str>, Option<&'static str>, Vec<usize>);
+
 /// A random project, as its parts: access lines per source, mask rules,
 /// filter rules, and users (name, groups, attribute value, approvals).
 #[derive(Clone, Debug)]
@@ -18,7 +21,7 @@ struct Project {
     access: Vec<Vec<String>>,
     masks: Vec<String>,
     filters: Vec<String>,
-    users: Vec<(String, Vec<&'static str>, Option<&'static str>, Vec<usize>)>,
+    users: Vec<UserDef>,
 }
 
 const SOURCES: usize = 3;
@@ -80,7 +83,7 @@ fn filter(rng: &mut Rng) -> String {
     }
 }
 
-fn user(rng: &mut Rng, n: usize) -> (String, Vec<&'static str>, Option<&'static str>, Vec<usize>) {
+fn user(rng: &mut Rng, n: usize) -> UserDef {
     let groups = GROUPS
         .iter()
         .copied()
