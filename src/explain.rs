@@ -59,6 +59,9 @@ pub struct FilterView {
     pub applies: bool,
     /// The `except` condition that exempts the user, as written.
     pub exempt_by: Option<String>,
+    /// The filter applies and keeps no row for this user (`never`, or a
+    /// purpose the user does not act under).
+    pub hides_every_row: bool,
 }
 
 /// Explains every source (or one) for one user.
@@ -106,20 +109,31 @@ pub fn decide(model: &Model, covering: &[usize], s: usize, user: &User) -> Decis
             .columns
             .iter()
             .map(|column| {
+                // The first rule that applies decides; one with a `when`
+                // decides only the rows where it holds, and the rest fall to
+                // the next: a later mask that always applies makes the
+                // column masked on every row.
+                let mut conditional = None;
                 for (i, applied) in column.masks.iter().enumerate() {
                     if !mask_applies(model, applied.rule, user, &source.id) {
                         continue;
                     }
-                    let state = if applied.method == Method::None {
-                        State::Clear
-                    } else if model.masks[applied.rule].when.is_some() {
-                        State::Conditional
-                    } else {
-                        State::Masked
-                    };
-                    return (state, Some(i));
+                    if applied.method == Method::None {
+                        return match conditional {
+                            Some(first) => (State::Conditional, Some(first)),
+                            None => (State::Clear, Some(i)),
+                        };
+                    }
+                    if model.masks[applied.rule].when.is_some() {
+                        conditional.get_or_insert(i);
+                        continue;
+                    }
+                    return (State::Masked, Some(conditional.unwrap_or(i)));
                 }
-                (State::Clear, None)
+                match conditional {
+                    Some(first) => (State::Conditional, Some(first)),
+                    None => (State::Clear, None),
+                }
             })
             .collect(),
         filters: model
@@ -186,6 +200,13 @@ pub fn explain_source(
                 rule: files.cite(f.loc),
                 kind: crate::fmt::filter_kind(&f.kind),
                 applies: *applies,
+                hides_every_row: *applies
+                    && matches!(
+                        f.kind,
+                        crate::ast::FilterKind::Never
+                            | crate::ast::FilterKind::LimitToPurpose(_)
+                            | crate::ast::FilterKind::LimitToAnyPurpose
+                    ),
                 exempt_by: (!applies)
                     .then(|| {
                         f.except

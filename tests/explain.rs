@@ -197,3 +197,46 @@ fn filters_say_whether_they_apply() {
     let aud = views("aud");
     assert!(aud.filters[0].applies);
 }
+
+#[test]
+fn a_column_masked_on_every_row_is_masked_and_no_rows_are_said() {
+    // The example: birth dates are truncated to the year outside Germany
+    // and hidden (a fallback at priority -1) everywhere else: masked on
+    // every row, never shown. grace acts under no purpose, so the orders'
+    // purpose filter leaves her no row.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "explain",
+            "policies",
+            "--user",
+            "carol",
+            "--source",
+            "sales.customers",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs veil");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.contains("birth_date    masked by truncate(year)"),
+        "{text}"
+    );
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "explain",
+            "policies",
+            "--user",
+            "grace",
+            "--source",
+            "sales.orders",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs veil");
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.contains("limit to purpose \"fraud_detection\"")
+            && text.contains("applies: this user sees no rows of the source"),
+        "{text}"
+    );
+}

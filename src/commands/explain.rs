@@ -150,6 +150,9 @@ fn text(report: &Report<'_>) -> String {
             for f in &s.filters {
                 let verdict = match &f.exempt_by {
                     Some(e) => format!("exempt: {e}"),
+                    None if f.hides_every_row => {
+                        "applies: this user sees no rows of the source".into()
+                    }
                     None => "applies".into(),
                 };
                 let _ = writeln!(out, "    filter {} ({}): {verdict}", f.kind, f.rule);
