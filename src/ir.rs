@@ -838,8 +838,9 @@ fn text_length(kind: TypeKind) -> Option<u32> {
         TypeKind::Integer => Some(11),
         TypeKind::BigInt => Some(20),
         TypeKind::Decimal(p, _) => Some(p + 2),
-        TypeKind::Real => Some(20),
-        TypeKind::Double => Some(30),
+        // Redshift shows a float as text with up to 18 decimals (`emit`,
+        // display_text).
+        TypeKind::Real | TypeKind::Double => Some(40),
         TypeKind::Boolean => Some(5),
         TypeKind::Char(n) => Some(n),
         TypeKind::Varchar(n) => n,

@@ -76,6 +76,19 @@ source shop.kinds {
   }
 }
 
+source shop.shown {
+  table = public.kinds
+  view  = shown
+  columns {
+    id  integer
+    d   date
+    ts  timestamp
+    tz  timestamptz
+    f8  double precision
+    f4  real
+  }
+}
+
 source shop.recent_ts {
   table      = public.times
   view       = recent_ts
@@ -127,6 +140,7 @@ source shop.old_ts {
 access shop.customers { allow group "analysts" }
 access shop.sampled { allow group "analysts" }
 access shop.kinds { allow group "analysts" }
+access shop.shown { allow group "analysts" }
 access shop.recent_ts { allow group "analysts" }
 access shop.recent_date { allow group "analysts" }
 access shop.recent_tz { allow group "analysts" }
@@ -140,6 +154,13 @@ mask amount on shop.customers using round(100)
 mask score on shop.customers using round(1000)
 mask born on shop.customers using truncate(year)
 mask seen_at on shop.customers using truncate(day)
+// Hashed for PII readers, so text for everyone: the analyst's dates, times
+// and floats, truncated, rounded or clear, are shown as text.
+mask d on shop.shown using truncate(month)
+mask ts on shop.shown using truncate(hour)
+mask tz on shop.shown using truncate(day)
+mask f8 on shop.shown using round(10)
+mask d, ts, tz, f8, f4 on shop.shown using hash for group "pii_readers" priority 1
 
 filter shop.customers where region in user.attribute("region")
 filter shop.sampled sample 50 percent by email
@@ -348,6 +369,7 @@ fn everything_under(settings: &str) -> String {
          CREATE TEMP TABLE c AS SELECT * FROM governed.customers;
          CREATE TEMP TABLE s AS SELECT * FROM governed.sampled;
          CREATE TEMP TABLE k AS SELECT * FROM governed.kinds;
+         CREATE TEMP TABLE w AS SELECT * FROM governed.shown;
          CREATE TEMP TABLE r1 AS SELECT id FROM governed.recent_ts;
          CREATE TEMP TABLE r2 AS SELECT id FROM governed.recent_date;
          CREATE TEMP TABLE r3 AS SELECT id FROM governed.recent_tz;
@@ -357,6 +379,7 @@ fn everything_under(settings: &str) -> String {
          SELECT 'customers', * FROM c ORDER BY id;
          SELECT 'sampled', * FROM s ORDER BY id;
          SELECT 'kinds', * FROM k ORDER BY id;
+         SELECT 'shown', * FROM w ORDER BY id;
          SELECT 'recent_ts', string_agg(id::text, ',' ORDER BY id) FROM r1;
          SELECT 'recent_date', string_agg(id::text, ',' ORDER BY id) FROM r2;
          SELECT 'recent_tz', string_agg(id::text, ',' ORDER BY id) FROM r3;

@@ -68,7 +68,19 @@ source shop.debug {
   }
 }
 
+source shop.stamps {
+  table = public.stamps
+  columns {
+    id bigint
+    d  date
+    ts timestamp
+    tz timestamptz
+    f8 double precision
+  }
+}
+
 access shop.archive { allow group "analysts" }
+access shop.stamps { allow group "analysts" }
 access shop.debug { allow group "analysts" }
 
 access shop.orders {
@@ -89,6 +101,12 @@ mask secret on shop.orders using constant "hidden" except user "@ZOE@"
 mask created_at on shop.orders using truncate(month)
 mask `odd "name"` on shop.orders using null for group "analysts"
 mask secret on shop.orders using none for group "auditors" priority 5
+// Text for everyone, as pii readers see hashes: dates, times and floats
+// shown as text, whatever the session's settings.
+mask d on shop.stamps using truncate(month)
+mask ts on shop.stamps using truncate(hour)
+mask tz on shop.stamps using truncate(day)
+mask d, ts, tz, f8 on shop.stamps using hash for group "pii_readers" priority 1
 
 filter shop.orders where region in user.attribute("region") except group "global"
 filter shop.orders newer than 365 days
@@ -167,7 +185,12 @@ fn tables(db: &Database) {
          CREATE TABLE public.events (id bigint, kind varchar(20));
          INSERT INTO public.events SELECT g, CASE WHEN g % 5 = 0 THEN 'internal' ELSE 'click' END FROM generate_series(1, 200) g;
          CREATE TABLE public.audits (id bigint, what varchar(20));
-         INSERT INTO public.audits VALUES (1, 'checked'), (2, 'signed');",
+         INSERT INTO public.audits VALUES (1, 'checked'), (2, 'signed');
+         CREATE TABLE public.stamps (id bigint, d date, ts timestamp, tz timestamptz, f8 double precision);
+         INSERT INTO public.stamps VALUES
+           (1, '2026-11-30', '2026-11-30 13:45:10.25', '2026-11-30 23:30:00+00', 0.25),
+           (2, '1999-01-01', '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00.5+00', -12000),
+           (3, NULL, NULL, NULL, NULL);",
     )
     .expect("creates the tables");
     for user in USERS {
@@ -175,7 +198,12 @@ fn tables(db: &Database) {
     }
 }
 
-const QUERIES: [(&str, &str); 6] = [
+const QUERIES: [(&str, &str); 7] = [
+    (
+        "stamps",
+        "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'XYZ+167'; SET extra_float_digits = -10;
+         SELECT id, d, ts, tz, f8 FROM governed.stamps ORDER BY id",
+    ),
     ("archive", "SELECT id FROM governed.archive ORDER BY id"),
     ("debug", "SELECT count(*) FROM governed.debug"),
     (
@@ -203,17 +231,16 @@ fn seen(db: &Database) -> Seen {
                 .query_as(&role(db, user), sql)
                 .unwrap_or_else(|e| panic!("{user} {name}: {e}"));
             let rows: String = rows
-                .split('|')
+                .split_inclusive(['|', '\n'])
                 .map(|cell| {
-                    let hex = cell.trim_end();
+                    let hex = cell.trim_end_matches(['|', '\n']);
                     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                         cell.replace(hex, "<hash>")
                     } else {
                         cell.to_string()
                     }
                 })
-                .collect::<Vec<_>>()
-                .join("|");
+                .collect();
             out.insert((user.to_string(), name.to_string()), rows);
         }
     }
@@ -314,6 +341,15 @@ fn both_dialects_show_every_user_the_same_rows() {
             "1|ann@example.com|************1111|1234.56|eu|{}|call # #|An*****|hidden|\n",
             month(3)
         )
+    );
+    // Dates, times and floats as text: ISO 8601, the zone's wall clock and
+    // every digit, whatever the session's DateStyle, TimeZone and
+    // extra_float_digits.
+    assert_eq!(
+        at("bob", "stamps"),
+        "1|2026-11-01|2026-11-30 13:00:00|2026-11-30 00:00:00|0.25\n\
+         2|1999-01-01|1999-12-31 23:00:00|2000-01-01 00:00:00|-12000\n\
+         3||||\n"
     );
     // bob: eu and us; emails hashed; us amounts rounded.
     let bob = at("bob", "orders");

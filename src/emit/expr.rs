@@ -279,6 +279,63 @@ impl Expr<'_> {
         }
     }
 
+    /// A value shown as text, the same in every session: a date, time or
+    /// float cast to text follows `DateStyle`, `TimeZone` and
+    /// `extra_float_digits`; these forms do not. Dates and times read as
+    /// ISO 8601 (`2026-11-30`, `2026-11-30 08:15:00.5`); a `timestamptz`
+    /// is the wall-clock time in the integration's zone. `None` when the
+    /// type's plain cast is already stable.
+    pub fn display_text(&self, value: &str, ty: &SqlType) -> Option<String> {
+        let text = self.text_type();
+        // The fraction of a second without trailing zeros, as PostgreSQL's
+        // ISO output writes it.
+        let trimmed =
+            |t: String| format!("{rtrim}({rtrim}({t}, '0'), '.')", rtrim = builtin("rtrim"));
+        Some(match (self.dialect, ty.kind) {
+            // JSON's form of a date or time is ISO 8601 whatever the
+            // session's settings (`infinity` and `BC` included).
+            (Dialect::Postgres, TypeKind::Date | TypeKind::Timestamp) => self.json_text(value),
+            (Dialect::Postgres, TypeKind::TimestampTz) => {
+                self.json_text(&format!("({value} AT TIME ZONE {})", self.zone()))
+            }
+            // A float's numeric value has DBL_DIG (FLT_DIG) digits, whatever
+            // `extra_float_digits` says.
+            (Dialect::Postgres, TypeKind::Real | TypeKind::Double) => {
+                format!("CAST(CAST({value} AS numeric) AS {text})")
+            }
+            (Dialect::Redshift, TypeKind::Date) => {
+                format!("{}({value}, 'YYYY-MM-DD')", builtin("to_char"))
+            }
+            (Dialect::Redshift, TypeKind::Timestamp) => trimmed(format!(
+                "{}({value}, 'YYYY-MM-DD HH24:MI:SS.US')",
+                builtin("to_char")
+            )),
+            (Dialect::Redshift, TypeKind::TimestampTz) => trimmed(format!(
+                "{}({value} AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS.US')",
+                builtin("to_char"),
+                self.zone()
+            )),
+            // Exact below 10^18; larger floats keep the session's float
+            // text (README, limits).
+            (Dialect::Redshift, TypeKind::Real | TypeKind::Double) => format!(
+                "CASE WHEN {abs}({value}) < 1e18 THEN {} ELSE CAST({value} AS {text}) END",
+                trimmed(format!("CAST(CAST({value} AS DECIMAL(38,18)) AS {text})")),
+                abs = builtin("abs")
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The text of a date or time's JSON string: ISO 8601 in every session.
+    fn json_text(&self, value: &str) -> String {
+        format!(
+            "{translate}({btrim}(CAST({to_json}({value}) AS text), '\"'), 'T', ' ')",
+            translate = builtin("translate"),
+            btrim = builtin("btrim"),
+            to_json = builtin("to_json")
+        )
+    }
+
     fn operand(&self, o: &Operand) -> String {
         match o {
             Operand::Column(c) => self.column(c),
@@ -502,9 +559,14 @@ impl Expr<'_> {
         let trunc = builtin("date_trunc");
         let unit = unit.keyword();
         match (self.dialect, ty.kind) {
+            // `date_trunc` of a date is a timestamp on both dialects; the
+            // mask's value is the column's type.
             (Dialect::Postgres, TypeKind::Date) => format!(
-                "CASE WHEN {value} < DATE '294276-01-01' THEN {trunc}('{unit}', CAST({value} AS timestamp)) END"
+                "CASE WHEN {value} < DATE '294276-01-01' THEN CAST({trunc}('{unit}', CAST({value} AS timestamp)) AS date) END"
             ),
+            (Dialect::Redshift, TypeKind::Date) => {
+                format!("CAST({trunc}('{unit}', {value}) AS DATE)")
+            }
             (Dialect::Postgres, TypeKind::TimestampTz) => format!(
                 "CASE WHEN {value} > TIMESTAMPTZ '4713-01-01 00:00:00+00 BC' AND {value} < TIMESTAMPTZ '294276-12-01 00:00:00+00' THEN ({trunc}('{unit}', {value} AT TIME ZONE {zone}) AT TIME ZONE {zone}) END",
                 zone = self.zone()

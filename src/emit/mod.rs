@@ -762,25 +762,32 @@ fn render_view(
 /// every branch cast to the one output type.
 fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
     let out = &column.output_type;
-    let cast = |expr: String, ty: &crate::model::SqlType| {
-        if ty == out {
-            expr
-        } else {
-            format!("CAST({expr} AS {})", out.sql)
-        }
+    // Every value is cast to the output type: the column has one, declared
+    // type for every user, whatever the functions return. A date, time or
+    // float shown as text is shown in a form no session setting changes.
+    let convert = |expr: String, ty: &crate::model::SqlType| {
+        let expr = match out.kind.is_text() {
+            true => exprs.display_text(&expr, ty).unwrap_or(expr),
+            false => expr,
+        };
+        format!("CAST({expr} AS {})", out.sql)
     };
-    // Every masked value is cast to the output type: the column has one,
-    // declared type for every user, whatever the functions return.
-    let value = |mask: &ir::Mask| {
-        let expr = exprs.mask(mask, &column.name, &column.source_type, out);
-        match mask {
-            ir::Mask::Clear => cast(expr, &column.source_type),
-            _ => format!("CAST({expr} AS {})", out.sql),
+    let cast = |expr: String, ty: &crate::model::SqlType| match ty == out {
+        true => expr,
+        false => convert(expr, ty),
+    };
+    // A clear or truncated value has the column's own type; any other
+    // mask's is the function's, so it is always cast.
+    let value = |b: &ir::Branch| {
+        let expr = exprs.mask(&b.mask, &column.name, &column.source_type, out);
+        match b.mask {
+            ir::Mask::Clear | ir::Mask::Truncate(_) => cast(expr, &b.mask_type),
+            _ => convert(expr, &b.mask_type),
         }
     };
     match column.branches.as_slice() {
         [] => exprs.column(&column.name),
-        [first, ..] if first.applies == ir::Cond::True => value(&first.mask),
+        [first, ..] if first.applies == ir::Cond::True => value(first),
         branches => {
             // One arm a line: a change of one rule is a change of one line
             // in the plan's diff.
@@ -789,7 +796,7 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
             let mut seen: Vec<&ir::Cond> = Vec::new();
             for b in branches {
                 if b.applies == ir::Cond::True {
-                    text.push_str(&format!("\n    ELSE {}", value(&b.mask)));
+                    text.push_str(&format!("\n    ELSE {}", value(b)));
                     ends_always = true;
                     break;
                 }
@@ -802,7 +809,7 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
                 text.push_str(&format!(
                     "\n    WHEN {} THEN {}",
                     exprs.cond(&b.applies),
-                    value(&b.mask)
+                    value(b)
                 ));
             }
             if !ends_always {

@@ -203,6 +203,7 @@ fn builtins() -> HashMap<&'static str, (usize, usize)> {
         ("substring", (2, 3)),
         ("concat", (2, 2)),
         ("getdate", (0, 0)),
+        ("rtrim", (1, 2)),
     ])
 }
 
