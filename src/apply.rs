@@ -13,10 +13,10 @@
 use crate::catalog::{CatalogObject, ObjectKey};
 use crate::db::{self, Db};
 use crate::diagnostic::Diagnostic;
-use crate::emit::{self, SqlObject, quote::ident};
+use crate::emit::{self, SqlObject, quote::ident, quote::qualified_name};
 use crate::ir::{Integration, Profile, Schemas};
 use crate::model::Dialect;
-use crate::plan::{Action, Change, ProfileAction, ProfileChange};
+use crate::plan::{Action, Change, IntegrationPlan, ProfileAction, ProfileChange};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -45,6 +45,9 @@ pub struct Prepared {
     pub script: Vec<Statement>,
     /// The project's files (path, text), recorded for later plans.
     pub policy_files: Vec<(String, String)>,
+    /// A recovery of lost state (`plan::recover`).
+    #[serde(default)]
+    pub recover: bool,
 }
 
 /// One object change.
@@ -99,12 +102,32 @@ pub fn prepare(
     integration: &Integration,
     target: db::Target,
     objects: &[SqlObject],
-    changes: &[Change],
-    profile: &[ProfileChange],
+    plan: &IntegrationPlan,
     state: &db::State,
     policy_files: Vec<(String, String)>,
 ) -> Prepared {
-    let script = script(integration, objects, changes, profile, state, &policy_files);
+    let (changes, profile) = (&plan.changes, &plan.profile);
+    // A recovery makes veil's record anew, whatever is left of the old one.
+    let blank;
+    let recorded = if plan.recovery {
+        blank = db::State {
+            deployed: Default::default(),
+            policy_files: Vec::new(),
+            records_catalog: true,
+            ..state.clone()
+        };
+        &blank
+    } else {
+        state
+    };
+    let script = script(
+        integration,
+        objects,
+        changes,
+        profile,
+        recorded,
+        &policy_files,
+    );
     Prepared {
         integration: integration.name.clone(),
         dialect: integration.dialect,
@@ -125,6 +148,7 @@ pub fn prepare(
         profile_users: profile.len(),
         script,
         policy_files,
+        recover: plan.recovery,
     }
 }
 
@@ -779,14 +803,6 @@ fn random_key() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// `schema.name` as a quoted, qualified name.
-fn qualified_name(name: &str) -> String {
-    match name.split_once('.') {
-        Some((schema, object)) => format!("{}.{}", ident(schema), ident(object)),
-        None => ident(name),
-    }
 }
 
 /// The statement that removes an object veil created.

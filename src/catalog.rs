@@ -114,8 +114,10 @@ pub fn catalog_sql(dialect: Dialect, schemas: &[String]) -> String {
         // Redshift's views carry no options; grants come from its privilege
         // views (which show a non-superuser only what it may see: the live
         // checks warn of that).
+        // The first branch's columns are text (`|| ''`): a `name` there
+        // would make every later value a `name`, cut at its length.
         Dialect::Redshift => format!(
-            "SELECT 'schema', n.nspname, 'owner', u.usename
+            "SELECT 'schema', n.nspname || '', 'owner', u.usename || ''
                FROM pg_catalog.pg_namespace n LEFT JOIN pg_catalog.pg_user u ON u.usesysid = n.nspowner
               WHERE n.nspname {ours}
              UNION ALL
@@ -502,10 +504,7 @@ pub fn repair_sql(
     owner: &str,
     dialect: Dialect,
 ) -> String {
-    let qualified = match name.split_once('.') {
-        Some((schema, object)) => format!("{}.{}", ident(schema), ident(object)),
-        None => ident(name),
-    };
+    let qualified = crate::emit::quote::qualified_name(name);
     let signature = recorded
         .signatures
         .iter()

@@ -96,6 +96,10 @@ pub enum Command {
         /// script, such as `30s` or `2m`.
         #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
         lock_timeout: std::time::Duration,
+        /// Plan taking back veil's objects after its record of them was
+        /// lost: made again from the policies, the hashing key kept.
+        #[arg(long, conflicts_with = "offline")]
+        recover: bool,
     },
     /// Plan against the databases and carry the plan out.
     Apply {
@@ -115,6 +119,10 @@ pub enum Command {
         /// placeholder): what `veil plan --format sql` printed.
         #[arg(long)]
         log_sql: Option<PathBuf>,
+        /// Take back veil's objects after its record of them was lost
+        /// (see `veil plan --recover`).
+        #[arg(long)]
+        recover: bool,
     },
     /// What a user sees of each source and which rule decides each column
     /// and row filter; with `--source` alone, every user against that source.
@@ -169,6 +177,7 @@ pub fn run() -> ExitCode {
             integrations,
             lock_timeout,
             log_sql,
+            recover,
         } => commands::apply(
             dir,
             &commands::ApplyOptions {
@@ -178,6 +187,7 @@ pub fn run() -> ExitCode {
                 lock_timeout: *lock_timeout,
                 color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
                 log_sql: log_sql.as_deref(),
+                recover: *recover,
             },
             &mut |line| eprintln!("{line}"),
         ),
@@ -190,6 +200,7 @@ pub fn run() -> ExitCode {
             out,
             sensitive_tag,
             lock_timeout,
+            recover,
         } => commands::plan(
             dir,
             &commands::PlanOptions {
@@ -202,6 +213,7 @@ pub fn run() -> ExitCode {
                 out: out.as_deref(),
                 sensitive_tag,
                 lock_timeout: *lock_timeout,
+                recover: *recover,
             },
         ),
     };

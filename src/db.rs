@@ -516,6 +516,14 @@ pub fn read_state(
     }
     state.initialized = state.has_table(schemas, "state");
     if !state.initialized {
+        if state.existing.is_empty() {
+            return Ok(state);
+        }
+        // veil's schemas are there but its state is not: what is there, for
+        // the diagnosis and a recovery (`plan::recover`).
+        state.serial = read_serial(client, schemas, &state, integration)?;
+        state.dependents = read_dependents(client, schemas, dialect, integration)?;
+        state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
         return Ok(state);
     }
     let system = crate::emit::quote::ident(&schemas.system);
@@ -575,14 +583,6 @@ pub fn read_state(
             }
         }
     }
-    // 3. The deployment serial.
-    if state.has_table(schemas, "deployments") {
-        let rows = query(
-            &format!("SELECT COALESCE(MAX(serial), 0) FROM {system}.\"deployments\""),
-            &[],
-        )?;
-        state.serial = rows.first().map_or(0, |r| r.get(0));
-    }
     // 4. The profile rows.
     if state.has_table(schemas, "profile") {
         let rows = query(
@@ -607,15 +607,9 @@ pub fn read_state(
             }
         }
     }
-    // The views that read veil's relations.
-    let rows = query(&dependents_sql(schemas, dialect), &[])?;
-    for row in rows {
-        state
-            .dependents
-            .entry(row.get(0))
-            .or_default()
-            .push(row.get(1));
-    }
+    // 3. The deployment serial; the views that read veil's relations.
+    state.serial = read_serial(client, schemas, &state, integration)?;
+    state.dependents = read_dependents(client, schemas, dialect, integration)?;
     // 6. What the catalog says of every object in veil's schemas, and 7.
     // of the key.
     state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
@@ -668,6 +662,47 @@ pub fn read_state(
     Ok(state)
 }
 
+/// The last deployment's serial (0 before the first).
+fn read_serial(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    state: &State,
+    integration: &str,
+) -> Result<i64, Diagnostic> {
+    if !state.has_table(schemas, "deployments") {
+        return Ok(0);
+    }
+    count_round_trip();
+    let _waiting = waiting("reading the deployed state");
+    let sql = format!(
+        "SELECT COALESCE(MAX(serial), 0) FROM {}.\"deployments\"",
+        crate::emit::quote::ident(&schemas.system)
+    );
+    let rows = client
+        .query(&sql, &[])
+        .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
+    Ok(rows.first().map_or(0, |r| r.get(0)))
+}
+
+/// For each relation in veil's schemas, the views that read it.
+fn read_dependents(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    dialect: Dialect,
+    integration: &str,
+) -> Result<BTreeMap<String, Vec<String>>, Diagnostic> {
+    count_round_trip();
+    let _waiting = waiting("reading the deployed state");
+    let rows = client
+        .query(&dependents_sql(schemas, dialect), &[])
+        .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
+    let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        dependents.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(dependents)
+}
+
 /// What the catalog says of every object in veil's schemas, and of the key
 /// (when its table exists), in two queries.
 pub fn read_catalog(
@@ -718,8 +753,10 @@ fn existing_objects_sql(schemas: &Schemas, dialect: Dialect) -> String {
         Dialect::Postgres => "pg_catalog.pg_proc",
         Dialect::Redshift => "pg_catalog.pg_proc_info",
     };
+    // The first branch's columns are text (`|| ''`): a `name` there would
+    // make every later value a `name`, cut at its length.
     format!(
-        "SELECT 'schema', n.nspname, n.nspname FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
+        "SELECT 'schema', n.nspname || '', n.nspname || '' FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
          UNION ALL
          SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

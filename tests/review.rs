@@ -268,3 +268,112 @@ fn profile_changes_show_their_values_and_no_impact_says_none() {
     );
     let _ = Path::new(estate.path());
 }
+
+#[test]
+fn a_dropped_view_schema_is_made_again() {
+    let estate = Estate::new("review_noschema");
+    estate.db.role(&format!("ann_{}", estate.db.name));
+    ok(estate.veil(&["apply", estate.path(), "--auto-approve"]));
+    estate
+        .db
+        .psql("DROP SCHEMA governed CASCADE")
+        .expect("drops the schema");
+    let plan = ok(estate.veil(&["plan", estate.path()]));
+    assert!(plan.stdout.contains("governed"), "{}", plan.stdout);
+    ok(estate.veil(&["apply", estate.path(), "--auto-approve"]));
+    let seen = estate
+        .db
+        .query_as(
+            &format!("ann_{}", estate.db.name),
+            "SELECT count(*) FROM governed.orders",
+        )
+        .expect("the view is back");
+    assert_eq!(seen.trim(), "0");
+    let again = ok(estate.veil(&["plan", estate.path()]));
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+}
+
+#[test]
+fn a_table_in_a_views_place_is_refused_with_the_fix() {
+    let estate = Estate::new("review_squat");
+    // A view whose qualified name is longer than a `name` holds.
+    let long = "orders_seen_through_a_view_with_a_name_of_sixty_characters_";
+    let policy = format!(
+        "{POLICY}source shop.long {{\n  table = public.orders\n  view = \"{long}\"\n  columns {{\n    id bigint\n  }}\n}}\naccess shop.long {{ allow everyone }}\n"
+    );
+    estate.write(&policy, &identities(&estate.db));
+    ok(estate.veil(&["apply", estate.path(), "--auto-approve"]));
+    estate
+        .db
+        .psql(&format!(
+            "DROP VIEW governed.{long}; CREATE TABLE governed.{long} (id bigint)"
+        ))
+        .expect("puts a table there");
+    for args in [
+        vec!["plan", estate.path()],
+        vec!["apply", estate.path(), "--auto-approve"],
+    ] {
+        let run = estate.veil(&args);
+        assert_ne!(run.status, 0, "{}", run.stdout);
+        assert!(
+            run.stderr.contains(&format!("governed.{long}")) && run.stderr.contains("is a table"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("DROP TABLE"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn lost_state_is_diagnosed_and_recovered_keeping_the_key() {
+    let estate = Estate::new("review_nostate");
+    estate.db.role(&format!("ann_{}", estate.db.name));
+    ok(estate.veil(&["apply", estate.path(), "--auto-approve"]));
+    estate
+        .db
+        .psql("INSERT INTO public.orders VALUES (1, 'ann@example.com')")
+        .expect("adds a row");
+    let ann = format!("ann_{}", estate.db.name);
+    let hashed = |db: &Database| {
+        db.query_as(&ann, "SELECT email FROM governed.orders")
+            .expect("reads the view")
+    };
+    let before = hashed(&estate.db);
+    // The state is lost, and somebody granted the key to everyone.
+    estate
+        .db
+        .psql("DROP TABLE immuta_system.state CASCADE; GRANT SELECT ON immuta_system.hash_key TO PUBLIC")
+        .expect("drops the state");
+    // Plan and apply name the loss and the way back, and never advise
+    // dropping the schema that holds the key.
+    for args in [
+        vec!["plan", estate.path()],
+        vec!["apply", estate.path(), "--auto-approve"],
+    ] {
+        let run = estate.veil(&args);
+        assert_ne!(run.status, 0, "{}", run.stdout);
+        assert!(run.stderr.contains("state"), "{}", run.stderr);
+        assert!(run.stderr.contains("--recover"), "{}", run.stderr);
+        assert!(!run.stderr.contains("DROP SCHEMA"), "{}", run.stderr);
+    }
+    // The recovery, reviewed as a saved plan and applied from it.
+    let saved = estate.dir.path().join("recovery.plan");
+    let saved = saved.to_str().expect("utf-8");
+    let plan = ok(estate.veil(&["plan", estate.path(), "--recover", "--out", saved]));
+    assert!(plan.stdout.contains("recovery"), "{}", plan.stdout);
+    ok(estate.veil(&["apply", saved, "--auto-approve"]));
+    assert_eq!(hashed(&estate.db), before, "the key was kept");
+    let granted = estate
+        .db
+        .query(&format!(
+            "SELECT has_table_privilege('{ann}', 'immuta_system.hash_key', 'SELECT')"
+        ))
+        .expect("reads the grant");
+    assert_eq!(granted.trim(), "f", "the grant on the key is gone");
+    let again = ok(estate.veil(&["plan", estate.path()]));
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    // Nothing is left to recover.
+    let run = estate.veil(&["apply", estate.path(), "--recover", "--auto-approve"]);
+    assert_ne!(run.status, 0);
+    assert!(run.stderr.contains("nothing to recover"), "{}", run.stderr);
+}

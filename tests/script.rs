@@ -279,3 +279,54 @@ fn the_redshift_profile_procedure_refuses_what_it_cannot_read() {
         .expect("reads");
     assert_eq!(groups.trim(), "analysts");
 }
+
+#[test]
+fn a_recovery_runs_by_hand_on_both_dialects_and_keeps_the_key() {
+    for dialect in ["postgres", "redshift"] {
+        let db = Database::create("script_recover");
+        if dialect == "redshift" {
+            emulate(&db);
+        }
+        db.psql(
+            "CREATE TABLE public.orders (id bigint, email varchar(100), note varchar(100));
+             INSERT INTO public.orders VALUES (1, 'ann@example.com', 'call 555');",
+        )
+        .expect("creates the table");
+        let ann = format!("ann_{}", db.name);
+        db.role(&ann);
+        let dir = Scratch::new("script_recover");
+        project(dir.path(), &db, dialect, POLICY);
+        let path = dir.path().to_str().expect("utf-8");
+        let env = [("VEIL_SHOP_URL", url(&db))];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let run = |args: &[&str]| {
+            let script = ok(veil_with(args, &env)).stdout;
+            if dialect == "redshift" {
+                run_script(&db, &script)
+            } else {
+                db.session_with_key("postgres", &script, &"ab".repeat(32))
+            }
+        };
+        let first = run(&["plan", path, "--format", "sql"]);
+        assert!(first.ok, "{dialect}: {}", first.stderr);
+        let email = || {
+            db.query_as(&ann, "SELECT email FROM governed.orders")
+                .expect("ann reads")
+        };
+        let before = email();
+        assert_eq!(before.trim().len(), 64, "{dialect}: {before}");
+        db.psql("DROP TABLE immuta_system.state CASCADE")
+            .expect("drops the state");
+        let lost = veil_with(&["plan", path], &env);
+        assert!(lost.stderr.contains("plan::lost_state"), "{}", lost.stderr);
+        let recovery = run(&["plan", path, "--recover", "--format", "sql"]);
+        assert!(recovery.ok, "{dialect}: {}", recovery.stderr);
+        assert_eq!(email(), before, "{dialect}: the key was kept");
+        let plan = veil_with(&["plan", path, "--detailed-exitcode"], &env);
+        assert_eq!(
+            plan.status, 0,
+            "{dialect}: after the recovery the deployment is as planned:\n{}{}",
+            plan.stdout, plan.stderr
+        );
+    }
+}

@@ -32,6 +32,8 @@ pub struct ApplyOptions<'a> {
     pub color: bool,
     /// Where to write every statement sent.
     pub log_sql: Option<&'a Path>,
+    /// Recover lost state (`plan::recover`).
+    pub recover: bool,
 }
 
 /// Parses `30s` or `2m`.
@@ -71,8 +73,7 @@ pub fn prepare_all(online: &Online) -> Vec<Prepared> {
                 &built.ir.integrations[index],
                 db::Target::of(&built.model.integrations[index]),
                 &built.compiled[index].objects,
-                &plan.changes,
-                &plan.profile,
+                plan,
                 state,
                 built
                     .files
@@ -162,7 +163,8 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
             .iter()
             .map(|p| p.integration.clone())
             .collect();
-        let online = match plan_online(ProjectSource::Files(&files), &only, "pii") {
+        let recover = saved.prepared.iter().any(|p| p.recover);
+        let online = match plan_online(ProjectSource::Files(&files), &only, "pii", recover) {
             Ok(online) => online,
             Err((files, mut diagnostics)) => {
                 diagnostics.insert(
@@ -188,7 +190,12 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         }
         (derived, shown)
     } else {
-        match plan_online(ProjectSource::Dir(target), options.integrations, "pii") {
+        match plan_online(
+            ProjectSource::Dir(target),
+            options.integrations,
+            "pii",
+            options.recover,
+        ) {
             Ok(online) => {
                 let shown = render::text(&online.plan, options.color);
                 let prepared = prepare_all(&online);

@@ -27,6 +27,8 @@ pub struct PlanOptions<'a> {
     pub sensitive_tag: &'a str,
     /// The wait for the lock a `--format sql` script sets.
     pub lock_timeout: std::time::Duration,
+    /// Plan the recovery of lost state (`plan::recover`).
+    pub recover: bool,
 }
 
 /// A checked, compiled project.
@@ -81,6 +83,7 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             ProjectSource::Dir(dir),
             options.integrations,
             options.sensitive_tag,
+            options.recover,
         ) {
             Ok(online) => {
                 let output = if options.format == OutputFormat::Sql {
@@ -184,8 +187,7 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
                 lowered,
                 db::Target::of(&planned.model.integrations[index]),
                 &compiled.objects,
-                &plan.changes,
-                &plan.profile,
+                &plan,
                 &state,
                 planned
                     .files
@@ -338,6 +340,7 @@ pub fn plan_online(
     source: ProjectSource<'_>,
     only: &[String],
     sensitive_tag: &str,
+    recover: bool,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
     let (files, model, warnings) = load_checked_from(source)?;
     if let Some(unknown) = unknown_integration(&model, only) {
@@ -371,6 +374,11 @@ pub fn plan_online(
             Ok((conn, state, (mut check_errors, warnings))) => {
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
+                if recover
+                    && let Err(d) = plan_recovery(compiled, lowered, &state, &conn, &mut plan)
+                {
+                    errors.push(d);
+                }
                 // The files deployed are the files planned: nobody's
                 // access changes, and there is nothing to load twice.
                 let mut recorded: Vec<(&str, &str)> = state
@@ -386,7 +394,10 @@ pub fn plan_online(
                 recorded.sort_unstable();
                 current.sort_unstable();
                 let unchanged = state.initialized && recorded == current;
-                if !unchanged {
+                if plan.recovery && !state.initialized {
+                    plan.access_impact_known = false;
+                    plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
+                } else if !unchanged {
                     match deployed_model(&state) {
                         Ok(before) => {
                             plan.access_impact = crate::impact::impact(
@@ -403,9 +414,13 @@ pub fn plan_online(
                     }
                 }
                 errors.append(&mut check_errors);
-                if let Err(mut found) =
-                    online_checks(compiled, &state, &conn.current_user, &mut plan)
-                {
+                if let Err(mut found) = online_checks(
+                    compiled,
+                    &lowered.schemas,
+                    &state,
+                    &conn.current_user,
+                    &mut plan,
+                ) {
                     errors.append(&mut found);
                 }
                 integrations.push(plan);
@@ -426,6 +441,50 @@ pub fn plan_online(
         built,
         targets,
     })
+}
+
+/// Turns `plan` into a recovery of lost state (`plan::recover`), or says
+/// there is nothing to recover.
+fn plan_recovery(
+    compiled: &Compiled,
+    lowered: &ir::Integration,
+    state: &db::State,
+    conn: &Db,
+    plan: &mut IntegrationPlan,
+) -> Result<(), Diagnostic> {
+    let recorded: Vec<(String, String)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.clone(), o.name.clone()))
+        .collect();
+    let found = plan::recover::Found {
+        existing: &state.existing,
+        catalog: &state.catalog,
+        recorded: &recorded,
+    };
+    if plan::recover::unrecorded(compiled, &lowered.schemas, &found).is_empty() {
+        return Err(Diagnostic::error(
+            "plan::nothing_to_recover",
+            format!(
+                "integration `{}` has nothing to recover: every object of veil's there is in its record, or veil's own tables are not there",
+                plan.name
+            ),
+        )
+        .help("plan without `--recover`"));
+    }
+    let recovery = plan::recover::recovery(
+        compiled,
+        &lowered.schemas,
+        &lowered.profiles,
+        &found,
+        &conn.current_user,
+    );
+    plan.changes = recovery.changes;
+    plan.profile = recovery.profile;
+    plan.warnings.extend(recovery.warnings);
+    plan.recovery = true;
+    Ok(())
 }
 
 /// What a plan reads from one integration's database.
@@ -466,15 +525,25 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
 /// (drift, which apply repairs).
 fn online_checks(
     compiled: &Compiled,
+    schemas: &ir::Schemas,
     state: &db::State,
     connected_as: &str,
     plan: &mut IntegrationPlan,
 ) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
+    if let Some(occupied) = occupied(compiled, state, &plan.name) {
+        return Err(occupied);
+    }
+    if (!state.initialized || state.deployed.objects.is_empty())
+        && !plan.recovery
+        && let Some(lost) = lost_state(compiled, schemas, state, &plan.name)
+    {
+        return Err(vec![lost]);
+    }
     for change in plan
         .changes
         .iter()
-        .filter(|c| c.action == plan::Action::Create)
+        .filter(|c| c.action == plan::Action::Create && !plan.recovery)
     {
         // (`key` is the bootstrap INSERT, not a catalog object.)
         if state
@@ -490,7 +559,11 @@ fn online_checks(
                         change.kind, change.object, plan.name
                     ),
                 )
-                .help("veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas"),
+                .help(if state.initialized {
+                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas. If veil made it and its record of it was lost, `veil plan --recover` shows how veil would take it back"
+                } else {
+                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas"
+                }),
             );
         }
     }
@@ -538,6 +611,88 @@ fn online_checks(
     } else {
         Err(errors)
     }
+}
+
+/// Relations of another kind where veil keeps a view or a table (a table
+/// made in a view's place): refused with the statements that clear the
+/// way, since veil never drops what it did not create.
+fn occupied(compiled: &Compiled, state: &db::State, integration: &str) -> Option<Vec<Diagnostic>> {
+    let existing: std::collections::HashSet<(&str, &str)> = state
+        .existing
+        .iter()
+        .map(|(k, n)| (k.as_str(), n.as_str()))
+        .collect();
+    let found: Vec<Diagnostic> = compiled
+        .objects
+        .iter()
+        .filter_map(|o| {
+            let other = match o.kind {
+                "view" => "table",
+                "table" => "view",
+                _ => return None,
+            };
+            if !existing.contains(&(other, o.name.as_str())) {
+                return None;
+            }
+            let name = crate::emit::quote::qualified_name(&o.name);
+            let statement = other.to_ascii_uppercase();
+            Some(
+                Diagnostic::error(
+                    "plan::occupied",
+                    format!(
+                        "`{}` in integration `{integration}` is a {other}, where veil keeps a {}: nothing can be applied while it is there",
+                        o.name, o.kind
+                    ),
+                )
+                .help(format!(
+                    "veil never drops what it did not create. Keep it elsewhere (`ALTER {statement} {name} RENAME TO …` or `ALTER {statement} {name} SET SCHEMA …`) or drop it (`DROP {statement} {name};`), then plan again"
+                )),
+            )
+        })
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
+/// veil's tables are there but its state table is not: the record of what
+/// veil applied is lost. Said once, with the way back, instead of an error
+/// for every object veil would create.
+fn lost_state(
+    compiled: &Compiled,
+    schemas: &ir::Schemas,
+    state: &db::State,
+    integration: &str,
+) -> Option<Diagnostic> {
+    let recorded: Vec<(String, String)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.clone(), o.name.clone()))
+        .collect();
+    let found = plan::recover::Found {
+        existing: &state.existing,
+        catalog: &state.catalog,
+        recorded: &recorded,
+    };
+    let found = plan::recover::unrecorded(compiled, schemas, &found);
+    if found.is_empty() {
+        return None;
+    }
+    let system = &schemas.system;
+    Some(
+        Diagnostic::error(
+            "plan::lost_state",
+            format!(
+                "integration `{integration}`: veil's record of what it applied (`{system}.state`) is {}, while {} of the objects it applies are there ({}{})",
+                if state.initialized { "empty" } else { "missing" },
+                found.len(),
+                found.iter().take(3).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                if found.len() > 3 { ", …" } else { "" }
+            ),
+        )
+        .help(format!(
+            "`veil plan --recover` shows a recovery and `veil apply --recover` carries it out: veil's views, tables and routines are made again from the policies, every grant on what it keeps is reset, and the hashing key is kept, so hashed values do not change. Do not drop `{system}`: it holds the hashing key, and a new key changes every hashed value"
+        )),
+    )
 }
 
 /// Drift: what changed by hand in what decides who sees what. Every object
@@ -702,6 +857,7 @@ fn integration_plan(
         access_impact_known: true,
         warnings: Vec::new(),
         escape_hatches: escape_hatches(built, &compiled.integration),
+        recovery: false,
     }
 }
 

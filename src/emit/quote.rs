@@ -23,6 +23,15 @@ pub fn qualified(parts: &[&str]) -> String {
     parts.iter().map(|p| ident(p)).collect::<Vec<_>>().join(".")
 }
 
+/// An object's name as people are shown it (`schema.object`, or a schema
+/// alone), as SQL.
+pub fn qualified_name(name: &str) -> String {
+    match name.split_once('.') {
+        Some((schema, object)) => qualified(&[schema, object]),
+        None => ident(name),
+    }
+}
+
 /// A string literal. On Redshift a backslash escapes inside literals, so it
 /// is doubled along with quotes (as `QUOTE_LITERAL` does). On PostgreSQL a
 /// literal holding a backslash is written as an escape string (`E'…'`), which

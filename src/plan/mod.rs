@@ -2,6 +2,7 @@
 //! replaced, recreated and dropped, and which profile rows change, in the
 //! order apply will run them.
 
+pub mod recover;
 pub mod render;
 
 use crate::commands::Compiled;
@@ -40,6 +41,8 @@ pub struct IntegrationPlan {
     pub warnings: Vec<String>,
     /// Every `sql "…"` and `using none` in force on this integration.
     pub escape_hatches: Vec<EscapeHatch>,
+    /// A recovery of lost state (`recover`), not a plan from a record.
+    pub recovery: bool,
 }
 
 /// What happens to an object.
