@@ -1,5 +1,5 @@
 //! `identities.yaml`: the declared vocabulary (groups, attribute keys and
-//! values, purposes, projects) and the users, read with serde_yaml into typed
+//! values, purposes, projects) and the users, read with serde (`serde-saphyr`) into typed
 //! structures. Every name keeps the span it was read from, so the checker can
 //! point at it; YAML errors point at their line and column.
 
@@ -8,7 +8,6 @@ use crate::span::{FileId, Node, Span, floor_char_boundary};
 use crate::suggest::did_you_mean;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
 use std::fmt;
 
 /// A name read from the file, with its span.
@@ -85,12 +84,6 @@ impl<K, V> Default for Ordered<K, V> {
 #[serde(transparent)]
 pub struct OneOrMany(pub Vec<YamlName>);
 
-thread_local! {
-    /// The text being deserialized, as (address, length), so that a borrowed
-    /// scalar can be turned into a span by address arithmetic.
-    static INPUT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-}
-
 /// Loads `identities.yaml` from its text.
 pub fn load(file: FileId, text: &str) -> Result<Identities, Diagnostic> {
     if text
@@ -99,105 +92,175 @@ pub fn load(file: FileId, text: &str) -> Result<Identities, Diagnostic> {
     {
         return Ok(Identities::default());
     }
-    INPUT.with(|input| input.set((text.as_ptr() as usize, text.len())));
-    TEXT.with(|t| *t.borrow_mut() = text.to_string());
-    let result = serde_yaml::from_str::<Identities>(text);
-    INPUT.with(|input| input.set((0, 0)));
-    TEXT.with(|t| t.borrow_mut().clear());
-    result.map_err(|error| yaml_error(file, text, &error))
+    serde_saphyr::from_str_with_options::<Identities>(text, options(text))
+        .map_err(|error| yaml_error(file, text, &error))
 }
 
-fn yaml_error(file: FileId, text: &str, error: &serde_yaml::Error) -> Diagnostic {
-    let message = without_position(&error.to_string());
-    let quoted = |m: &str| m.split('`').nth(1).map(str::to_string);
+/// The loader's limits: as many nodes and events as the text can hold
+/// (each takes at least a byte or two of it), so an estate of any size
+/// loads; nesting and alias replay stay bounded, as the defaults have them.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    let room = text.len().saturating_mul(2).saturating_add(64);
+    budget.max_nodes = budget.max_nodes.max(room);
+    budget.max_events = budget.max_events.max(room);
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(text.len());
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+fn yaml_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    use serde_saphyr::MessageFormatter;
+    let inner = error.without_snippet();
+    let mut message = serde_saphyr::UserMessageFormatter
+        .format_message(inner)
+        .into_owned();
+    if let Some(key) = message
+        .strip_prefix("duplicate mapping key `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        message = format!("duplicate mapping key: `{key}` is written twice in this mapping");
+    }
+    let at = error.location().map(|l| text_span(text, &l));
+    // A flow list or mapping left open on an earlier line makes the
+    // parser fail later, at whatever follows: say where it opened.
+    let unclosed = at.and_then(|at| {
+        let open = unclosed_flow(text, at.start)?;
+        text[open..at.start].contains('\n').then_some(open)
+    });
     let help = if let Some(field) = message
-        .contains("unknown field")
-        .then(|| quoted(&message))
-        .flatten()
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
     {
         let expected: Vec<&str> = message
             .split("expected ")
             .nth(1)
-            .map(|list| list.split('`').skip(1).step_by(2).collect())
+            .map(|list| {
+                list.trim_start_matches("one of ")
+                    .split([',', ' ', '`'])
+                    .filter(|w| !w.is_empty() && *w != "or")
+                    .collect()
+            })
             .unwrap_or_default();
-        did_you_mean(&field, expected.iter().copied()).unwrap_or_else(|| {
+        did_you_mean(field, expected.iter().copied()).unwrap_or_else(|| {
             "remove the key or correct its spelling; the allowed keys are listed above".into()
         })
-    } else if message.contains("must be quoted") && message.contains("null") {
+    } else if message.starts_with("duplicate mapping key") {
+        "a key is written once in a mapping: remove or merge the second".into()
+    } else if message.contains("recursion limit") {
+        "identities.yaml nests a few levels deep at most: check the brackets".into()
+    } else if unclosed.is_some() {
+        "close the list with `]` (or the mapping with `}`) where it ends".into()
+    } else if message.contains("is null") {
         "write a name here in quotes, or remove the empty entry".into()
     } else if let Some(value) = message
         .contains("must be quoted")
-        .then(|| quoted(&message))
+        .then(|| message.split('`').nth(1))
         .flatten()
     {
         format!("write it in quotes: \"{value}\"")
-    } else if message.contains("invalid type") {
+    } else if message.starts_with("expected") || message.contains("invalid type") {
         "check the shape of this entry against the identities.yaml reference in docs/language.md"
             .into()
     } else {
         "fix the YAML syntax at this point".into()
     };
-    let diagnostic = Diagnostic::error("identities::yaml", message).help(help);
-    match error.location() {
-        Some(location) => {
-            let start = floor_char_boundary(text, location.index().min(text.len()));
-            let end = text[start..]
-                .find(['\n', ':', ','])
-                .map_or(text.len(), |n| start + n)
-                .max((start + 1).min(text.len()));
-            diagnostic.at(
+    let mut diagnostic = Diagnostic::error("identities::yaml", message).help(help);
+    if let Some(at) = at {
+        diagnostic = diagnostic.at(file, at, "here");
+    }
+    if let Some(open) = unclosed {
+        diagnostic = diagnostic.related(
+            crate::span::Loc {
                 file,
-                Span::new(start, floor_char_boundary(text, end)),
-                "here",
-            )
+                span: Span::new(open, open + 1),
+            },
+            "opened here, never closed",
+        );
+    }
+    diagnostic
+}
+
+/// The innermost `[` or `{` still open at byte `to`, outside quoted
+/// scalars and comments.
+fn unclosed_flow(text: &str, to: usize) -> Option<usize> {
+    let bytes = &text.as_bytes()[..to.min(text.len())];
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if quote == b'"' && bytes[i] == b'\\' {
+                        2
+                    } else {
+                        1
+                    };
+                }
+            }
+            b'[' | b'{' => open.push(i),
+            b']' | b'}' => {
+                open.pop();
+            }
+            _ => {}
         }
-        None => diagnostic,
+        i += 1;
     }
+    open.pop()
 }
 
-/// The message without the "at line L column C" serde_yaml puts in it: the
-/// rendered span says where.
-fn without_position(message: &str) -> String {
-    let mut out = message.to_string();
-    while let Some(i) = out.find(" at line ") {
-        let rest = &out[i + " at line ".len()..];
-        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let line_len = digits(rest);
-        let after_line = &rest[line_len..];
-        let Some(col) = after_line.strip_prefix(" column ") else {
-            break;
-        };
-        let end = i + " at line ".len() + line_len + " column ".len() + digits(col);
-        out.replace_range(i..end, "");
+/// The bytes a YAML location covers: its own span where the parser knows
+/// it, else the token at its line and column (at least one character).
+fn text_span(text: &str, location: &serde_saphyr::Location) -> Span {
+    let span = location.span();
+    let start = match span.byte_offset() {
+        Some(offset) => usize::try_from(offset).unwrap_or(text.len()),
+        None => {
+            let line = usize::try_from(location.line()).unwrap_or(1).max(1);
+            let column = usize::try_from(location.column()).unwrap_or(1).max(1);
+            let line_start: usize = text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum();
+            text[line_start.min(text.len())..]
+                .char_indices()
+                .nth(column - 1)
+                .map_or(text.len(), |(i, _)| line_start + i)
+        }
+    };
+    let start = floor_char_boundary(text, start.min(text.len()));
+    let len = span
+        .byte_len()
+        .and_then(|l| usize::try_from(l).ok())
+        .filter(|&l| l > 0)
+        .unwrap_or_else(|| {
+            text[start..]
+                .find(['\n', ':', ','])
+                .unwrap_or(text.len() - start)
+                .max(1)
+        });
+    let end = floor_char_boundary(text, (start + len).min(text.len()));
+    Span::new(start, end.max(start))
+}
+
+/// The span a value was read from.
+fn span_of<T>(value: &serde_saphyr::Spanned<T>) -> Span {
+    let span = value.referenced.span();
+    match (span.byte_offset(), span.byte_len()) {
+        (Some(offset), Some(len)) => {
+            let start = usize::try_from(offset).unwrap_or_default();
+            Span::new(start, start + usize::try_from(len).unwrap_or_default())
+        }
+        _ => Span::default(),
     }
-    out
-}
-
-/// The span of `s` if it borrows from the text being loaded.
-fn span_of(s: &str) -> Span {
-    let (base, len) = INPUT.with(Cell::get);
-    let address = s.as_ptr() as usize;
-    if base != 0 && address >= base && address + s.len() <= base + len {
-        let start = address - base;
-        return Span::new(start, start + s.len());
-    }
-    Span::default()
-}
-
-/// Whether the scalar at `span` was written in quotes.
-fn is_quoted(span: Span) -> bool {
-    span.start > 0
-        && TEXT.with(|text| {
-            matches!(
-                text.borrow().as_bytes().get(span.start - 1),
-                Some(b'"' | b'\'')
-            )
-        })
-}
-
-thread_local! {
-    /// A copy of the text being loaded, to look at the byte before a scalar.
-    static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Words YAML 1.1 reads as booleans or null when they are not quoted; a
@@ -207,126 +270,134 @@ const AMBIGUOUS: [&str; 22] = [
     "OFF", "true", "True", "TRUE", "false", "False", "FALSE",
 ];
 
-struct NameVisitor;
-
-impl<'de> Visitor<'de> for NameVisitor {
-    type Value = YamlName;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a name (a string)")
+/// Whether a plain scalar reads as a number in YAML's core schema.
+fn reads_as_number(v: &str) -> bool {
+    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if let Some(hex) = v.strip_prefix("0x") {
+        return digits(hex, 16);
     }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<YamlName, E> {
-        let span = span_of(v);
-        if AMBIGUOUS.contains(&v) && !is_quoted(span) {
-            return Err(E::custom(format_args!(
-                "`{v}` reads as a boolean in YAML and must be quoted to be a name"
-            )));
+    if let Some(octal) = v.strip_prefix("0o") {
+        return digits(octal, 8);
+    }
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") || matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (int.is_empty() || digits(int, 10))
+                && (frac.is_empty() || digits(frac, 10))
+                && !(int.is_empty() && frac.is_empty())
         }
-        name(v, span)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<YamlName, E> {
-        name(v, Span::default())
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<YamlName, E> {
-        Err(E::custom(format_args!(
-            "`{v}` is a boolean; a name must be quoted to be a string"
-        )))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<YamlName, E> {
-        Err(E::custom(format_args!(
-            "`{v}` is a number; a name that looks like a number must be quoted"
-        )))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<YamlName, E> {
-        self.visit_i128(i128::from(v))
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<YamlName, E> {
-        Err(E::custom(format_args!(
-            "`{v}` is a number; a name that looks like a number must be quoted"
-        )))
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<YamlName, E> {
-        Err(E::custom(format_args!(
-            "`{v}` is a number; a name that looks like a number must be quoted"
-        )))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<YamlName, E> {
-        Err(E::custom(format_args!(
-            "`{v}` is a number; a name that looks like a number must be quoted"
-        )))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<YamlName, E> {
-        Err(E::custom(
-            "this value is null (empty, `~` or `null`); a name must be quoted to be a string",
-        ))
-    }
-}
-
-fn name<E: de::Error>(v: &str, span: Span) -> Result<YamlName, E> {
-    if v.is_empty() {
-        return Err(E::custom("a name may not be empty"));
-    }
-    if v.contains('\0') {
-        return Err(E::custom("a name may not contain the character U+0000"));
-    }
-    Ok(YamlName(Node::new(v.to_string(), span)))
+        None => digits(mantissa, 10),
+    };
+    mantissa_ok && exponent.is_none_or(|e| digits(e, 10))
 }
 
 impl<'de> Deserialize<'de> for YamlName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<YamlName, D::Error> {
-        deserializer.deserialize_any(NameVisitor)
+        let written = serde_saphyr::Spanned::<Option<String>>::deserialize(deserializer)?;
+        let span = span_of(&written);
+        checked_name(written.value, span).map_err(de::Error::custom)
     }
+}
+
+/// A scalar read as a name, refused where a reader could take it for
+/// something else: null, and plain words YAML reads as booleans or
+/// numbers.
+fn checked_name(value: Option<String>, span: Span) -> Result<YamlName, String> {
+    let Some(value) = value else {
+        return Err(
+            "this value is null (empty, `~` or `null`); a name must be quoted to be a string"
+                .into(),
+        );
+    };
+    // A plain scalar spans exactly its text; a quoted one its quotes too.
+    let plain = span.end - span.start == value.len();
+    if plain && AMBIGUOUS.contains(&value.as_str()) {
+        return Err(format!(
+            "`{value}` reads as a boolean in YAML and must be quoted to be a name"
+        ));
+    }
+    if plain && reads_as_number(&value) {
+        return Err(format!(
+            "`{value}` is a number; a name that looks like a number must be quoted"
+        ));
+    }
+    if value.is_empty() {
+        return Err("a name may not be empty".into());
+    }
+    if value.contains('\0') {
+        return Err("a name may not contain the character U+0000".into());
+    }
+    Ok(YamlName(Node::new(value, span)))
 }
 
 impl<'de> Deserialize<'de> for OneOrMany {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OneOrMany, D::Error> {
+        /// A value or a list, before its names are checked.
+        enum Written {
+            List(Vec<YamlName>),
+            Text(String),
+            Other(String),
+            Null,
+        }
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = OneOrMany;
+            type Value = Written;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a value or a list of values")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Written, A::Error> {
                 let mut values = Vec::new();
                 while let Some(v) = seq.next_element::<YamlName>()? {
                     values.push(v);
                 }
-                Ok(OneOrMany(values))
+                Ok(Written::List(values))
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<OneOrMany, E> {
-                NameVisitor
-                    .visit_borrowed_str(v)
-                    .map(|n| OneOrMany(vec![n]))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Written, E> {
+                Ok(Written::Text(v.to_string()))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                NameVisitor.visit_str(v).map(|n| OneOrMany(vec![n]))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Written, E> {
+                Ok(Written::Other(v.to_string()))
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<OneOrMany, E> {
-                NameVisitor.visit_bool(v).map(|n| OneOrMany(vec![n]))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Written, E> {
+                Ok(Written::Other(v.to_string()))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<OneOrMany, E> {
-                NameVisitor.visit_i64(v).map(|n| OneOrMany(vec![n]))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Written, E> {
+                Ok(Written::Other(v.to_string()))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OneOrMany, E> {
-                NameVisitor.visit_u64(v).map(|n| OneOrMany(vec![n]))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Written, E> {
+                Ok(Written::Other(v.to_string()))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<OneOrMany, E> {
-                NameVisitor.visit_f64(v).map(|n| OneOrMany(vec![n]))
+            fn visit_unit<E: de::Error>(self) -> Result<Written, E> {
+                Ok(Written::Null)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<OneOrMany, E> {
-                NameVisitor.visit_unit().map(|n| OneOrMany(vec![n]))
+            fn visit_none<E: de::Error>(self) -> Result<Written, E> {
+                Ok(Written::Null)
             }
         }
-        deserializer.deserialize_any(V)
+        impl<'de> Deserialize<'de> for Written {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Written, D::Error> {
+                deserializer.deserialize_any(V)
+            }
+        }
+        let written = serde_saphyr::Spanned::<Written>::deserialize(deserializer)?;
+        let span = span_of(&written);
+        let value = match written.value {
+            Written::List(values) => return Ok(OneOrMany(values)),
+            Written::Text(v) => Some(v),
+            // A plain scalar YAML reads as a boolean or a number.
+            Written::Other(v) => Some(v),
+            Written::Null => None,
+        };
+        checked_name(value, span)
+            .map(|n| OneOrMany(vec![n]))
+            .map_err(de::Error::custom)
     }
 }
 

@@ -256,8 +256,35 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SqlError> {
                 tokens.push((start, Token::Quoted(value)));
             }
             b'0'..=b'9' | b'.' if c != b'.' || bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                // Digits, a fraction, an exponent: `12`, `1.5`, `.5`, `2e-3`.
+                let digits = |i: &mut usize| {
+                    while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+                        *i += 1;
+                    }
+                };
+                digits(&mut i);
+                if bytes.get(i) == Some(&b'.') {
                     i += 1;
+                    digits(&mut i);
+                }
+                if matches!(bytes.get(i), Some(b'e' | b'E')) {
+                    let mut j = i + 1;
+                    if matches!(bytes.get(j), Some(b'+' | b'-')) {
+                        j += 1;
+                    }
+                    if bytes.get(j).is_some_and(u8::is_ascii_digit) {
+                        i = j;
+                        digits(&mut i);
+                    }
+                }
+                if bytes
+                    .get(i)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+                {
+                    return Err(err(
+                        i,
+                        "a malformed number: a number is digits, an optional fraction and an optional exponent (`12`, `1.5`, `2e-3`)",
+                    ));
                 }
                 tokens.push((start, Token::Number(text[start..i].to_string())));
             }

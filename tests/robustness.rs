@@ -6,6 +6,7 @@
 use std::panic;
 use std::time::{Duration, Instant};
 use veil::diagnostic::Files;
+use veil::span::FileId;
 use veil::{check, fmt, identities, syntax};
 
 /// A small deterministic generator (xorshift64*).
@@ -222,7 +223,11 @@ fn extreme_inputs_end_in_time() {
         ")".repeat(50_000)
     );
     let stray_bytes: String = (0u8..=127).map(char::from).cycle().take(100_000).collect();
-    let deep_yaml = format!("groups: {}a{}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_yaml = format!("groups: {}a{}", "[".repeat(100_000), "]".repeat(100_000));
+    let open_yaml = format!("groups: {}", "[".repeat(100_000));
+    let wide_yaml: String = std::iter::once("groups: [g]\nusers:\n".to_string())
+        .chain((0..100_000).map(|i| format!("  u{i}:\n    groups: [g]\n")))
+        .collect();
     for input in [
         &deep_parens,
         &many_nots,
@@ -237,6 +242,15 @@ fn extreme_inputs_end_in_time() {
         // A generous bound that only a hang or a quadratic blow-up exceeds.
         assert!(took < Duration::from_secs(20), "took {took:?}");
     }
-    let took = run_all(POLICY, &deep_yaml);
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    for yaml in [&deep_yaml, &open_yaml, &wide_yaml] {
+        let took = run_all(POLICY, yaml);
+        assert!(took < Duration::from_secs(20), "took {took:?}");
+    }
+    // Nesting past the loader's limit is refused, where it goes too deep.
+    let refused = identities::load(FileId(0), &deep_yaml).expect_err("too deep");
+    assert!(
+        refused.message.contains("recursion limit"),
+        "{}",
+        refused.message
+    );
 }

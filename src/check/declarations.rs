@@ -510,6 +510,8 @@ impl Checker<'_> {
 
         // Columns: exactly one block, names unique in the catalog's folding.
         let mut columns = Vec::new();
+        // Columns declared with a type that is an error already.
+        let mut mistyped: Vec<String> = Vec::new();
         match column_blocks.as_slice() {
             [] => self.error(
                 "check::missing_columns",
@@ -574,6 +576,7 @@ impl Checker<'_> {
                                 "this type",
                                 help,
                             );
+                            mistyped.push(dialect.catalog_name(&name));
                             continue;
                         }
                     };
@@ -609,6 +612,8 @@ impl Checker<'_> {
                             );
                             None
                         }
+                        // Declared, with a type that is an error already.
+                        None if mistyped.contains(&dialect.catalog_name(&name)) => None,
                         None => {
                             self.unknown(
                                 "column",
@@ -705,6 +710,9 @@ impl Checker<'_> {
         self.source_index
             .insert(id.clone(), self.model.sources.len());
         self.view_index.insert(view_key, self.model.sources.len());
+        for name in mistyped {
+            self.mistyped.insert((self.model.sources.len(), name));
+        }
         self.model.sources.push(Source {
             id,
             integration,

@@ -50,6 +50,7 @@ pub fn check(
         group_names: FastSet::default(),
         source_tags: FastMap::default(),
         column_tags: FastMap::default(),
+        mistyped: FastSet::default(),
     };
     let items: Vec<(FileId, &crate::span::Node<ast::Item>)> = asts
         .iter()
@@ -119,6 +120,10 @@ pub(crate) struct Checker<'a> {
     source_tags: FastMap<String, Vec<usize>>,
     /// Tag (and every prefix) → (source, column) pairs carrying it.
     column_tags: FastMap<String, Vec<(usize, usize)>>,
+    /// (source, column name as the catalog stores it) of columns declared
+    /// with a type that is an error already: the rules that name them say
+    /// nothing more.
+    mistyped: FastSet<(usize, String)>,
 }
 
 impl Checker<'_> {
@@ -157,6 +162,12 @@ impl Checker<'_> {
     /// An unknown column of source `s`, with a close declared name as hint.
     fn unknown_column(&mut self, s: usize, name: &str, at: Loc, otherwise: &str) {
         let source = &self.model.sources[s];
+        if self
+            .mistyped
+            .contains(&(s, source.dialect.catalog_name(name)))
+        {
+            return;
+        }
         let names: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
         let container = format!("in `{}`", source.id);
         self.unknown_in(

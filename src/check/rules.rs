@@ -802,24 +802,53 @@ impl Checker<'_> {
                         expr.columns(&mut columns);
                         for c in &columns {
                             if find_column(&self.model.sources[s], c).is_none() {
-                                self.unknown_column(s, c, at, "the escape hatch may read only the source's declared columns");
+                                self.unknown_column(
+                                    s,
+                                    c,
+                                    at,
+                                    "the escape hatch may read only the source's declared columns",
+                                );
                             }
                         }
                         let boolean = match expr.is_boolean() {
                             Some(b) => b,
-                            None => columns.first().and_then(|c| find_column(&self.model.sources[s], c)).is_some_and(|c| self.model.sources[s].columns[c].ty.kind == TypeKind::Boolean),
+                            None => columns
+                                .first()
+                                .and_then(|c| find_column(&self.model.sources[s], c))
+                                .is_some_and(|c| {
+                                    self.model.sources[s].columns[c].ty.kind == TypeKind::Boolean
+                                }),
                         };
                         if !boolean {
-                            self.error("check::not_boolean", "the escape hatch must be a boolean condition", at, "not a condition", "write one condition, such as `sql \"amount < 10000\"`");
+                            self.error(
+                                "check::not_boolean",
+                                "the escape hatch must be a boolean condition",
+                                at,
+                                "not a condition",
+                                "write one condition, such as `sql \"amount < 10000\"`",
+                            );
                         }
                     }
-                    Err(error) => self.error(
-                        "check::sql_escape",
-                        format!("invalid escape-hatch SQL: {}", error.message),
-                        at,
-                        &format!("at character {} of the SQL", text[..error.at.min(text.len())].chars().count() + 1),
-                        "the escape hatch is one boolean expression over the source's columns, calling the allowed functions with the arguments the integration's dialect takes: no `;`, comments or subqueries",
-                    ),
+                    Err(error) => {
+                        // The character itself, in the string as written.
+                        let written = &self.files.get(at.file).text[at.span.start..at.span.end];
+                        let inner =
+                            crate::syntax::string_value_span(written, error.at.min(text.len()));
+                        let here = Loc {
+                            file: at.file,
+                            span: crate::span::Span::new(
+                                at.span.start + inner.start,
+                                at.span.start + inner.end,
+                            ),
+                        };
+                        self.error(
+                            "check::sql_escape",
+                            format!("invalid escape-hatch SQL: {}", error.message),
+                            here,
+                            "here",
+                            "the escape hatch is one boolean expression over the source's columns, calling the allowed functions with the arguments the integration's dialect takes: no `;`, comments or subqueries",
+                        )
+                    }
                 }
                 Some(Kind::Boolean)
             }

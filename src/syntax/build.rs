@@ -75,7 +75,9 @@ fn is_keyword(rule: Rule) -> bool {
     use Rule::*;
     matches!(
         rule,
-        k_integration
+        open_brace
+            | close_brace
+            | k_integration
             | k_source
             | k_columns
             | k_access

@@ -4,7 +4,7 @@
 use super::scan::{MAX_NESTING, ScanError};
 use super::{Rule, SyntaxError};
 use crate::diagnostic::Diagnostic;
-use crate::span::{FileId, Span, floor_char_boundary};
+use crate::span::{FileId, Loc, Span, floor_char_boundary};
 use pest::error::{ErrorVariant, InputLocation};
 
 pub(super) use crate::suggest::did_you_mean as suggest;
@@ -73,6 +73,40 @@ pub(super) fn pest_error(
         }
         ErrorVariant::CustomError { message } => (message.clone(), Vec::new()),
     };
+    // A block that is never closed: said at its `{`, not at whatever
+    // follows it.
+    let ends_block = found.is_empty() || super::starts_item(found);
+    if ends_block && expected.iter().any(|w| w == "`}`") {
+        let open = super::scan::unclosed_braces(text, offset, at);
+        if let Some((&innermost, outer)) = open.split_last() {
+            let next = if found.is_empty() {
+                "the file ends here".to_string()
+            } else {
+                format!("`{found}` starts the next item here")
+            };
+            let mut diagnostic = Diagnostic::error("syntax::unclosed", "a `{` is never closed")
+                .at(
+                    file,
+                    Span::new(innermost, innermost + 1),
+                    "this block is never closed",
+                )
+                .related(Loc { file, span }, next);
+            for &o in outer.iter().rev() {
+                diagnostic = diagnostic.related(
+                    Loc {
+                        file,
+                        span: Span::new(o, o + 1),
+                    },
+                    "inside this block, also open",
+                );
+            }
+            return SyntaxError {
+                span,
+                diagnostic: diagnostic
+                    .help("close each block with `}` before the next item starts"),
+            };
+        }
+    }
     let help = hint(found, &expected);
     let label = if found.is_empty() {
         "the file ends here".to_string()
@@ -143,6 +177,8 @@ fn describe(rule: Rule) -> &'static str {
         list | list_item => "a list",
         grantee | grantee_kind => "`group \"…\"`, `user \"…\"` or `role \"…\"`",
         columns | k_columns => "`columns`",
+        open_brace => "`{`",
+        close_brace => "`}`",
         column_type => "a column type",
         type_args => "`(…)`",
         time_zone | tz_with => "`with time zone`",
@@ -219,6 +255,9 @@ fn hint(found: &str, expected: &[String]) -> String {
     }
     if found.is_empty() {
         return "the file ends before this item is complete: is a `}`, `)` or `\"` missing?".into();
+    }
+    if expected == ["`{`"] {
+        return "a block opens with `{` after its name, and closes with `}`".into();
     }
     if expected.iter().any(|w| w.starts_with("`integration`")) {
         return "every item starts with `integration`, `source`, `access`, `mask` or `filter`"

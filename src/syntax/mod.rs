@@ -168,6 +168,46 @@ fn next_item_start(text: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// Where byte `value_at` of a string literal's value stands in the
+/// literal's source text `literal` (which starts at its opening quote): the
+/// span of the written character, escapes counted as written (`\"`,
+/// `\u{e9}`). At the value's end, the closing quote.
+pub fn string_value_span(literal: &str, value_at: usize) -> Span {
+    let body = literal.find('"').map_or(0, |q| q + 1);
+    let mut raw = body;
+    let mut value = 0;
+    while raw < literal.len() {
+        let rest = &literal[raw..];
+        let Some(c) = rest.chars().next() else { break };
+        let (written, decoded) = match c {
+            '"' => break,
+            '\\' => match rest[1..].chars().next() {
+                Some('u') => {
+                    let hex = rest[2..]
+                        .strip_prefix('{')
+                        .and_then(|r| r.find('}').map(|end| &r[..end]))
+                        .unwrap_or("");
+                    let ch = u32::from_str_radix(hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('?');
+                    (hex.len() + 4, ch.len_utf8())
+                }
+                Some(e) => (1 + e.len_utf8(), 1),
+                None => (1, 0),
+            },
+            c => (c.len_utf8(), c.len_utf8()),
+        };
+        if value + decoded > value_at {
+            return Span::new(raw, raw + written);
+        }
+        value += decoded;
+        raw += written;
+    }
+    let end = raw.min(literal.len());
+    Span::new(end, (end + 1).min(literal.len()).max(end))
+}
+
 /// Whether `text` begins with a top-level keyword.
 pub(crate) fn starts_item(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -184,6 +224,21 @@ pub(crate) fn starts_item(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_offsets_count_escapes_as_written() {
+        let literal = r#"sql "a \"b\" \u{e9}x""#;
+        let at = |value_at| {
+            let span = string_value_span(literal, value_at);
+            &literal[span.start..span.end]
+        };
+        assert_eq!(at(0), "a");
+        assert_eq!(at(2), "\\\"");
+        assert_eq!(at(3), "b");
+        assert_eq!(at(6), "\\u{e9}");
+        assert_eq!(at(8), "x");
+        assert_eq!(at(9), "\"");
+    }
 
     /// A large file parsed in parts gives the tree a single pass gives.
     #[test]

@@ -39,52 +39,99 @@ pub fn scan(text: &str) -> Result<Vec<Comment>, ScanError> {
 
 /// Scans `text` for comments and for the places items start.
 pub fn scan_all(text: &str) -> Result<Scanned, ScanError> {
-    let bytes = text.as_bytes();
     let mut comments = Vec::new();
     let mut item_starts = Vec::new();
     let mut depth = 0usize;
-    let mut i = 0;
+    let mut refused = None;
+    let walked = walk(text, 0, text.len(), &mut |event| match event {
+        Event::Comment(start, end) => comments.push(comment(text, start, end)),
+        Event::Open(i) => {
+            depth += 1;
+            if depth > MAX_NESTING && refused.is_none() {
+                refused = Some(ScanError::TooDeep(Span::new(i, i + 1)));
+            }
+        }
+        Event::Close(_) => depth = depth.saturating_sub(1),
+        Event::LineStart(i) => {
+            if depth == 0 && super::starts_item(&text[i..]) {
+                item_starts.push(i);
+            }
+        }
+    });
+    // Nesting too deep comes first, as it is found first.
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    walked?;
+    Ok(Scanned {
+        comments,
+        item_starts,
+    })
+}
+
+/// The `{` between `from` and `to` that are still open at `to`, innermost
+/// last: where a block that is never closed begins.
+pub fn unclosed_braces(text: &str, from: usize, to: usize) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut open = Vec::new();
+    let _ = walk(text, from, to, &mut |event| match event {
+        Event::Open(i) if bytes[i] == b'{' => open.push(i),
+        Event::Close(i) if bytes[i] == b'}' => {
+            open.pop();
+        }
+        _ => {}
+    });
+    open
+}
+
+/// What the pre-pass sees, outside strings, quoted names and comments.
+enum Event {
+    Comment(usize, usize),
+    /// `(`, `[` or `{` at this byte.
+    Open(usize),
+    /// `)`, `]` or `}` at this byte.
+    Close(usize),
+    /// A line begins at this byte.
+    LineStart(usize),
+}
+
+/// Walks `text[from..to]`, skipping strings and quoted identifiers.
+fn walk(text: &str, from: usize, to: usize, seen: &mut dyn FnMut(Event)) -> Result<(), ScanError> {
+    let bytes = &text.as_bytes()[..to];
+    let mut i = from;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => i = skip_string(bytes, i + 1),
             b'`' => i = skip_quoted_ident(bytes, i + 1),
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                comments.push(comment(text, i, end));
+                let end = text[i..to].find('\n').map_or(to, |n| i + n);
+                seen(Event::Comment(i, end));
                 i = end;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let Some(close) = text[i + 2..].find("*/") else {
+                let Some(close) = text[i + 2..to].find("*/") else {
                     return Err(ScanError::UnterminatedComment(Span::new(i, i + 2)));
                 };
                 let end = i + 2 + close + 2;
-                comments.push(comment(text, i, end));
+                seen(Event::Comment(i, end));
                 i = end;
             }
             b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(ScanError::TooDeep(Span::new(i, i + 1)));
-                }
+                seen(Event::Open(i));
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                depth = depth.saturating_sub(1);
+                seen(Event::Close(i));
                 i += 1;
             }
             b'\n' => {
                 i += 1;
-                if depth == 0 && super::starts_item(&text[i..]) {
-                    item_starts.push(i);
-                }
+                seen(Event::LineStart(i));
             }
             _ => i += 1,
         }
     }
-    Ok(Scanned {
-        comments,
-        item_starts,
-    })
+    Ok(())
 }
 
 fn comment(text: &str, start: usize, end: usize) -> Comment {
