@@ -41,7 +41,7 @@ fn main() {
     let ir = veil::ir::lower(&model);
     let lower = t.elapsed();
     let t = Instant::now();
-    let compiled = veil::commands::compile_ir(&ir)
+    let compiled = veil::emit::compile_ir(&ir)
         .map_err(|d| d.len())
         .expect("compiles");
     let emit = t.elapsed();

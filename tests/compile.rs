@@ -8,8 +8,8 @@ use common::{Database, Rng, psql_available};
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
 use std::path::{Path, PathBuf};
-use veil::commands::{Compiled, compile_ir};
 use veil::diagnostic::{ErrorFormat, render_all};
+use veil::emit::{Compiled, compile_ir};
 use veil::model::Dialect;
 use veil::{ir, project};
 

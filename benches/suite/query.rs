@@ -95,7 +95,7 @@ fn measure(
     std::fs::write(dir.join("identities.yaml"), yaml).expect("writes identities");
     let project = veil::project::load(dir).expect("loads");
     let model = project.check().model.expect("checks");
-    let compiled = veil::commands::compile_ir(&veil::ir::lower(&model)).expect("compiles");
+    let compiled = veil::emit::compile_ir(&veil::ir::lower(&model)).expect("compiles");
     let started = Instant::now();
     for object in &compiled[0].objects {
         client

@@ -3,13 +3,11 @@
 
 use super::Outcome;
 use crate::diagnostic::Diagnostic;
-use crate::emit::{self, ProfileRows, SqlObject};
+use crate::emit::{Compiled, ProfileRows, SqlObject, compile_each};
 use crate::ir;
 use crate::model::Dialect;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 /// What `compile` writes or prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -18,137 +16,6 @@ pub enum Emit {
     Sql,
     /// The intermediate representation, as JSON on standard output.
     Ir,
-}
-
-/// The compiled SQL of one integration.
-#[derive(Debug, Clone)]
-pub struct Compiled {
-    pub integration: String,
-    pub dialect: Dialect,
-    pub objects: Vec<SqlObject>,
-}
-
-/// Compiles a checked project's IR to SQL objects, per integration.
-pub fn compile_ir(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    compile_each(project, ProfileRows::Render, &|_, _, object| object)
-}
-
-/// Compiles the objects a plan compares: all but the profile rows, which a
-/// plan compares row by row from the IR.
-pub fn compile_for_plan(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    compile_each(project, ProfileRows::Omit, &|_, _, object| object)
-}
-
-/// Compiles like [`compile_ir`], handing each object to
-/// `each(integration, position, object)` as soon as it is rendered and
-/// keeping what it gives back.
-fn compile_each(
-    project: &ir::Project,
-    rows: ProfileRows,
-    each: &(dyn Fn(usize, usize, SqlObject) -> SqlObject + Sync),
-) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    let diagnostics = limits(project);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
-    let rendered = ir::parallel_map(project.integrations.len(), |i| {
-        emit::render_integration(&project.integrations[i], rows, &|position, object| {
-            each(i, position, object)
-        })
-    });
-    let mut out = Vec::new();
-    let mut diagnostics = Vec::new();
-    for (integration, rendered) in project.integrations.iter().zip(rendered) {
-        match rendered {
-            Ok(objects) => out.push(Compiled {
-                integration: integration.name.clone(),
-                dialect: integration.dialect,
-                objects,
-            }),
-            Err(error) => diagnostics.push(
-                Diagnostic::error("compile::internal", error.to_string()).help(
-                    "this is a bug in veil; please report it with the policy that triggers it",
-                ),
-            ),
-        }
-    }
-    if diagnostics.is_empty() {
-        Ok(out)
-    } else {
-        Err(diagnostics)
-    }
-}
-
-/// Sizes the database would refuse: Redshift profile columns hold at most
-/// 65,535 bytes, and a name in a profile side table at most 1,024.
-fn limits(project: &ir::Project) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
-    for integration in &project.integrations {
-        if integration.dialect != Dialect::Redshift {
-            continue;
-        }
-        // A list's size as JSON and its longest name.
-        let measure = |values: &[String]| {
-            (
-                serde_json::to_string(values).map_or(0, |s| s.len()),
-                values.iter().map(String::len).max().unwrap_or(0),
-            )
-        };
-        // Users alike share one list of valid tables: measured once.
-        let mut shared: HashMap<*const [String], (usize, usize)> = HashMap::new();
-        for p in &integration.profiles {
-            let tables = *shared
-                .entry(Arc::as_ptr(&p.valid_tables))
-                .or_insert_with(|| measure(&p.valid_tables));
-            let lists = [
-                ("groups", measure(&p.groups)),
-                ("projects", measure(&p.projects)),
-                ("purposes", measure(&p.purposes)),
-                ("valid_tables", tables),
-            ];
-            for (field, (bytes, longest)) in lists {
-                if bytes > 65535 {
-                    diagnostics.push(too_large(&p.user, field, bytes, 65535, &integration.name));
-                }
-                if longest > 1024 {
-                    diagnostics.push(too_large(&p.user, field, longest, 1024, &integration.name));
-                }
-            }
-            let pairs: Vec<(&String, &String)> = p
-                .attributes
-                .iter()
-                .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v)))
-                .collect();
-            let bytes = serde_json::to_string(&pairs).map_or(0, |s| s.len());
-            if bytes > 65535 {
-                diagnostics.push(too_large(
-                    &p.user,
-                    "attributes",
-                    bytes,
-                    65535,
-                    &integration.name,
-                ));
-            }
-            if let Some((k, v)) = pairs.iter().find(|(k, v)| k.len() > 1024 || v.len() > 1024) {
-                diagnostics.push(too_large(
-                    &p.user,
-                    "attributes",
-                    k.len().max(v.len()),
-                    1024,
-                    &integration.name,
-                ));
-            }
-        }
-    }
-    diagnostics
-}
-
-fn too_large(user: &str, field: &str, bytes: usize, limit: usize, integration: &str) -> Diagnostic {
-    Diagnostic::error(
-        "compile::profile_too_large",
-        format!("the `{field}` of user `{user}` needs {bytes} bytes in integration `{integration}`, more than {limit}"),
-    )
-    .help("a profile value that does not fit is refused rather than cut; shorten the names or split the lists")
 }
 
 pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
@@ -388,52 +255,6 @@ mod tests {
             sql: format!("CREATE SCHEMA {name};\n"),
             columns: None,
         }
-    }
-
-    fn profile(user: &str, groups: Vec<String>, valid_tables: Vec<String>) -> ir::Profile {
-        ir::Profile {
-            user: user.into(),
-            groups,
-            attributes: Default::default(),
-            projects: vec![],
-            current_project: None,
-            purposes: vec![],
-            valid_tables: valid_tables.into(),
-        }
-    }
-
-    #[test]
-    fn redshift_profiles_that_would_not_fit_are_refused() {
-        let tables: Vec<String> = (0..5_000)
-            .map(|i| format!("schema_{i}.table_{i}"))
-            .collect();
-        let profiles = vec![
-            profile("fits", vec!["g".into()], vec!["s.t".into()]),
-            profile("many", vec![], tables.clone()),
-            profile("long", vec!["g".repeat(1025)], vec![]),
-        ];
-        let project = ir::Project {
-            integrations: vec![ir::Integration::for_test(
-                "w",
-                Dialect::Redshift,
-                profiles.clone(),
-            )],
-        };
-        let found: Vec<String> = limits(&project).iter().map(|d| d.message.clone()).collect();
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found[0].contains("`valid_tables` of user `many`"),
-            "{found:?}"
-        );
-        assert!(
-            found[1].contains("`groups` of user `long` needs 1025 bytes"),
-            "{found:?}"
-        );
-        // PostgreSQL columns are text: no limit.
-        let project = ir::Project {
-            integrations: vec![ir::Integration::for_test("p", Dialect::Postgres, profiles)],
-        };
-        assert!(limits(&project).is_empty());
     }
 
     #[test]

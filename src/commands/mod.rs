@@ -15,7 +15,7 @@ use crate::project;
 pub use apply::{
     ApplyOptions, SavedPlan, apply, load as load_saved_plan, parse_timeout, prepare_all,
 };
-pub use compile::{Compiled, Emit, compile, compile_for_plan, compile_ir, file_safe};
+pub use compile::{Emit, compile, file_safe};
 pub use explain::explain;
 pub use fmt::fmt;
 pub use init::init;

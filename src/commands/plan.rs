@@ -1,11 +1,12 @@
 //! `veil plan`: what apply would change, per integration.
 
-use super::{Compiled, Outcome, ProjectSource, compile_for_plan, load_checked, load_checked_from};
+use super::{Outcome, ProjectSource, load_checked, load_checked_from};
 use crate::ast::{Method, Operand, Predicate};
 use crate::catalog;
 use crate::cli::OutputFormat;
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
+use crate::emit::{Compiled, compile_for_plan};
 use crate::ir;
 use crate::live;
 use crate::model::Model;

@@ -4,8 +4,11 @@
 //! compiled into the binary. Templates may print only values the emitter
 //! has quoted: printing any other string is an error.
 
+mod driver;
 mod expr;
 pub mod quote;
+
+pub use driver::{Compiled, compile_each, compile_for_plan, compile_ir};
 
 use crate::ast::GranteeKind;
 use crate::hash::FastMap;

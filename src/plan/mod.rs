@@ -5,7 +5,7 @@
 pub mod recover;
 pub mod render;
 
-use crate::commands::Compiled;
+use crate::emit::Compiled;
 use crate::ir::Profile;
 use crate::model::Dialect;
 use serde::Serialize;

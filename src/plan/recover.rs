@@ -16,7 +16,7 @@
 
 use super::{Action, Change, ProfileChange, diff_profiles, unified};
 use crate::catalog::{self, CatalogObject, ObjectKey};
-use crate::commands::Compiled;
+use crate::emit::Compiled;
 use crate::emit::SqlObject;
 use crate::ir::{Profile, Schemas};
 use std::collections::{BTreeMap, HashSet};
