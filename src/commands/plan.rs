@@ -1,8 +1,6 @@
 //! `veil plan`: what apply would change, per integration.
 
 use super::{Outcome, ProjectSource, load_checked, load_checked_from};
-use crate::ast::{Method, Operand, Predicate};
-use crate::catalog;
 use crate::cli::OutputFormat;
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
@@ -10,8 +8,10 @@ use crate::emit::{Compiled, compile_for_plan};
 use crate::ir;
 use crate::live;
 use crate::model::Model;
-use crate::plan::{self, Deployed, EscapeHatch, IntegrationPlan, Plan, render};
-use crate::project;
+use crate::plan::checks::online_checks;
+use crate::plan::recover::plan_recovery;
+use crate::plan::sources::{deployed_model, empty_model, escape_hatches};
+use crate::plan::{self, Deployed, IntegrationPlan, Plan, render};
 use std::path::Path;
 
 /// Options of `veil plan`.
@@ -248,44 +248,6 @@ fn unknown_integration(model: &Model, only: &[String]) -> Option<Diagnostic> {
     )
 }
 
-/// The policies the database enforces, from the files recorded at the last
-/// apply (an empty project before the first).
-fn deployed_model(state: &db::State) -> Result<Model, String> {
-    if !state.initialized {
-        return Ok(empty_model());
-    }
-    let identities = state
-        .policy_files
-        .iter()
-        .find(|(path, _)| path.ends_with(project::IDENTITIES))
-        .map(|(_, text)| text.as_str());
-    let policies: Vec<(String, String)> = state
-        .policy_files
-        .iter()
-        .filter(|(path, _)| path.ends_with(".veil"))
-        .cloned()
-        .collect();
-    let unavailable = "access impact unavailable: the policies recorded at the last apply do not load with this veil";
-    let Some(identities) = identities else {
-        return Err(unavailable.into());
-    };
-    let project =
-        project::load_texts(&policies, identities).map_err(|_| unavailable.to_string())?;
-    project.check().model.ok_or_else(|| unavailable.to_string())
-}
-
-/// A project with nothing in it: what an empty deployment enforces.
-fn empty_model() -> Model {
-    Model {
-        integrations: Vec::new(),
-        sources: Vec::new(),
-        access: Vec::new(),
-        masks: Vec::new(),
-        filters: Vec::new(),
-        directory: Default::default(),
-    }
-}
-
 fn render_plan(plan: &Plan, options: &PlanOptions<'_>) -> String {
     match options.format {
         OutputFormat::Text | OutputFormat::Sql => render::text(plan, options.color),
@@ -376,7 +338,8 @@ pub fn plan_online(
                 let mut plan = integration_plan(&built, compiled, lowered, &state.deployed);
                 plan.warnings = warnings;
                 if recover
-                    && let Err(d) = plan_recovery(compiled, lowered, &state, &conn, &mut plan)
+                    && let Err(d) =
+                        plan_recovery(compiled, lowered, &state, &conn.current_user, &mut plan)
                 {
                     errors.push(d);
                 }
@@ -444,50 +407,6 @@ pub fn plan_online(
     })
 }
 
-/// Turns `plan` into a recovery of lost state (`plan::recover`), or says
-/// there is nothing to recover.
-fn plan_recovery(
-    compiled: &Compiled,
-    lowered: &ir::Integration,
-    state: &db::State,
-    conn: &Db,
-    plan: &mut IntegrationPlan,
-) -> Result<(), Diagnostic> {
-    let recorded: Vec<(String, String)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.clone(), o.name.clone()))
-        .collect();
-    let found = plan::recover::Found {
-        existing: &state.existing,
-        catalog: &state.catalog,
-        recorded: &recorded,
-    };
-    if plan::recover::unrecorded(compiled, &lowered.schemas, &found).is_empty() {
-        return Err(Diagnostic::error(
-            "plan::nothing_to_recover",
-            format!(
-                "integration `{}` has nothing to recover: every object of veil's there is in its record, or veil's own tables are not there",
-                plan.name
-            ),
-        )
-        .help("plan without `--recover`"));
-    }
-    let recovery = plan::recover::recovery(
-        compiled,
-        &lowered.schemas,
-        &lowered.profiles,
-        &found,
-        &conn.current_user,
-    );
-    plan.changes = recovery.changes;
-    plan.profile = recovery.profile;
-    plan.warnings.extend(recovery.warnings);
-    plan.recovery = true;
-    Ok(())
-}
-
 /// What a plan reads from one integration's database.
 type LiveRead = (Db, db::State, (Vec<Diagnostic>, Vec<String>));
 
@@ -521,327 +440,6 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
     Ok((conn, state, checks))
 }
 
-/// What only a database can tell: objects veil would create that exist
-/// already (veil never adopts them), and views changed or dropped by hand
-/// (drift, which apply repairs).
-fn online_checks(
-    compiled: &Compiled,
-    schemas: &ir::Schemas,
-    state: &db::State,
-    connected_as: &str,
-    plan: &mut IntegrationPlan,
-) -> Result<(), Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    if let Some(occupied) = occupied(compiled, state, &plan.name) {
-        return Err(occupied);
-    }
-    if (!state.initialized || state.deployed.objects.is_empty())
-        && !plan.recovery
-        && let Some(lost) = lost_state(compiled, schemas, state, &plan.name)
-    {
-        return Err(vec![lost]);
-    }
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| c.action == plan::Action::Create && !plan.recovery)
-    {
-        // (`key` is the bootstrap INSERT, not a catalog object.)
-        if state
-            .existing
-            .iter()
-            .any(|(k, n)| *k == change.kind && *n == change.object)
-        {
-            errors.push(
-                Diagnostic::error(
-                    "plan::not_ours",
-                    format!(
-                        "{} `{}` exists in integration `{}` but veil did not create it",
-                        change.kind, change.object, plan.name
-                    ),
-                )
-                .help(if state.initialized {
-                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas. If veil made it and its record of it was lost, `veil plan --recover` shows how veil would take it back"
-                } else {
-                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas"
-                }),
-            );
-        }
-    }
-    drift(compiled, state, connected_as, plan);
-    // A view veil drops (or drops to create again) that other views read:
-    // the drop would fail in the middle of the apply. Said now instead.
-    let managed: std::collections::HashSet<&str> = compiled
-        .objects
-        .iter()
-        .map(|o| o.name.as_str())
-        .chain(state.deployed.objects.iter().map(|o| o.name.as_str()))
-        .collect();
-    for change in plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, plan::Action::Drop | plan::Action::Recreate))
-    {
-        let readers: Vec<&str> = state
-            .dependents
-            .get(&change.object)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .filter(|d| !managed.contains(d))
-            .collect();
-        if !readers.is_empty() {
-            errors.push(
-                Diagnostic::error(
-                    "plan::dependent_views",
-                    format!(
-                        "{} {} `{}` of integration `{}` is read by {}, which veil did not create: dropping it would fail",
-                        change.action.word(),
-                        change.kind,
-                        change.object,
-                        plan.name,
-                        readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .help("drop those views first (and create them again after the apply), or have them read the table another way; nothing was changed"),
-            );
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
-}
-
-/// Relations of another kind where veil keeps a view or a table (a table
-/// made in a view's place): refused with the statements that clear the
-/// way, since veil never drops what it did not create.
-fn occupied(compiled: &Compiled, state: &db::State, integration: &str) -> Option<Vec<Diagnostic>> {
-    let existing: std::collections::HashSet<(&str, &str)> = state
-        .existing
-        .iter()
-        .map(|(k, n)| (k.as_str(), n.as_str()))
-        .collect();
-    let found: Vec<Diagnostic> = compiled
-        .objects
-        .iter()
-        .filter_map(|o| {
-            let other = match o.kind {
-                "view" => "table",
-                "table" => "view",
-                _ => return None,
-            };
-            if !existing.contains(&(other, o.name.as_str())) {
-                return None;
-            }
-            let name = crate::emit::quote::qualified_name(&o.name);
-            let statement = other.to_ascii_uppercase();
-            Some(
-                Diagnostic::error(
-                    "plan::occupied",
-                    format!(
-                        "`{}` in integration `{integration}` is a {other}, where veil keeps a {}: nothing can be applied while it is there",
-                        o.name, o.kind
-                    ),
-                )
-                .help(format!(
-                    "veil never drops what it did not create. Keep it elsewhere (`ALTER {statement} {name} RENAME TO …` or `ALTER {statement} {name} SET SCHEMA …`) or drop it (`DROP {statement} {name};`), then plan again"
-                )),
-            )
-        })
-        .collect();
-    (!found.is_empty()).then_some(found)
-}
-
-/// veil's tables are there but its state table is not: the record of what
-/// veil applied is lost. Said once, with the way back, instead of an error
-/// for every object veil would create.
-fn lost_state(
-    compiled: &Compiled,
-    schemas: &ir::Schemas,
-    state: &db::State,
-    integration: &str,
-) -> Option<Diagnostic> {
-    let recorded: Vec<(String, String)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.clone(), o.name.clone()))
-        .collect();
-    let found = plan::recover::Found {
-        existing: &state.existing,
-        catalog: &state.catalog,
-        recorded: &recorded,
-    };
-    let found = plan::recover::unrecorded(compiled, schemas, &found);
-    if found.is_empty() {
-        return None;
-    }
-    let system = &schemas.system;
-    Some(
-        Diagnostic::error(
-            "plan::lost_state",
-            format!(
-                "integration `{integration}`: veil's record of what it applied (`{system}.state`) is {}, while {} of the objects it applies are there ({}{})",
-                if state.initialized { "empty" } else { "missing" },
-                found.len(),
-                found.iter().take(3).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                if found.len() > 3 { ", …" } else { "" }
-            ),
-        )
-        .help(format!(
-            "`veil plan --recover` shows a recovery and `veil apply --recover` carries it out: veil's views, tables and routines are made again from the policies, every grant on what it keeps is reset, and the hashing key is kept, so hashed values do not change. Do not drop `{system}`: it holds the hashing key, and a new key changes every hashed value"
-        )),
-    )
-}
-
-/// Drift: what changed by hand in what decides who sees what. Every object
-/// veil applied against what the catalog said of it right after the apply
-/// (dropped, redefined, options, owner, grants, routines added beside it),
-/// the hashing key, and every user's side-table rows against their profile
-/// row. Each is repaired by the plan (an object veil did not create is only
-/// reported: veil never drops what it did not make).
-fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut IntegrationPlan) {
-    let dialect = compiled.dialect;
-    let planned: std::collections::HashMap<(&str, &str), &crate::emit::SqlObject> = compiled
-        .objects
-        .iter()
-        .map(|o| ((o.kind, o.name.as_str()), o))
-        .collect();
-    let has_change = |plan: &IntegrationPlan, kind: &str, name: &str| {
-        plan.changes
-            .iter()
-            .any(|c| c.kind == kind && c.object == name)
-    };
-    for ((kind, name), recorded) in &state.recorded_catalog {
-        let now = state.catalog.get(&(kind.clone(), name.clone()));
-        let detail = match now {
-            None if kind == "key" => vec!["the hash key's table is gone".to_string()],
-            None => vec!["dropped by hand".to_string()],
-            Some(now) if kind == "key" => catalog::key_differences(recorded, now),
-            Some(now) => catalog::differences(recorded, now),
-        };
-        if detail.is_empty() {
-            continue;
-        }
-        plan.drift.push(plan::Drift {
-            kind: kind.clone(),
-            object: name.clone(),
-            detail: detail.join("; "),
-        });
-        let Some(object) = planned.get(&(kind.as_str(), name.as_str())) else {
-            continue;
-        };
-        if has_change(plan, kind, name) {
-            continue;
-        }
-        let (action, sql) = match (kind.as_str(), now) {
-            ("view", None) => (plan::Action::Create, object.sql.clone()),
-            ("view", Some(_)) => (plan::Action::Recreate, object.sql.clone()),
-            ("key", _) => (plan::Action::Replace, object.sql.clone()),
-            (_, None) => (plan::Action::Create, object.sql.clone()),
-            (_, Some(now)) => (
-                plan::Action::Replace,
-                catalog::repair_sql(
-                    kind,
-                    name,
-                    recorded,
-                    now,
-                    &object.sql,
-                    connected_as,
-                    dialect,
-                ),
-            ),
-        };
-        plan.changes.push(plan::Change {
-            action,
-            kind: kind.clone(),
-            object: name.clone(),
-            reason: Some(format!("repairs drift: {}", detail.join("; "))),
-            diff: plan::unified("", &sql),
-            sql,
-        });
-    }
-    // Objects in veil's schemas that veil did not create: reported, never
-    // touched (one veil is about to create is an error already).
-    let applied: std::collections::HashSet<(&str, &str)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.as_str(), o.name.as_str()))
-        .collect();
-    for (kind, name) in state.catalog.keys() {
-        if kind == "key" || applied.contains(&(kind.as_str(), name.as_str())) {
-            continue;
-        }
-        if has_change(plan, kind, name) {
-            continue;
-        }
-        plan.drift.push(plan::Drift {
-            kind: kind.clone(),
-            object: name.clone(),
-            detail: "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
-        });
-    }
-    // Side-table rows against the deployed profile rows.
-    let expected = catalog::expected_digests(&state.deployed.profiles);
-    let deployed: std::collections::HashMap<&str, &ir::Profile> = state
-        .deployed
-        .profiles
-        .iter()
-        .map(|p| (p.user.as_str(), p))
-        .collect();
-    for (user, tables) in catalog::side_drift(&expected, &state.side_digests) {
-        let mut fields = Vec::new();
-        for table in &tables {
-            let found = state
-                .side_rows
-                .get(&(table.clone(), user.clone()))
-                .cloned()
-                .unwrap_or_default();
-            let wanted = deployed
-                .get(user.as_str())
-                .map(|p| catalog::side_rows_shown(p, table))
-                .unwrap_or_default();
-            let added: Vec<&str> = found
-                .iter()
-                .filter(|r| !wanted.contains(r))
-                .map(String::as_str)
-                .collect();
-            let removed: Vec<&str> = wanted
-                .iter()
-                .filter(|r| !found.contains(r))
-                .map(String::as_str)
-                .collect();
-            let words = catalog::added_removed(&added, &removed).unwrap_or_default();
-            plan.drift.push(plan::Drift {
-                kind: table.clone(),
-                object: user.clone(),
-                detail: format!("rows differ from the user's profile row: {words}"),
-            });
-            fields.push(plan::FieldChange {
-                field: table.clone(),
-                before: serde_json::json!(found),
-                after: serde_json::json!(wanted),
-            });
-        }
-        if plan.profile.iter().any(|p| p.user == user) {
-            continue;
-        }
-        let action = if deployed.contains_key(user.as_str()) {
-            plan::ProfileAction::Change
-        } else {
-            plan::ProfileAction::Remove
-        };
-        plan.profile.push(plan::ProfileChange {
-            user,
-            action,
-            fields,
-        });
-    }
-}
-
 fn integration_plan(
     built: &Built,
     compiled: &Compiled,
@@ -857,95 +455,7 @@ fn integration_plan(
         access_impact: Vec::new(),
         access_impact_known: true,
         warnings: Vec::new(),
-        escape_hatches: escape_hatches(built, &compiled.integration),
+        escape_hatches: escape_hatches(&built.model, &built.files, &compiled.integration),
         recovery: false,
-    }
-}
-
-/// Every `sql "…"` and `using none` that reaches a source of the integration.
-fn escape_hatches(built: &Built, integration: &str) -> Vec<EscapeHatch> {
-    let model = &built.model;
-    let Some(index) = model
-        .integrations
-        .iter()
-        .position(|i| i.name == integration)
-    else {
-        return Vec::new();
-    };
-    // The mask rules that reach a column of this integration.
-    let mut mask_here = vec![false; model.masks.len()];
-    for source in model.sources.iter().filter(|s| s.integration == index) {
-        for column in &source.columns {
-            for m in &column.masks {
-                mask_here[m.rule] = true;
-            }
-        }
-    }
-    let mut hatches = Vec::new();
-    for (r, rule) in model.masks.iter().enumerate() {
-        if !mask_here[r] {
-            continue;
-        }
-        let rule_at = built.files.cite(rule.loc);
-        if rule.method == Method::None {
-            hatches.push(EscapeHatch {
-                kind: "none".into(),
-                rule: rule_at.clone(),
-                text: "using none".into(),
-            });
-        }
-        if let Some(when) = &rule.when {
-            sql_texts(when, &mut |text| {
-                hatches.push(EscapeHatch {
-                    kind: "sql".into(),
-                    rule: rule_at.clone(),
-                    text: text.to_string(),
-                })
-            });
-        }
-    }
-    for filter in &model.filters {
-        if !filter
-            .sources
-            .iter()
-            .any(|&s| model.sources[s].integration == index)
-        {
-            continue;
-        }
-        if let crate::ast::FilterKind::Where(p) = &filter.kind {
-            let rule_at = built.files.cite(filter.loc);
-            sql_texts(p, &mut |text| {
-                hatches.push(EscapeHatch {
-                    kind: "sql".into(),
-                    rule: rule_at.clone(),
-                    text: text.to_string(),
-                })
-            });
-        }
-    }
-    hatches
-}
-
-/// Calls `found` with the text of every `sql "…"` in a predicate.
-fn sql_texts(p: &Predicate, found: &mut dyn FnMut(&str)) {
-    let operand = |o: &Operand, found: &mut dyn FnMut(&str)| match o {
-        Operand::Sql(text) => found(text),
-        Operand::Paren(inner) => sql_texts(inner, found),
-        _ => {}
-    };
-    match p {
-        Predicate::Or(parts) | Predicate::And(parts) => {
-            parts.iter().for_each(|p| sql_texts(p, found))
-        }
-        Predicate::Not(inner) => sql_texts(inner, found),
-        Predicate::Compare { left, right, .. } => {
-            operand(left, found);
-            operand(right, found);
-        }
-        Predicate::IsNull { operand: o, .. }
-        | Predicate::InList { operand: o, .. }
-        | Predicate::InUserGroups { operand: o, .. }
-        | Predicate::InUserAttribute { operand: o, .. }
-        | Predicate::Operand(o) => operand(o, found),
     }
 }

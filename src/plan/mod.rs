@@ -2,8 +2,10 @@
 //! replaced, recreated and dropped, and which profile rows change, in the
 //! order apply will run them.
 
+pub mod checks;
 pub mod recover;
 pub mod render;
+pub mod sources;
 
 use crate::emit::Compiled;
 use crate::ir::Profile;

@@ -14,11 +14,12 @@
 //!
 //! Pure: the catalog was read by the plan.
 
-use super::{Action, Change, ProfileChange, diff_profiles, unified};
+use super::{Action, Change, IntegrationPlan, ProfileChange, diff_profiles, unified};
 use crate::catalog::{self, CatalogObject, ObjectKey};
-use crate::emit::Compiled;
-use crate::emit::SqlObject;
-use crate::ir::{Profile, Schemas};
+use crate::db;
+use crate::diagnostic::Diagnostic;
+use crate::emit::{Compiled, SqlObject};
+use crate::ir::{self, Profile, Schemas};
 use std::collections::{BTreeMap, HashSet};
 
 /// What a recovery reads of the database.
@@ -185,4 +186,48 @@ pub fn recovery(
 
 fn is_routine(kind: &str) -> bool {
     matches!(kind, "function" | "procedure")
+}
+
+/// Turns `plan` into a recovery of lost state (`plan::recover`), or says
+/// there is nothing to recover.
+pub fn plan_recovery(
+    compiled: &Compiled,
+    lowered: &ir::Integration,
+    state: &db::State,
+    connected_as: &str,
+    plan: &mut IntegrationPlan,
+) -> Result<(), Diagnostic> {
+    let recorded: Vec<(String, String)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.clone(), o.name.clone()))
+        .collect();
+    let found = Found {
+        existing: &state.existing,
+        catalog: &state.catalog,
+        recorded: &recorded,
+    };
+    if unrecorded(compiled, &lowered.schemas, &found).is_empty() {
+        return Err(Diagnostic::error(
+            "plan::nothing_to_recover",
+            format!(
+                "integration `{}` has nothing to recover: every object of veil's there is in its record, or veil's own tables are not there",
+                plan.name
+            ),
+        )
+        .help("plan without `--recover`"));
+    }
+    let recovery = recovery(
+        compiled,
+        &lowered.schemas,
+        &lowered.profiles,
+        &found,
+        connected_as,
+    );
+    plan.changes = recovery.changes;
+    plan.profile = recovery.profile;
+    plan.warnings.extend(recovery.warnings);
+    plan.recovery = true;
+    Ok(())
 }

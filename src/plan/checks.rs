@@ -1,0 +1,332 @@
+//! What only a database can tell a plan: objects veil would create that
+//! exist already (veil never adopts them), a relation of another kind in a
+//! view's place, lost state, views others made that a drop would break,
+//! and drift (what changed by hand), which apply repairs.
+
+use super::IntegrationPlan;
+use crate::catalog;
+use crate::db;
+use crate::diagnostic::Diagnostic;
+use crate::emit::Compiled;
+use crate::ir;
+
+/// What only a database can tell: objects veil would create that exist
+/// already (veil never adopts them), and views changed or dropped by hand
+/// (drift, which apply repairs).
+pub fn online_checks(
+    compiled: &Compiled,
+    schemas: &ir::Schemas,
+    state: &db::State,
+    connected_as: &str,
+    plan: &mut IntegrationPlan,
+) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    if let Some(occupied) = occupied(compiled, state, &plan.name) {
+        return Err(occupied);
+    }
+    if (!state.initialized || state.deployed.objects.is_empty())
+        && !plan.recovery
+        && let Some(lost) = lost_state(compiled, schemas, state, &plan.name)
+    {
+        return Err(vec![lost]);
+    }
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == super::Action::Create && !plan.recovery)
+    {
+        // (`key` is the bootstrap INSERT, not a catalog object.)
+        if state
+            .existing
+            .iter()
+            .any(|(k, n)| *k == change.kind && *n == change.object)
+        {
+            errors.push(
+                Diagnostic::error(
+                    "plan::not_ours",
+                    format!(
+                        "{} `{}` exists in integration `{}` but veil did not create it",
+                        change.kind, change.object, plan.name
+                    ),
+                )
+                .help(if state.initialized {
+                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas. If veil made it and its record of it was lost, `veil plan --recover` shows how veil would take it back"
+                } else {
+                    "veil never adopts or overwrites what it did not create: drop or rename it, or choose other names for veil's schemas"
+                }),
+            );
+        }
+    }
+    drift(compiled, state, connected_as, plan);
+    // A view veil drops (or drops to create again) that other views read:
+    // the drop would fail in the middle of the apply. Said now instead.
+    let managed: std::collections::HashSet<&str> = compiled
+        .objects
+        .iter()
+        .map(|o| o.name.as_str())
+        .chain(state.deployed.objects.iter().map(|o| o.name.as_str()))
+        .collect();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, super::Action::Drop | super::Action::Recreate))
+    {
+        let readers: Vec<&str> = state
+            .dependents
+            .get(&change.object)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|d| !managed.contains(d))
+            .collect();
+        if !readers.is_empty() {
+            errors.push(
+                Diagnostic::error(
+                    "plan::dependent_views",
+                    format!(
+                        "{} {} `{}` of integration `{}` is read by {}, which veil did not create: dropping it would fail",
+                        change.action.word(),
+                        change.kind,
+                        change.object,
+                        plan.name,
+                        readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .help("drop those views first (and create them again after the apply), or have them read the table another way; nothing was changed"),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Relations of another kind where veil keeps a view or a table (a table
+/// made in a view's place): refused with the statements that clear the
+/// way, since veil never drops what it did not create.
+fn occupied(compiled: &Compiled, state: &db::State, integration: &str) -> Option<Vec<Diagnostic>> {
+    let existing: std::collections::HashSet<(&str, &str)> = state
+        .existing
+        .iter()
+        .map(|(k, n)| (k.as_str(), n.as_str()))
+        .collect();
+    let found: Vec<Diagnostic> = compiled
+        .objects
+        .iter()
+        .filter_map(|o| {
+            let other = match o.kind {
+                "view" => "table",
+                "table" => "view",
+                _ => return None,
+            };
+            if !existing.contains(&(other, o.name.as_str())) {
+                return None;
+            }
+            let name = crate::emit::quote::qualified_name(&o.name);
+            let statement = other.to_ascii_uppercase();
+            Some(
+                Diagnostic::error(
+                    "plan::occupied",
+                    format!(
+                        "`{}` in integration `{integration}` is a {other}, where veil keeps a {}: nothing can be applied while it is there",
+                        o.name, o.kind
+                    ),
+                )
+                .help(format!(
+                    "veil never drops what it did not create. Keep it elsewhere (`ALTER {statement} {name} RENAME TO …` or `ALTER {statement} {name} SET SCHEMA …`) or drop it (`DROP {statement} {name};`), then plan again"
+                )),
+            )
+        })
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
+/// veil's tables are there but its state table is not: the record of what
+/// veil applied is lost. Said once, with the way back, instead of an error
+/// for every object veil would create.
+fn lost_state(
+    compiled: &Compiled,
+    schemas: &ir::Schemas,
+    state: &db::State,
+    integration: &str,
+) -> Option<Diagnostic> {
+    let recorded: Vec<(String, String)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.clone(), o.name.clone()))
+        .collect();
+    let found = super::recover::Found {
+        existing: &state.existing,
+        catalog: &state.catalog,
+        recorded: &recorded,
+    };
+    let found = super::recover::unrecorded(compiled, schemas, &found);
+    if found.is_empty() {
+        return None;
+    }
+    let system = &schemas.system;
+    Some(
+        Diagnostic::error(
+            "plan::lost_state",
+            format!(
+                "integration `{integration}`: veil's record of what it applied (`{system}.state`) is {}, while {} of the objects it applies are there ({}{})",
+                if state.initialized { "empty" } else { "missing" },
+                found.len(),
+                found.iter().take(3).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                if found.len() > 3 { ", …" } else { "" }
+            ),
+        )
+        .help(format!(
+            "`veil plan --recover` shows a recovery and `veil apply --recover` carries it out: veil's views, tables and routines are made again from the policies, every grant on what it keeps is reset, and the hashing key is kept, so hashed values do not change. Do not drop `{system}`: it holds the hashing key, and a new key changes every hashed value"
+        )),
+    )
+}
+
+/// Drift: what changed by hand in what decides who sees what. Every object
+/// veil applied against what the catalog said of it right after the apply
+/// (dropped, redefined, options, owner, grants, routines added beside it),
+/// the hashing key, and every user's side-table rows against their profile
+/// row. Each is repaired by the plan (an object veil did not create is only
+/// reported: veil never drops what it did not make).
+fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut IntegrationPlan) {
+    let dialect = compiled.dialect;
+    let planned: std::collections::HashMap<(&str, &str), &crate::emit::SqlObject> = compiled
+        .objects
+        .iter()
+        .map(|o| ((o.kind, o.name.as_str()), o))
+        .collect();
+    let has_change = |plan: &IntegrationPlan, kind: &str, name: &str| {
+        plan.changes
+            .iter()
+            .any(|c| c.kind == kind && c.object == name)
+    };
+    for ((kind, name), recorded) in &state.recorded_catalog {
+        let now = state.catalog.get(&(kind.clone(), name.clone()));
+        let detail = match now {
+            None if kind == "key" => vec!["the hash key's table is gone".to_string()],
+            None => vec!["dropped by hand".to_string()],
+            Some(now) if kind == "key" => catalog::key_differences(recorded, now),
+            Some(now) => catalog::differences(recorded, now),
+        };
+        if detail.is_empty() {
+            continue;
+        }
+        plan.drift.push(super::Drift {
+            kind: kind.clone(),
+            object: name.clone(),
+            detail: detail.join("; "),
+        });
+        let Some(object) = planned.get(&(kind.as_str(), name.as_str())) else {
+            continue;
+        };
+        if has_change(plan, kind, name) {
+            continue;
+        }
+        let (action, sql) = match (kind.as_str(), now) {
+            ("view", None) => (super::Action::Create, object.sql.clone()),
+            ("view", Some(_)) => (super::Action::Recreate, object.sql.clone()),
+            ("key", _) => (super::Action::Replace, object.sql.clone()),
+            (_, None) => (super::Action::Create, object.sql.clone()),
+            (_, Some(now)) => (
+                super::Action::Replace,
+                catalog::repair_sql(
+                    kind,
+                    name,
+                    recorded,
+                    now,
+                    &object.sql,
+                    connected_as,
+                    dialect,
+                ),
+            ),
+        };
+        plan.changes.push(super::Change {
+            action,
+            kind: kind.clone(),
+            object: name.clone(),
+            reason: Some(format!("repairs drift: {}", detail.join("; "))),
+            diff: super::unified("", &sql),
+            sql,
+        });
+    }
+    // Objects in veil's schemas that veil did not create: reported, never
+    // touched (one veil is about to create is an error already).
+    let applied: std::collections::HashSet<(&str, &str)> = state
+        .deployed
+        .objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+        .collect();
+    for (kind, name) in state.catalog.keys() {
+        if kind == "key" || applied.contains(&(kind.as_str(), name.as_str())) {
+            continue;
+        }
+        if has_change(plan, kind, name) {
+            continue;
+        }
+        plan.drift.push(super::Drift {
+            kind: kind.clone(),
+            object: name.clone(),
+            detail: "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
+        });
+    }
+    // Side-table rows against the deployed profile rows.
+    let expected = catalog::expected_digests(&state.deployed.profiles);
+    let deployed: std::collections::HashMap<&str, &ir::Profile> = state
+        .deployed
+        .profiles
+        .iter()
+        .map(|p| (p.user.as_str(), p))
+        .collect();
+    for (user, tables) in catalog::side_drift(&expected, &state.side_digests) {
+        let mut fields = Vec::new();
+        for table in &tables {
+            let found = state
+                .side_rows
+                .get(&(table.clone(), user.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let wanted = deployed
+                .get(user.as_str())
+                .map(|p| catalog::side_rows_shown(p, table))
+                .unwrap_or_default();
+            let added: Vec<&str> = found
+                .iter()
+                .filter(|r| !wanted.contains(r))
+                .map(String::as_str)
+                .collect();
+            let removed: Vec<&str> = wanted
+                .iter()
+                .filter(|r| !found.contains(r))
+                .map(String::as_str)
+                .collect();
+            let words = catalog::added_removed(&added, &removed).unwrap_or_default();
+            plan.drift.push(super::Drift {
+                kind: table.clone(),
+                object: user.clone(),
+                detail: format!("rows differ from the user's profile row: {words}"),
+            });
+            fields.push(super::FieldChange {
+                field: table.clone(),
+                before: serde_json::json!(found),
+                after: serde_json::json!(wanted),
+            });
+        }
+        if plan.profile.iter().any(|p| p.user == user) {
+            continue;
+        }
+        let action = if deployed.contains_key(user.as_str()) {
+            super::ProfileAction::Change
+        } else {
+            super::ProfileAction::Remove
+        };
+        plan.profile.push(super::ProfileChange {
+            user,
+            action,
+            fields,
+        });
+    }
+}
