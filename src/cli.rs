@@ -1,9 +1,9 @@
 //! The command line: parses arguments, calls the library, prints, and maps
 //! the outcome to an exit code (0 success, 1 any error or refusal).
 
-use crate::commands::{self, Outcome};
+use crate::commands::{self, Outcome, OutputFormat};
 use crate::diagnostic::ErrorFormat;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,16 +28,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// The shape of command output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Markdown,
-    /// The apply script, as apply sends it (`veil plan` only).
-    Sql,
 }
 
 #[derive(Debug, Subcommand)]

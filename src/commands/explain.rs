@@ -2,7 +2,7 @@
 //! source, every user side by side. No database is needed.
 
 use super::Outcome;
-use crate::cli::OutputFormat;
+use super::OutputFormat;
 use crate::diagnostic::Diagnostic;
 use crate::explain::{self, SourceView, State};
 use serde::Serialize;

@@ -23,6 +23,16 @@ pub use plan::{PlanOptions, plan};
 use std::path::Path;
 pub use validate::validate;
 
+/// The shape of command output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+    /// The apply script, as apply sends it (`veil plan` only).
+    Sql,
+}
+
 /// What a command produced.
 #[derive(Debug, Default)]
 pub struct Outcome {

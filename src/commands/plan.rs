@@ -1,7 +1,7 @@
 //! `veil plan`: what apply would change, per integration.
 
+use super::OutputFormat;
 use super::{Outcome, ProjectSource, load_checked, load_checked_from};
-use crate::cli::OutputFormat;
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
 use crate::emit::{Compiled, compile_for_plan};

@@ -1,7 +1,7 @@
 //! `veil validate`: parse and check; exit 0 when there is no error.
 
 use super::Outcome;
-use crate::cli::OutputFormat;
+use super::OutputFormat;
 use crate::diagnostic::Severity;
 use crate::project;
 use std::path::Path;

@@ -270,53 +270,102 @@ fn hint(found: &str, expected: &[String]) -> String {
     "see docs/language.md for the syntax of this item".into()
 }
 
+/// The language's reserved words: the grammar's `keyword` rule, checked
+/// against it by a test.
+const RESERVED: [&str; 43] = [
+    "integration",
+    "everyone",
+    "approved",
+    "priority",
+    "matching",
+    "attribute",
+    "require",
+    "columns",
+    "percent",
+    "purpose",
+    "source",
+    "access",
+    "except",
+    "tagged",
+    "column",
+    "filter",
+    "sample",
+    "allow",
+    "using",
+    "where",
+    "group",
+    "newer",
+    "older",
+    "never",
+    "limit",
+    "false",
+    "mask",
+    "when",
+    "user",
+    "than",
+    "null",
+    "true",
+    "for",
+    "not",
+    "and",
+    "any",
+    "sql",
+    "or",
+    "on",
+    "in",
+    "is",
+    "by",
+    "to",
+];
+
 /// Whether `word` is one of the language's reserved words.
 pub fn is_reserved(word: &str) -> bool {
-    const RESERVED: [&str; 43] = [
-        "integration",
-        "everyone",
-        "approved",
-        "priority",
-        "matching",
-        "attribute",
-        "require",
-        "columns",
-        "percent",
-        "purpose",
-        "source",
-        "access",
-        "except",
-        "tagged",
-        "column",
-        "filter",
-        "sample",
-        "allow",
-        "using",
-        "where",
-        "group",
-        "newer",
-        "older",
-        "never",
-        "limit",
-        "false",
-        "mask",
-        "when",
-        "user",
-        "than",
-        "null",
-        "true",
-        "for",
-        "not",
-        "and",
-        "any",
-        "sql",
-        "or",
-        "on",
-        "in",
-        "is",
-        "by",
-        "to",
-    ];
     let lower = word.to_ascii_lowercase();
     RESERVED.contains(&lower.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_reserved;
+    use std::collections::BTreeSet;
+
+    /// The words of a pest rule's `^"…"` literals.
+    fn words(rule: &str) -> BTreeSet<String> {
+        rule.split("^\"")
+            .skip(1)
+            .filter_map(|w| w.split('"').next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The one list of reserved words is the grammar's: its `keyword` rule
+    /// and its `k_…` rules name exactly these words.
+    #[test]
+    fn the_reserved_words_are_the_grammars() {
+        let grammar = include_str!("../../grammar/veil.pest");
+        let keyword = grammar
+            .split("keyword = @{")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the grammar has a keyword rule");
+        let keyword = words(keyword);
+        let k_rules: BTreeSet<String> = grammar
+            .lines()
+            .filter(|l| l.starts_with("k_"))
+            .flat_map(words)
+            .collect();
+        assert_eq!(keyword, k_rules, "the keyword rule and the k_ rules differ");
+        for word in &keyword {
+            assert!(
+                is_reserved(word),
+                "`{word}` is reserved in the grammar only"
+            );
+            assert!(is_reserved(&word.to_ascii_uppercase()), "`{word}` folds");
+        }
+        assert_eq!(
+            super::RESERVED.len(),
+            keyword.len(),
+            "a word reserved here only"
+        );
+    }
 }
