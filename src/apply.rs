@@ -331,7 +331,7 @@ fn state_sql(
     let system = ident(&schemas.system);
     let lit = |s: &str| emit::quote::literal(s, dialect);
     let version = lit(env!("CARGO_PKG_VERSION"));
-    let clock = clock(dialect);
+    let clock = dialect.clock();
     let recorded: HashMap<(&str, &str), (usize, &crate::plan::DeployedObject)> = state
         .deployed
         .objects
@@ -412,14 +412,6 @@ fn state_sql(
         state.serial + 1
     ));
     (out, rewritten)
-}
-
-/// The statement time of the dialect.
-fn clock(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Redshift => "GETDATE()",
-        Dialect::Postgres => "CURRENT_TIMESTAMP",
-    }
 }
 
 /// The key insert as a hand run reads it: the key a psql variable.

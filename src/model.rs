@@ -27,6 +27,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The statement's time, as the dialect writes it (Redshift's
+    /// `CURRENT_TIMESTAMP` is a deprecated leader-node function).
+    pub fn clock(self) -> &'static str {
+        match self {
+            Dialect::Redshift => "GETDATE()",
+            Dialect::Postgres => "CURRENT_TIMESTAMP",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Redshift => "redshift",

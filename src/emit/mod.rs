@@ -619,10 +619,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
     let dialect = integration.dialect;
     let lit = |s: &str| literal(s, dialect);
     let json = |values: &[String]| lit(&serde_json::to_string(values).unwrap_or_default());
-    let now = match dialect {
-        Dialect::Redshift => "GETDATE()",
-        Dialect::Postgres => "CURRENT_TIMESTAMP",
-    };
+    let now = dialect.clock();
     let table = |name: &str| qualified(&[&integration.schemas.system, name]);
     let users: Vec<String> = profiles.iter().map(|p| lit(&p.user)).collect();
 
