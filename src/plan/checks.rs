@@ -152,17 +152,7 @@ fn lost_state(
     state: &db::State,
     integration: &str,
 ) -> Option<Diagnostic> {
-    let recorded: Vec<(String, String)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.clone(), o.name.clone()))
-        .collect();
-    let found = super::recover::Found {
-        existing: &state.existing,
-        catalog: &state.catalog,
-        recorded: &recorded,
-    };
+    let found = super::recover::Found::of(state);
     let found = super::recover::unrecorded(compiled, schemas, &found);
     if found.is_empty() {
         return None;

@@ -29,7 +29,23 @@ pub struct Found<'a> {
     /// What the catalog says of them.
     pub catalog: &'a BTreeMap<ObjectKey, CatalogObject>,
     /// The objects veil's state records (none when the state table is lost).
-    pub recorded: &'a [(String, String)],
+    pub recorded: Vec<(String, String)>,
+}
+
+impl<'a> Found<'a> {
+    /// What a plan read of veil's state.
+    pub fn of(state: &'a db::State) -> Found<'a> {
+        Found {
+            existing: &state.existing,
+            catalog: &state.catalog,
+            recorded: state
+                .deployed
+                .objects
+                .iter()
+                .map(|o| (o.kind.clone(), o.name.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// A recovery plan: its object changes, profile rows and warnings.
@@ -48,7 +64,7 @@ pub fn unrecorded<'c>(
     found: &Found<'_>,
 ) -> Vec<&'c str> {
     let existing = keys(found.existing);
-    let recorded = keys(found.recorded);
+    let recorded = keys(&found.recorded);
     let system = format!("{}.", schemas.system);
     let unrecorded: Vec<&SqlObject> = compiled
         .objects
@@ -197,17 +213,7 @@ pub fn plan_recovery(
     connected_as: &str,
     plan: &mut IntegrationPlan,
 ) -> Result<(), Diagnostic> {
-    let recorded: Vec<(String, String)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.clone(), o.name.clone()))
-        .collect();
-    let found = Found {
-        existing: &state.existing,
-        catalog: &state.catalog,
-        recorded: &recorded,
-    };
+    let found = Found::of(state);
     if unrecorded(compiled, &lowered.schemas, &found).is_empty() {
         return Err(Diagnostic::error(
             "plan::nothing_to_recover",
