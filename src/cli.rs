@@ -245,9 +245,5 @@ fn report(cli: &Cli, outcome: Outcome) -> ExitCode {
     let _ = stderr.write_all(rendered.as_bytes());
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(outcome.output.as_bytes());
-    match (outcome.success, outcome.exit_code) {
-        (true, Some(code)) => ExitCode::from(code),
-        (true, None) => ExitCode::SUCCESS,
-        (false, _) => ExitCode::from(1),
-    }
+    ExitCode::from(outcome.status.code())
 }

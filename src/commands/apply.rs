@@ -3,7 +3,7 @@
 //! of a project directory.
 
 use super::plan::{Online, plan_online};
-use super::{Outcome, ProjectSource};
+use super::{Outcome, ProjectSource, Status};
 use crate::apply::{self, Prepared};
 use crate::db;
 use crate::diagnostic::Diagnostic;
@@ -217,7 +217,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     if !prepared.iter().any(Prepared::has_changes) {
         outcome.output = shown;
         outcome.output.push_str("Nothing to apply.\n");
-        outcome.success = true;
+        outcome.status = Status::Succeeded;
         return outcome;
     }
     if !options.auto_approve {
@@ -319,7 +319,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     outcome
         .output
         .push_str(&format!("Applied: {}.\n", applied.join(", ")));
-    outcome.success = true;
+    outcome.status = Status::Succeeded;
     outcome
 }
 

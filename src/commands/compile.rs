@@ -1,7 +1,7 @@
 //! `veil compile`: the SQL of every integration, one file per object, in a
 //! fresh directory, byte for byte the same on every run.
 
-use super::Outcome;
+use super::{Outcome, Status};
 use crate::diagnostic::Diagnostic;
 use crate::emit::{Compiled, ProfileRows, SqlObject, compile_each};
 use crate::ir;
@@ -28,12 +28,11 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
         files,
         diagnostics: warnings,
         output: String::new(),
-        success: false,
-        exit_code: None,
+        status: Status::Failed,
     };
     if emit == Emit::Ir {
         outcome.output = serde_json::to_string_pretty(&ir).unwrap_or_default() + "\n";
-        outcome.success = true;
+        outcome.status = Status::Succeeded;
         return outcome;
     }
     let Some(out) = out else {
@@ -61,7 +60,7 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
                 "wrote {count} files for {integrations} integrations to {}\n",
                 out.display()
             );
-            outcome.success = true;
+            outcome.status = Status::Succeeded;
         }
         Err(mut found) => outcome.diagnostics.append(&mut found),
     }

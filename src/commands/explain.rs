@@ -1,8 +1,8 @@
 //! `veil explain`: what a user sees of each source, and why; or, for one
 //! source, every user side by side. No database is needed.
 
-use super::Outcome;
 use super::OutputFormat;
+use super::{Outcome, Status};
 use crate::diagnostic::Diagnostic;
 use crate::explain::{self, SourceView, State};
 use serde::Serialize;
@@ -84,8 +84,7 @@ pub fn explain(
         files,
         diagnostics: warnings,
         output,
-        success: true,
-        exit_code: None,
+        status: Status::Succeeded,
     }
 }
 

@@ -1,14 +1,14 @@
 //! `veil fmt`: rewrite policy files in the canonical layout, or with
 //! `--check` list those that are not.
 
-use super::Outcome;
+use super::{Outcome, Status};
 use crate::diagnostic::Files;
 use crate::{fmt as layout, project, syntax};
 use std::path::{Path, PathBuf};
 
 pub fn fmt(paths: &[PathBuf], check: bool) -> Outcome {
     let mut outcome = Outcome {
-        success: true,
+        status: Status::Succeeded,
         ..Outcome::default()
     };
     let mut targets = Vec::new();
@@ -37,10 +37,10 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> Outcome {
         }
     }
     if !outcome.diagnostics.is_empty() {
-        outcome.success = false;
+        outcome.status = Status::Failed;
     }
     if check && !changed.is_empty() {
-        outcome.success = false;
+        outcome.status = Status::Failed;
         outcome.output = changed
             .iter()
             .map(|p| format!("would reformat {p}\n"))

@@ -1,6 +1,6 @@
 //! `veil init`: writes a small working example project.
 
-use super::Outcome;
+use super::{Outcome, Status};
 use crate::diagnostic::Diagnostic;
 use std::path::Path;
 
@@ -46,7 +46,7 @@ pub fn init(dir: &Path) -> Outcome {
             dir.display(),
             dir.display()
         ),
-        success: true,
+        status: Status::Succeeded,
         ..Outcome::default()
     }
 }

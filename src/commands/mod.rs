@@ -42,10 +42,38 @@ pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
     /// The command's output, printed to standard output.
     pub output: String,
-    pub success: bool,
-    /// An exit code other than 0 or 1 (`plan --detailed-exitcode` gives 2
-    /// when there are changes).
-    pub exit_code: Option<u8>,
+    pub status: Status,
+}
+
+/// How a command ended, as its exit status tells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Status {
+    /// Exit 1: an error (usage errors included).
+    #[default]
+    Failed,
+    /// Exit 0.
+    Succeeded,
+    /// Exit 2: succeeded, and there are changes (`plan --detailed-exitcode`).
+    Changes,
+}
+
+impl Status {
+    pub fn of(success: bool) -> Status {
+        if success {
+            Status::Succeeded
+        } else {
+            Status::Failed
+        }
+    }
+
+    /// The process's exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Succeeded => 0,
+            Status::Failed => 1,
+            Status::Changes => 2,
+        }
+    }
 }
 
 /// A loaded and checked project: its files, model and warnings.
@@ -114,8 +142,7 @@ impl Outcome {
             files,
             diagnostics,
             output: String::new(),
-            success: false,
-            exit_code: None,
+            status: Status::Failed,
         }
     }
 }

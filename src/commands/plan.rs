@@ -1,7 +1,7 @@
 //! `veil plan`: what apply would change, per integration.
 
 use super::OutputFormat;
-use super::{Outcome, ProjectSource, load_checked, load_checked_from};
+use super::{Outcome, ProjectSource, Status, load_checked, load_checked_from};
 use crate::db::{self, Db};
 use crate::diagnostic::{Diagnostic, Files};
 use crate::emit::{Compiled, compile_for_plan};
@@ -111,8 +111,11 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
                     files: online.built.files,
                     diagnostics,
                     output,
-                    success,
-                    exit_code: (options.detailed_exitcode && changes).then_some(2),
+                    status: match (success, options.detailed_exitcode && changes) {
+                        (false, _) => Status::Failed,
+                        (true, true) => Status::Changes,
+                        (true, false) => Status::Succeeded,
+                    },
                 }
             }
             Err((files, diagnostics)) => Outcome::failed(files, diagnostics),
@@ -228,8 +231,10 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         files: planned.files,
         diagnostics,
         output,
-        success: true,
-        exit_code: (options.detailed_exitcode && changes).then_some(2),
+        status: match options.detailed_exitcode && changes {
+            true => Status::Changes,
+            false => Status::Succeeded,
+        },
     }
 }
 
@@ -282,7 +287,7 @@ fn saved_script(path: &Path, options: &PlanOptions<'_>) -> Outcome {
     match super::apply::load(path) {
         Ok(saved) => Outcome {
             output: scripts(&saved.prepared, options),
-            success: true,
+            status: Status::Succeeded,
             ..Outcome::default()
         },
         Err(d) => Outcome::failed(Files::default(), vec![d]),

@@ -1,7 +1,7 @@
 //! `veil validate`: parse and check; exit 0 when there is no error.
 
-use super::Outcome;
 use super::OutputFormat;
+use super::{Outcome, Status};
 use crate::diagnostic::Severity;
 use crate::project;
 use std::path::Path;
@@ -58,10 +58,9 @@ pub fn validate(dir: &Path, format: OutputFormat) -> Outcome {
         (None, _) => String::new(),
     };
     Outcome {
-        success: checked.model.is_some(),
+        status: Status::of(checked.model.is_some()),
         files: project.files,
         diagnostics: checked.diagnostics,
         output,
-        exit_code: None,
     }
 }
