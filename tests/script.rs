@@ -140,10 +140,18 @@ fn what_apply_sends_is_the_script() {
     }
 }
 
-#[test]
-fn the_script_runs_by_hand_on_both_dialects() {
-    for dialect in ["postgres", "redshift"] {
-        let db = Database::create("script_hand");
+/// A database of either dialect (Redshift's emulated) with the orders
+/// table, its analyst, and the project; scripts are run by hand.
+struct ByHand {
+    dialect: &'static str,
+    db: Database,
+    dir: Scratch,
+    env: Vec<(&'static str, String)>,
+}
+
+impl ByHand {
+    fn new(dialect: &'static str, tag: &str) -> ByHand {
+        let db = Database::create(tag);
         if dialect == "redshift" {
             emulate(&db);
         }
@@ -153,32 +161,65 @@ fn the_script_runs_by_hand_on_both_dialects() {
         )
         .expect("creates the table");
         db.role(&format!("ann_{}", db.name));
-        let dir = Scratch::new("script_hand");
+        let dir = Scratch::new(tag);
         project(dir.path(), &db, dialect, POLICY);
-        let path = dir.path().to_str().expect("utf-8");
-        let env = [("VEIL_SHOP_URL", url(&db))];
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        for round in 0..2 {
-            let script = ok(veil_with(&["plan", path, "--format", "sql"], &env)).stdout;
-            let run = if dialect == "redshift" {
-                run_script(&db, &script)
-            } else {
-                db.session_with_key("postgres", &script, &"ab".repeat(32))
-            };
-            assert!(run.ok, "{dialect} round {round}: {}", run.stderr);
-            let plan = veil_with(&["plan", path, "--detailed-exitcode"], &env);
-            assert_eq!(
-                plan.status, 0,
-                "{dialect}: after a hand run the deployment is as planned:\n{}{}",
-                plan.stdout, plan.stderr
-            );
+        let env = vec![("VEIL_SHOP_URL", url(&db))];
+        ByHand {
+            dialect,
+            db,
+            dir,
+            env,
         }
-        let rows = db
-            .query_as(
-                &format!("ann_{}", db.name),
-                "SELECT id, email, note FROM governed.orders",
-            )
-            .expect("ann reads");
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().expect("utf-8")
+    }
+
+    fn veil(&self, args: &[&str]) -> common::Run {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        veil_with(args, &env)
+    }
+
+    /// Prints the script of `veil ARGS` and runs it as a DBA would.
+    fn run_printed(&self, args: &[&str]) -> common::Session {
+        let script = ok(self.veil(args)).stdout;
+        if self.dialect == "redshift" {
+            run_script(&self.db, &script)
+        } else {
+            self.db
+                .session_with_key("postgres", &script, &"ab".repeat(32))
+        }
+    }
+
+    /// What the analyst reads of the orders.
+    fn ann_reads(&self, sql: &str) -> String {
+        self.db
+            .query_as(&format!("ann_{}", self.db.name), sql)
+            .expect("ann reads")
+    }
+
+    /// A plan after a hand run shows nothing left to do.
+    fn assert_as_planned(&self, after: &str) {
+        let plan = self.veil(&["plan", self.path(), "--detailed-exitcode"]);
+        assert_eq!(
+            plan.status, 0,
+            "{}: after {after} the deployment is as planned:\n{}{}",
+            self.dialect, plan.stdout, plan.stderr
+        );
+    }
+}
+
+#[test]
+fn the_script_runs_by_hand_on_both_dialects() {
+    for dialect in ["postgres", "redshift"] {
+        let hand = ByHand::new(dialect, "script_hand");
+        for round in 0..2 {
+            let run = hand.run_printed(&["plan", hand.path(), "--format", "sql"]);
+            assert!(run.ok, "{dialect} round {round}: {}", run.stderr);
+            hand.assert_as_planned("a hand run");
+        }
+        let rows = hand.ann_reads("SELECT id, email, note FROM governed.orders");
         let cells: Vec<&str> = rows.trim().split('|').collect();
         assert_eq!(cells[0], "1");
         assert_eq!(
@@ -283,50 +324,20 @@ fn the_redshift_profile_procedure_refuses_what_it_cannot_read() {
 #[test]
 fn a_recovery_runs_by_hand_on_both_dialects_and_keeps_the_key() {
     for dialect in ["postgres", "redshift"] {
-        let db = Database::create("script_recover");
-        if dialect == "redshift" {
-            emulate(&db);
-        }
-        db.psql(
-            "CREATE TABLE public.orders (id bigint, email varchar(100), note varchar(100));
-             INSERT INTO public.orders VALUES (1, 'ann@example.com', 'call 555');",
-        )
-        .expect("creates the table");
-        let ann = format!("ann_{}", db.name);
-        db.role(&ann);
-        let dir = Scratch::new("script_recover");
-        project(dir.path(), &db, dialect, POLICY);
-        let path = dir.path().to_str().expect("utf-8");
-        let env = [("VEIL_SHOP_URL", url(&db))];
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let run = |args: &[&str]| {
-            let script = ok(veil_with(args, &env)).stdout;
-            if dialect == "redshift" {
-                run_script(&db, &script)
-            } else {
-                db.session_with_key("postgres", &script, &"ab".repeat(32))
-            }
-        };
-        let first = run(&["plan", path, "--format", "sql"]);
+        let hand = ByHand::new(dialect, "script_recover");
+        let first = hand.run_printed(&["plan", hand.path(), "--format", "sql"]);
         assert!(first.ok, "{dialect}: {}", first.stderr);
-        let email = || {
-            db.query_as(&ann, "SELECT email FROM governed.orders")
-                .expect("ann reads")
-        };
+        let email = || hand.ann_reads("SELECT email FROM governed.orders");
         let before = email();
         assert_eq!(before.trim().len(), 64, "{dialect}: {before}");
-        db.psql("DROP TABLE immuta_system.state CASCADE")
+        hand.db
+            .psql("DROP TABLE immuta_system.state CASCADE")
             .expect("drops the state");
-        let lost = veil_with(&["plan", path], &env);
+        let lost = hand.veil(&["plan", hand.path()]);
         assert!(lost.stderr.contains("plan::lost_state"), "{}", lost.stderr);
-        let recovery = run(&["plan", path, "--recover", "--format", "sql"]);
+        let recovery = hand.run_printed(&["plan", hand.path(), "--recover", "--format", "sql"]);
         assert!(recovery.ok, "{dialect}: {}", recovery.stderr);
         assert_eq!(email(), before, "{dialect}: the key was kept");
-        let plan = veil_with(&["plan", path, "--detailed-exitcode"], &env);
-        assert_eq!(
-            plan.status, 0,
-            "{dialect}: after the recovery the deployment is as planned:\n{}{}",
-            plan.stdout, plan.stderr
-        );
+        hand.assert_as_planned("the recovery");
     }
 }
