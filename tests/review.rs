@@ -361,6 +361,11 @@ fn lost_state_is_diagnosed_and_recovered_keeping_the_key() {
     let saved = saved.to_str().expect("utf-8");
     let plan = ok(estate.veil(&["plan", estate.path(), "--recover", "--out", saved]));
     assert!(plan.stdout.contains("recovery"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("could have read or replaced the key"),
+        "the grant on the key is named: {}",
+        plan.stdout
+    );
     ok(estate.veil(&["apply", saved, "--auto-approve"]));
     assert_eq!(hashed(&estate.db), before, "the key was kept");
     let granted = estate

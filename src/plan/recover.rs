@@ -166,6 +166,20 @@ pub fn recovery(
                         now.signatures.iter().cloned().collect::<Vec<_>>().join(", ")
                     ));
                 }
+                // The key is kept, but nobody can say who read or wrote it
+                // while veil's record was gone: say who could have.
+                let key_table = format!("{}.hash_key", schemas.system);
+                if o.name == key_table && (now.owner != connected_as || !now.grants.is_empty()) {
+                    warnings.push(format!(
+                        "the hash key's table `{key_table}` is owned by {} and granted to {}: they could have read or replaced the key; to make a new one (every hashed value changes), delete its row and apply again",
+                        now.owner,
+                        if now.grants.is_empty() {
+                            "nobody else".to_string()
+                        } else {
+                            now.grants.iter().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ));
+                }
                 let sql =
                     catalog::repair_sql(kind, &o.name, now, now, &o.sql, connected_as, dialect);
                 let reason = match kind {
