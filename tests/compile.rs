@@ -82,6 +82,35 @@ fn compiled_sql_matches_reviewed_snapshots() {
     }
 }
 
+fn stage_settings(description: String) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("fixtures/snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(description);
+    settings
+}
+
+/// The stages before and after SQL: the IR of every project, as JSON, and
+/// its offline plan, as a reviewer reads it.
+#[test]
+fn ir_and_offline_plan_match_reviewed_snapshots() {
+    for dir in projects() {
+        let name = dir.file_name().expect("name").to_string_lossy().to_string();
+        let project = project::load(&dir).expect("loads");
+        let model = project.check().model.expect("checks");
+        let ir = serde_json::to_string_pretty(&ir::lower(&model)).expect("IR serialises");
+        let run = common::veil_with(&["plan", "--offline", &dir.to_string_lossy()], &[]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        stage_settings(format!("IR of {}", dir.display())).bind(|| {
+            insta::assert_snapshot!(format!("ir@{name}"), ir);
+        });
+        stage_settings(format!("offline plan of {}", dir.display())).bind(|| {
+            insta::assert_snapshot!(format!("plan@{name}"), run.stdout);
+        });
+    }
+}
+
 #[test]
 fn compiling_twice_gives_identical_output() {
     for dir in projects() {
