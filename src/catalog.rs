@@ -10,12 +10,10 @@ use crate::emit::quote::{ident, literal};
 use crate::ir::{Profile, Schemas};
 use crate::live::in_list;
 use crate::model::Dialect;
+use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// An object as `(kind, qualified name)`: `("view", "governed.orders")`.
-pub type ObjectKey = (String, String);
 
 /// What the catalog says about one object.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,10 +169,15 @@ pub fn catalog_sql(dialect: Dialect, schemas: &[String]) -> String {
 
 /// Gathers the catalog query's rows by object. Definitions are kept as a
 /// fingerprint (Redshift's view text is hashed here).
-pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectKey, CatalogObject> {
-    let mut objects: BTreeMap<ObjectKey, CatalogObject> = BTreeMap::new();
+pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectId, CatalogObject> {
+    let mut objects: BTreeMap<ObjectId, CatalogObject> = BTreeMap::new();
     for (kind, name, aspect, value) in rows {
-        let object = objects.entry((kind, name)).or_default();
+        // The catalog queries name only kinds veil creates.
+        let Some(kind) = ObjectKind::parse(&kind) else {
+            continue;
+        };
+        let id = ObjectId::new(kind, QualifiedName::parse(&name));
+        let object = objects.entry(id).or_default();
         match aspect.as_str() {
             "owner" => object.owner = value,
             "grant" => {
@@ -188,12 +191,12 @@ pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectKey
                 let hash = if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
                     value
                 } else {
-                    crate::db::checksum(&value)
+                    crate::state::checksum(&value)
                 };
                 object.definition = if object.definition.is_empty() {
                     hash
                 } else {
-                    crate::db::checksum(&format!("{}{hash}", object.definition))
+                    crate::state::checksum(&format!("{}{hash}", object.definition))
                 };
             }
             "signature" => {
@@ -496,26 +499,25 @@ pub fn side_rows_shown(profile: &Profile, table: &str) -> Vec<String> {
 /// veil grants), the owner set back to the account applying, and the
 /// object's statements run again.
 pub fn repair_sql(
-    kind: &str,
-    name: &str,
+    id: &ObjectId,
     recorded: &CatalogObject,
     now: &CatalogObject,
     object_sql: &str,
     owner: &str,
     dialect: Dialect,
 ) -> String {
-    let qualified = crate::emit::quote::qualified_name(name);
+    let qualified = crate::emit::quote::qualified_name(&id.name);
     let signature = recorded
         .signatures
         .iter()
         .next()
         .cloned()
         .unwrap_or_else(|| qualified.clone());
-    let target = match kind {
-        "schema" => format!("SCHEMA {}", ident(name)),
-        "table" => format!("TABLE {qualified}"),
-        "function" => format!("FUNCTION {signature}"),
-        "procedure" => format!("PROCEDURE {signature}"),
+    let target = match id.kind {
+        ObjectKind::Schema => format!("SCHEMA {qualified}"),
+        ObjectKind::Table => format!("TABLE {qualified}"),
+        ObjectKind::Function => format!("FUNCTION {signature}"),
+        ObjectKind::Procedure => format!("PROCEDURE {signature}"),
         _ => return object_sql.to_string(),
     };
     let mut sql = String::new();

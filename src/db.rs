@@ -3,15 +3,15 @@
 //! queries, and running statements. Every query plan and apply send is in
 //! this file.
 
-use crate::catalog::{self, CatalogObject, ObjectKey, RowDigest};
+use crate::catalog::{self, CatalogObject, RowDigest};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{Profile, Schemas};
 use crate::live;
 use crate::model::{Dialect, Integration};
-use crate::plan::{Deployed, DeployedObject};
+use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
+use crate::state::State;
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,43 +148,6 @@ impl Target {
             ),
         }
     }
-}
-
-/// What veil finds deployed in one database.
-#[derive(Debug, Clone, Default)]
-pub struct State {
-    /// veil's state table exists: veil has applied here before.
-    pub initialized: bool,
-    pub serial: i64,
-    pub deployed: Deployed,
-    /// What the catalog said of each object right after the last apply.
-    pub recorded_catalog: BTreeMap<ObjectKey, CatalogObject>,
-    /// What the catalog says of every object in veil's schemas now, the key
-    /// included.
-    pub catalog: BTreeMap<ObjectKey, CatalogObject>,
-    /// Per side table and user, a digest of the rows there now.
-    pub side_digests: BTreeMap<(String, String), RowDigest>,
-    /// The rows (as text) of side tables whose digest differs from what
-    /// the user's profile row implies, by (table, user).
-    pub side_rows: BTreeMap<(String, String), Vec<String>>,
-    /// Objects that exist in veil's schemas (or are veil's schemas).
-    pub existing: Vec<(String, String)>,
-    /// The state table records catalogs (a deployment by an earlier veil
-    /// lacks the column; apply adds it).
-    pub records_catalog: bool,
-    /// The project files recorded at the last apply (path, text).
-    pub policy_files: Vec<(String, String)>,
-    /// For each relation in veil's schemas, the views elsewhere (or not
-    /// veil's) that read it: dropping it would fail.
-    pub dependents: BTreeMap<String, Vec<String>>,
-}
-
-/// The hex SHA-256 of a text.
-pub fn checksum(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Why a connection failed: the server's own message (a database or role
@@ -431,63 +394,6 @@ impl Db {
     }
 }
 
-impl State {
-    /// A digest of everything the plan was made against: the serial, each
-    /// object veil applied, every profile row and side-table digest, and
-    /// what the catalog says of every object in veil's schemas. Apply
-    /// refuses a plan whose fingerprint moved.
-    pub fn fingerprint(&self) -> String {
-        let parts = self.fingerprints();
-        checksum(&serde_json::to_string(&parts).unwrap_or_default())
-    }
-
-    /// The fingerprint of each part of what a plan read, by what a person
-    /// would call it: a stale plan names the parts that moved.
-    pub fn fingerprints(&self) -> BTreeMap<String, String> {
-        let mut parts = BTreeMap::new();
-        let mut part = |name: &str, text: String| {
-            parts.insert(name.to_string(), checksum(&text));
-        };
-        part(
-            "the deployment serial",
-            format!("initialized={} serial={}", self.initialized, self.serial),
-        );
-        let mut text = String::new();
-        for o in &self.deployed.objects {
-            text.push_str(&format!("{} {} {}\n", o.kind, o.name, checksum(&o.sql)));
-        }
-        part("the objects veil applied", text);
-        let mut text = String::new();
-        for p in &self.deployed.profiles {
-            text.push_str(&serde_json::to_string(p).unwrap_or_default());
-            text.push('\n');
-        }
-        part("the profile rows", text);
-        part(
-            "the profile side-table rows",
-            serde_json::to_string(&self.side_digests.iter().collect::<Vec<_>>())
-                .unwrap_or_default(),
-        );
-        part(
-            "what the catalog says of veil's objects (owners, grants, options, definitions, the key)",
-            serde_json::to_string(&self.catalog.iter().collect::<Vec<_>>()).unwrap_or_default(),
-        );
-        part(
-            "the objects in veil's schemas",
-            serde_json::to_string(&self.existing).unwrap_or_default(),
-        );
-        parts
-    }
-
-    /// Whether a table of veil's system schema exists.
-    fn has_table(&self, schemas: &Schemas, table: &str) -> bool {
-        let name = format!("{}.{table}", schemas.system);
-        self.existing
-            .iter()
-            .any(|(k, n)| k == "table" && *n == name)
-    }
-}
-
 /// Reads veil's state and the catalog through any client (a connection or
 /// a transaction), in six queries.
 pub fn read_state(
@@ -508,10 +414,12 @@ pub fn read_state(
     let rows = query(&existing_objects_sql(schemas, dialect), &[])?;
     for row in &rows {
         let (kind, name): (String, String) = (row.get(0), row.get(1));
-        if kind == "column" {
-            state.records_catalog = true;
-        } else {
-            state.existing.push((kind, name));
+        match ObjectKind::parse(&kind) {
+            Some(kind) => state
+                .existing
+                .push(ObjectId::new(kind, QualifiedName::parse(&name))),
+            // The state table's `catalog_json` column.
+            None => state.records_catalog = true,
         }
     }
     state.initialized = state.has_table(schemas, "state");
@@ -545,14 +453,17 @@ pub fn read_state(
         let name: String = row.get(1);
         let columns: Option<String> = row.get(3);
         let catalog: Option<String> = row.get(4);
+        let Some(kind) = ObjectKind::parse(&kind) else {
+            // A row no veil writes: the plan sees the object as not
+            // applied, and creates or replaces it.
+            continue;
+        };
+        let id = ObjectId::new(kind, QualifiedName::parse(&name));
         if let Some(object) = catalog.and_then(|c| serde_json::from_str(&c).ok()) {
-            state
-                .recorded_catalog
-                .insert((kind.clone(), name.clone()), object);
+            state.recorded_catalog.insert(id.clone(), object);
         }
-        state.deployed.objects.push(DeployedObject {
-            kind,
-            name,
+        state.deployed.objects.push(Object {
+            id,
             sql: row.get(2),
             columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
         });
@@ -567,6 +478,7 @@ pub fn read_state(
             &[],
         )?;
         let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
+        // Keyed by the texts the state rows hold.
         for row in rows {
             texts
                 .entry((row.get(0), row.get(1), row.get(2)))
@@ -574,7 +486,8 @@ pub fn read_state(
                 .push_str(&row.get::<_, String>(3));
         }
         for object in &mut state.deployed.objects {
-            let key = |field: &str| (object.kind.clone(), object.name.clone(), field.to_string());
+            let (kind, name) = (object.kind().to_string(), object.name().to_string());
+            let key = |field: &str| (kind.clone(), name.clone(), field.to_string());
             if let Some(sql) = texts.remove(&key("sql")) {
                 object.sql = sql;
             }
@@ -710,8 +623,8 @@ pub fn read_catalog(
     schemas: &Schemas,
     dialect: Dialect,
     integration: &str,
-    existing: &[(String, String)],
-) -> Result<BTreeMap<ObjectKey, CatalogObject>, Diagnostic> {
+    existing: &[ObjectId],
+) -> Result<BTreeMap<ObjectId, CatalogObject>, Diagnostic> {
     let mut query = |sql: &str| {
         count_round_trip();
         let _waiting = waiting("reading the catalog");
@@ -728,14 +641,14 @@ pub fn read_catalog(
             r.get::<_, Option<String>>(3).unwrap_or_default(),
         )
     }));
-    let key = format!("{}.hash_key", schemas.system);
-    if existing.iter().any(|(k, n)| k == "table" && *n == key) {
+    let key = QualifiedName::new(&schemas.system, "hash_key");
+    if existing.contains(&ObjectId::new(ObjectKind::Table, key.clone())) {
         let rows = query(&catalog::key_sql(dialect, schemas))?;
         if let Some(row) = rows.first() {
             let count: String = row.get(0);
             let fingerprint: Option<String> = row.get(1);
             objects.insert(
-                ("key".into(), key),
+                ObjectId::new(ObjectKind::Key, key),
                 catalog::key_object(&count, &fingerprint.unwrap_or_default()),
             );
         }

@@ -18,48 +18,7 @@ pub struct Model {
     pub directory: Directory,
 }
 
-/// The SQL dialect of an integration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    Redshift,
-    Postgres,
-}
-
-impl Dialect {
-    /// The statement's time, as the dialect writes it (Redshift's
-    /// `CURRENT_TIMESTAMP` is a deprecated leader-node function).
-    pub fn clock(self) -> &'static str {
-        match self {
-            Dialect::Redshift => "GETDATE()",
-            Dialect::Postgres => "CURRENT_TIMESTAMP",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Redshift => "redshift",
-            Dialect::Postgres => "postgres",
-        }
-    }
-
-    /// The longest identifier the dialect accepts, in bytes.
-    pub fn max_name_bytes(self) -> usize {
-        match self {
-            Dialect::Redshift => 127,
-            Dialect::Postgres => 63,
-        }
-    }
-
-    /// The name the catalog stores for a table, column or schema name.
-    /// Redshift folds ASCII letters to lower case even inside quotes.
-    pub fn catalog_name(self, name: &str) -> String {
-        match self {
-            Dialect::Redshift => name.to_ascii_lowercase(),
-            Dialect::Postgres => name.to_string(),
-        }
-    }
-}
+pub use crate::dialect::Dialect;
 
 /// A database the project governs.
 #[derive(Debug, Clone, Serialize)]

@@ -211,3 +211,59 @@ impl Project {
         check::check(&self.files, &asts, (self.identities.0, &self.identities.1))
     }
 }
+
+/// A loaded and checked project: its files, model and warnings.
+pub type CheckedProject = (Files, crate::model::Model, Vec<Diagnostic>);
+
+/// Where a project comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ProjectSource<'a> {
+    /// A project directory.
+    Dir(&'a Path),
+    /// The files (path, text) a saved plan recorded, `identities.yaml`
+    /// among them.
+    Files(&'a [(String, String)]),
+}
+
+/// Loads and checks a project from a directory or recorded files; on
+/// errors, the files and every diagnostic.
+pub fn load_checked(source: ProjectSource<'_>) -> Result<CheckedProject, (Files, Vec<Diagnostic>)> {
+    let loaded = match source {
+        ProjectSource::Dir(dir) => load(dir),
+        ProjectSource::Files(files) => {
+            let (identities_path, identities) = files
+                .iter()
+                .find(|(path, _)| path.ends_with(IDENTITIES))
+                .map_or((IDENTITIES, ""), |(path, text)| {
+                    (path.as_str(), text.as_str())
+                });
+            let policies: Vec<(String, String)> = files
+                .iter()
+                .filter(|(path, _)| path.ends_with(".veil"))
+                .cloned()
+                .collect();
+            load_texts_at(&policies, identities_path, identities)
+        }
+    };
+    let project = loaded.map_err(|e| (e.files, e.diagnostics))?;
+    let checked = project.check();
+    let Project {
+        files,
+        policies,
+        identities,
+        ..
+    } = project;
+    // The syntax trees are done with once checked.
+    drop_aside((policies, identities));
+    match checked.model {
+        Some(model) => Ok((files, model, checked.diagnostics)),
+        None => Err((files, checked.diagnostics)),
+    }
+}
+
+/// Drops `value` on a thread of its own, for large values a command no
+/// longer needs: the command goes on (or the process exits) meanwhile.
+pub fn drop_aside<T: Send + 'static>(value: T) {
+    // If no thread can be started, the value is dropped here.
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
+}

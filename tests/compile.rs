@@ -54,7 +54,7 @@ fn listing(compiled: &Compiled) -> String {
         .objects
         .iter()
         .enumerate()
-        .map(|(i, o)| format!("-- ==== {:04} {} {}\n{}", i + 1, o.kind, o.name, o.sql))
+        .map(|(i, o)| format!("-- ==== {:04} {} {}\n{}", i + 1, o.kind(), o.name(), o.sql))
         .collect()
 }
 
@@ -143,25 +143,30 @@ fn every_redshift_statement_parses() {
             }
             for object in &compiled.objects {
                 let result = Parser::parse_sql(&dialect, &object.sql);
-                match UNPARSED.iter().find(|(kind, _)| *kind == object.kind) {
+                match UNPARSED
+                    .iter()
+                    .find(|(kind, _)| *kind == object.kind().as_str())
+                {
                     None => {
                         let statements = result.unwrap_or_else(|e| {
                             panic!(
                                 "{} {} does not parse: {e}\n{}",
-                                object.kind, object.name, object.sql
+                                object.kind(),
+                                object.name(),
+                                object.sql
                             )
                         });
                         parsed += statements.len();
                     }
-                    Some(_) if object.kind == "function" => {
+                    Some(_) if object.kind().as_str() == "function" => {
                         // The body is one SELECT; the grant after it parses too.
                         let body = object.sql.split("$$").nth(1).expect("a $$ body");
                         Parser::parse_sql(&dialect, body).unwrap_or_else(|e| {
-                            panic!("body of {} does not parse: {e}", object.name)
+                            panic!("body of {} does not parse: {e}", object.name())
                         });
                         let grant = object.sql.rsplit("$$ LANGUAGE sql;").next().expect("grant");
                         Parser::parse_sql(&dialect, grant).unwrap_or_else(|e| {
-                            panic!("grant of {} does not parse: {e}", object.name)
+                            panic!("grant of {} does not parse: {e}", object.name())
                         });
                         parsed += 2;
                     }
@@ -423,13 +428,13 @@ fn hostile_names_stay_inside_their_quoting() {
             for c in &compiled {
                 for object in &c.objects {
                     let tokens = tokenize(&object.sql, c.dialect)
-                        .unwrap_or_else(|e| panic!("{e} in {}:\n{}", object.name, object.sql));
+                        .unwrap_or_else(|e| panic!("{e} in {}:\n{}", object.name(), object.sql));
                     for token in tokens {
                         match token {
                             Token::Bare(text) => assert!(
                                 !text.contains("zq"),
                                 "a hostile name escaped its quoting in {}:\n{}",
-                                object.name,
+                                object.name(),
                                 object.sql
                             ),
                             Token::Quoted(value) => quoted.push(value),
@@ -462,7 +467,9 @@ fn run_files(db: &Database, compiled: &Compiled) {
         db.psql(&object.sql).unwrap_or_else(|e| {
             panic!(
                 "{} {} failed: {e}\n{}",
-                object.kind, object.name, object.sql
+                object.kind(),
+                object.name(),
+                object.sql
             )
         });
     }

@@ -2,25 +2,18 @@
 //! one transaction: a saved plan exactly as it was reviewed, or a fresh plan
 //! of a project directory.
 
-use super::plan::{Online, plan_online};
-use super::{Outcome, ProjectSource, Status};
-use crate::apply::{self, Prepared};
+use super::{Outcome, Status};
+use crate::apply;
 use crate::db;
 use crate::diagnostic::Diagnostic;
+use crate::plan::online::plan_online;
 use crate::plan::render;
-use serde::{Deserialize, Serialize};
+use crate::plan::saved::{load, same_plan};
+use crate::plan::script::Prepared;
+use crate::project::ProjectSource;
 use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
-
-/// A plan saved with `veil plan --out`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SavedPlan {
-    pub format_version: u32,
-    pub veil_version: String,
-    pub offline: bool,
-    pub prepared: Vec<Prepared>,
-}
 
 /// Options of `veil apply`.
 pub struct ApplyOptions<'a> {
@@ -53,84 +46,6 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::from_secs(value * 60)),
         _ => Err(format!("`{text}` is not a duration such as `30s` or `2m`")),
     }
-}
-
-/// Each planned integration, prepared for apply.
-pub fn prepare_all(online: &Online) -> Vec<Prepared> {
-    let built = &online.built;
-    online
-        .plan
-        .integrations
-        .iter()
-        .zip(&online.targets)
-        .map(|(plan, (_, state))| {
-            let index = built
-                .compiled
-                .iter()
-                .position(|c| c.integration == plan.name)
-                .unwrap_or_default();
-            apply::prepare(
-                &built.ir.integrations[index],
-                db::Target::of(&built.model.integrations[index]),
-                &built.compiled[index].objects,
-                plan,
-                state,
-                built
-                    .files
-                    .iter()
-                    .map(|(_, f)| (f.path.clone(), f.text.clone()))
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
-/// Writes a saved plan.
-pub fn save(path: &Path, saved: &SavedPlan) -> Result<(), Diagnostic> {
-    let text = serde_json::to_string(saved).unwrap_or_default();
-    std::fs::write(path, text).map_err(|e| {
-        Diagnostic::error(
-            "plan::write",
-            format!("cannot write `{}`: {e}", path.display()),
-        )
-        .help("check the path and its permissions")
-    })
-}
-
-/// Reads a saved plan, refusing one made by another veil or plan format.
-pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error(
-            "apply::read",
-            format!("cannot read `{}`: {e}", path.display()),
-        )
-        .help("pass a project directory or a file written by `veil plan --out`")
-    })?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-        Diagnostic::error(
-            "apply::plan_file",
-            format!("`{}` is not a veil plan: {e}", path.display()),
-        )
-        .help("pass a file written by `veil plan --out`")
-    })?;
-    // A plan is carried out exactly as reviewed, by the veil that made it.
-    if saved.format_version != crate::plan::FORMAT_VERSION
-        || saved.veil_version != env!("CARGO_PKG_VERSION")
-    {
-        return Err(Diagnostic::error(
-            "apply::plan_version",
-            format!(
-                "`{}` was made by veil {} (plan format {}); this is veil {} (plan format {})",
-                path.display(),
-                saved.veil_version,
-                saved.format_version,
-                env!("CARGO_PKG_VERSION"),
-                crate::plan::FORMAT_VERSION
-            ),
-        )
-        .help("plan again with this veil and review the new plan"));
-    }
-    Ok(saved)
 }
 
 pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&str)) -> Outcome {
@@ -181,7 +96,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 return Outcome::failed(files, diagnostics);
             }
         };
-        let derived = prepare_all(&online);
+        let derived = online.prepare_all();
         let shown = render::text(&online.plan, options.color);
         drop(online.targets);
         if let Err(d) = same_plan(target, &saved.prepared, &derived) {
@@ -198,7 +113,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         ) {
             Ok(online) => {
                 let shown = render::text(&online.plan, options.color);
-                let prepared = prepare_all(&online);
+                let prepared = online.prepare_all();
                 // Apply opens its own connections, as for a saved plan.
                 drop(online.targets);
                 outcome.files = online.built.files;
@@ -327,10 +242,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
 /// serial it would have written is there. `None` when veil cannot tell.
 fn committed(work: &Prepared) -> Option<bool> {
     let mut conn = db::connect(&work.target).ok()?;
-    let sql = format!(
-        "SELECT COALESCE(MAX(serial), 0) FROM {}.\"deployments\"",
-        crate::emit::quote::ident(&work.schemas.system)
-    );
+    let sql = crate::emit::script::deployment_serial(&work.schemas);
     db::count_round_trip();
     match conn.client.query_one(&sql, &[]) {
         Ok(row) => Some(row.get::<_, i64>(0) > work.serial),
@@ -355,107 +267,4 @@ fn append_log(path: &Path, sent: &[String]) -> Result<(), Diagnostic> {
         )
         .help("check the path and its permissions")
     })
-}
-
-/// Checks that a saved plan says exactly what its policy files plan to now:
-/// the deployment it was made against (else it is stale), and then every
-/// step, profile row and recorded object (else it was edited).
-fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<(), Diagnostic> {
-    let mismatch = |what: String| {
-        Diagnostic::error(
-            "apply::plan_mismatch",
-            format!(
-                "`{}` does not match what its recorded policy files plan to now: {what}",
-                path.display()
-            ),
-        )
-        .help("the file was edited after `veil plan --out`; plan again and review the new plan; nothing was changed")
-    };
-    if saved.len() != derived.len() {
-        return Err(mismatch(format!(
-            "it holds {} integrations, the policies plan {}",
-            saved.len(),
-            derived.len()
-        )));
-    }
-    for (s, d) in saved.iter().zip(derived) {
-        if s.integration != d.integration {
-            return Err(mismatch(format!(
-                "integration `{}` where the policies plan `{}`",
-                s.integration, d.integration
-            )));
-        }
-        if s.fingerprint != d.fingerprint || s.serial != d.serial {
-            let moved: Vec<&str> = d
-                .fingerprints
-                .iter()
-                .filter(|(part, f)| s.fingerprints.get(*part) != Some(f))
-                .map(|(part, _)| part.as_str())
-                .collect();
-            return Err(Diagnostic::error(
-                "apply::stale",
-                format!(
-                    "integration `{}` changed since the plan was made: {} moved (planned against deployment {}, now {})",
-                    s.integration,
-                    if moved.is_empty() { "the deployment".to_string() } else { moved.join(", ") },
-                    s.serial,
-                    d.serial
-                ),
-            )
-            .help("plan again and review the new plan; nothing was changed"));
-        }
-        let (a, b) = (
-            serde_json::to_value(s).unwrap_or_default(),
-            serde_json::to_value(d).unwrap_or_default(),
-        );
-        if a != b {
-            return Err(mismatch(format!(
-                "integration `{}`: {}",
-                s.integration,
-                first_difference(&a, &b, "")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Where two JSON values first differ, as a path.
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> String {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (key, value) in x {
-                match y.get(key) {
-                    Some(other) if other == value => {}
-                    Some(other) => return first_difference(value, other, &format!("{at}.{key}")),
-                    None => return format!("`{at}.{key}` is not planned"),
-                }
-            }
-            format!("`{at}` has fields the policies do not plan")
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (value, other)) in x.iter().zip(y).enumerate() {
-                if value != other {
-                    return first_difference(value, other, &format!("{at}[{i}]"));
-                }
-            }
-            format!("`{at}` differs")
-        }
-        (Value::Array(x), Value::Array(y)) => format!(
-            "`{at}` lists {} entries, the policies plan {}",
-            x.len(),
-            y.len()
-        ),
-        _ => format!("`{at}` differs from what the policies plan"),
-    }
-}
-
-/// A saved plan for an offline plan: it records that it cannot be applied.
-pub fn offline_saved() -> SavedPlan {
-    SavedPlan {
-        format_version: crate::plan::FORMAT_VERSION,
-        veil_version: env!("CARGO_PKG_VERSION").to_string(),
-        offline: true,
-        prepared: Vec::new(),
-    }
 }

@@ -3,9 +3,10 @@
 
 use super::{Outcome, Status};
 use crate::diagnostic::Diagnostic;
-use crate::emit::{Compiled, ProfileRows, SqlObject, compile_each};
+use crate::emit::{Compiled, ProfileRows, compile_each};
 use crate::ir;
 use crate::model::Dialect;
+use crate::object::Object;
 use serde::Serialize;
 use std::path::Path;
 
@@ -19,10 +20,11 @@ pub enum Emit {
 }
 
 pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
-    let (files, model, warnings) = match super::load_checked(dir) {
-        Ok(checked) => checked,
-        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
-    };
+    let (files, model, warnings) =
+        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
+            Ok(checked) => checked,
+            Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
+        };
     let ir = ir::lower(&model);
     let mut outcome = Outcome {
         files,
@@ -53,7 +55,7 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
     });
     // Freeing hundreds of thousands of small allocations takes a tenth of a
     // second at 5,000 sources: not waited for.
-    super::drop_aside((model, ir));
+    crate::project::drop_aside((model, ir));
     match written {
         Ok((count, integrations)) => {
             outcome.output = format!(
@@ -78,8 +80,8 @@ struct Manifest<'a> {
 #[derive(Serialize)]
 struct ManifestFile<'a> {
     file: String,
-    kind: &'a str,
-    object: &'a str,
+    #[serde(flatten)]
+    id: &'a crate::object::ObjectId,
 }
 
 /// A name made safe for a file name: letters, digits, `.`, `_` and `-`.
@@ -119,12 +121,12 @@ fn io_error(e: std::io::Error, what: &Path) -> Diagnostic {
 }
 
 /// The file of the object at `position` (from 0) of an integration.
-fn file_name(position: usize, object: &SqlObject) -> String {
+fn file_name(position: usize, object: &Object) -> String {
     format!(
         "{:04}-{}-{}.sql",
         position + 1,
-        object.kind,
-        file_safe(&object.name)
+        object.kind(),
+        file_safe(&object.name().to_string())
     )
 }
 
@@ -172,14 +174,14 @@ impl Output {
     /// Writes one object's file and gives the object back without its text,
     /// which the manifest does not need: at 10,000 sources the SQL is
     /// hundreds of megabytes.
-    fn write(&self, integration: usize, position: usize, object: SqlObject) -> SqlObject {
+    fn write(&self, integration: usize, position: usize, object: Object) -> Object {
         if self.failed.get().is_none() {
             let path = self.dirs[integration].join(file_name(position, &object));
             if let Err(e) = std::fs::write(&path, &object.sql) {
                 let _ = self.failed.set(io_error(e, &path));
             }
         }
-        SqlObject {
+        Object {
             sql: String::new(),
             ..object
         }
@@ -203,8 +205,7 @@ impl Output {
                     .enumerate()
                     .map(|(position, object)| ManifestFile {
                         file: file_name(position, object),
-                        kind: object.kind,
-                        object: &object.name,
+                        id: &object.id,
                     })
                     .collect::<Vec<_>>();
                 count += files.len() + 1;
@@ -219,7 +220,7 @@ impl Output {
                 std::fs::write(&path, text).map_err(|e| vec![io_error(e, &path)])?;
             }
             let integrations = compiled.len();
-            super::drop_aside(compiled);
+            crate::project::drop_aside(compiled);
             Ok((count, integrations))
         });
         if result.is_err() {
@@ -247,10 +248,12 @@ impl Output {
 mod tests {
     use super::*;
 
-    fn object(name: &str) -> SqlObject {
-        SqlObject {
-            kind: "schema",
-            name: name.into(),
+    fn object(name: &str) -> Object {
+        Object {
+            id: crate::object::ObjectId::new(
+                crate::object::ObjectKind::Schema,
+                crate::object::QualifiedName::schema(name),
+            ),
             sql: format!("CREATE SCHEMA {name};\n"),
             columns: None,
         }

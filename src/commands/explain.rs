@@ -27,10 +27,11 @@ pub fn explain(
     source: Option<&str>,
     format: OutputFormat,
 ) -> Outcome {
-    let (files, model, warnings) = match super::load_checked(dir) {
-        Ok(checked) => checked,
-        Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
-    };
+    let (files, model, warnings) =
+        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
+            Ok(checked) => checked,
+            Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
+        };
     let unknown = |what: &str, name: &str, known: Vec<&str>| {
         let help = crate::suggest::did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
             format!(

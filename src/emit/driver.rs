@@ -2,10 +2,11 @@
 //! project rendered (in parallel), after the size limits the databases
 //! would refuse are checked.
 
-use super::{ProfileRows, SqlObject, render_integration};
+use super::{ProfileRows, render_integration};
 use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::model::Dialect;
+use crate::object::Object;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 pub struct Compiled {
     pub integration: String,
     pub dialect: Dialect,
-    pub objects: Vec<SqlObject>,
+    pub objects: Vec<Object>,
 }
 
 /// Compiles a checked project's IR to SQL objects, per integration.
@@ -34,7 +35,7 @@ pub fn compile_for_plan(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diag
 pub fn compile_each(
     project: &ir::Project,
     rows: ProfileRows,
-    each: &(dyn Fn(usize, usize, SqlObject) -> SqlObject + Sync),
+    each: &(dyn Fn(usize, usize, Object) -> Object + Sync),
 ) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
     let diagnostics = limits(project);
     if !diagnostics.is_empty() {

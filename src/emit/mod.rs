@@ -7,6 +7,7 @@
 mod driver;
 mod expr;
 pub mod quote;
+pub mod script;
 
 pub use driver::{Compiled, compile_each, compile_for_plan, compile_ir};
 
@@ -14,25 +15,12 @@ use crate::ast::GranteeKind;
 use crate::hash::FastMap;
 use crate::ir::{self, Integration, Profile, View};
 use crate::model::{Dialect, Grantee};
+use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
 use expr::{Expr, ME};
 use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior, context};
 use quote::{ident, literal, qualified};
-use serde::Serialize;
 use std::sync::OnceLock;
-
-/// One statement file: a database object and the SQL that creates it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SqlObject {
-    /// `schema`, `table`, `key`, `view`, `function`, `procedure`, `profile`.
-    pub kind: &'static str,
-    /// The object's qualified name, as shown to people.
-    pub name: String,
-    pub sql: String,
-    /// For views, the columns and their types: when they change, the view
-    /// must be dropped and created again rather than replaced.
-    pub columns: Option<Vec<(String, String)>>,
-}
 
 /// A template failed: a bug in veil, never in the policies.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +200,7 @@ fn grantee(g: &Grantee, dialect: Dialect) -> String {
 /// Receives each object as soon as it is rendered, with its position in
 /// the integration's order, on whichever thread rendered it, and gives back
 /// what the caller keeps of it (`compile` keeps no text it has written).
-pub type Each<'e> = &'e (dyn Fn(usize, SqlObject) -> SqlObject + Sync);
+pub type Each<'e> = &'e (dyn Fn(usize, Object) -> Object + Sync);
 
 /// Whether the profile rows are rendered: a file of every row for
 /// `compile`, nothing for a plan, which compares rows one by one.
@@ -228,7 +216,7 @@ pub fn render_integration(
     integration: &Integration,
     rows: ProfileRows,
     each: Each<'_>,
-) -> Result<Vec<SqlObject>, EmitError> {
+) -> Result<Vec<Object>, EmitError> {
     let dialect = integration.dialect;
     let schemas = &integration.schemas;
     let exprs = Expr {
@@ -247,10 +235,9 @@ pub fn render_integration(
     };
     let system = |table: &str| qualified(&[&schemas.system, table]);
     let mut objects = Vec::new();
-    let mut push = |kind: &'static str, name: String, sql: String| {
-        objects.push(SqlObject {
-            kind,
-            name,
+    let mut push = |kind: ObjectKind, name: QualifiedName, sql: String| {
+        objects.push(Object {
+            id: ObjectId::new(kind, name),
             sql,
             columns: None,
         });
@@ -276,7 +263,7 @@ pub fn render_integration(
             "schema",
             context! { schema => sql(ident(schema)), usage => usage },
         )?;
-        push("schema", schema.clone(), text);
+        push(ObjectKind::Schema, QualifiedName::schema(schema), text);
     }
 
     // Tables: the profile, its side tables, the key, veil's state.
@@ -300,14 +287,22 @@ pub fn render_integration(
                 sort_key => sql(ident(table.key[0])),
             },
         )?;
-        push("table", format!("{}.{}", schemas.system, table.name), text);
+        push(
+            ObjectKind::Table,
+            QualifiedName::new(&schemas.system, table.name),
+            text,
+        );
     }
     let text = render(
         dialect,
         "key_bootstrap",
         context! { key_table => sql(system("hash_key")) },
     )?;
-    push("key", format!("{}.hash_key", schemas.system), text);
+    push(
+        ObjectKind::Key,
+        QualifiedName::new(&schemas.system, "hash_key"),
+        text,
+    );
 
     // The user's own profile row.
     let profile_columns: Vec<Value> = PROFILE_COLUMNS.iter().map(|c| sql(ident(c))).collect();
@@ -326,7 +321,11 @@ pub fn render_integration(
             grants => grants,
         },
     )?;
-    push("view", format!("{}.user_profile", schemas.system), text);
+    push(
+        ObjectKind::View,
+        QualifiedName::new(&schemas.system, "user_profile"),
+        text,
+    );
 
     for (function, name) in FUNCTIONS {
         let qualified_name = qualified(&[&schemas.functions, name]);
@@ -335,7 +334,11 @@ pub fn render_integration(
             "functions",
             context! { function => function, name => sql(qualified_name) },
         )?;
-        push("function", format!("{}.{name}", schemas.functions), text);
+        push(
+            ObjectKind::Function,
+            QualifiedName::new(&schemas.functions, name),
+            text,
+        );
     }
 
     let side: Vec<Value> = SIDE_TABLES.iter().map(|t| sql(system(t))).collect();
@@ -356,10 +359,14 @@ pub fn render_integration(
                 tables => sql(system("profile_tables")),
             },
         )?;
-        push("procedure", format!("{}.{name}", schemas.procedures), text);
+        push(
+            ObjectKind::Procedure,
+            QualifiedName::new(&schemas.procedures, name),
+            text,
+        );
     }
 
-    let mut objects: Vec<SqlObject> = objects
+    let mut objects: Vec<Object> = objects
         .into_iter()
         .enumerate()
         .map(|(position, object)| each(position, object))
@@ -383,22 +390,26 @@ pub fn render_integration(
             }
             let profiles: Vec<&Profile> = integration.profiles.iter().collect();
             write_profile_inserts(&mut text, integration, &profiles);
-            let object = SqlObject {
-                kind: "profile",
-                name: format!("{}.profile", schemas.system),
+            let object = Object {
+                id: ObjectId::new(
+                    ObjectKind::Profile,
+                    QualifiedName::new(&schemas.system, "profile"),
+                ),
                 sql: text,
                 columns: None,
             };
             Ok(Some(each(profile_position, object)))
         });
-        let views: Result<Vec<SqlObject>, EmitError> = integration
+        let views: Result<Vec<Object>, EmitError> = integration
             .views
             .iter()
             .enumerate()
             .map(|(i, view)| {
-                let object = SqlObject {
-                    kind: "view",
-                    name: format!("{}.{}", schemas.views, view.name),
+                let object = Object {
+                    id: ObjectId::new(
+                        ObjectKind::View,
+                        QualifiedName::new(&schemas.views, &view.name),
+                    ),
                     sql: render_view(view, integration, &exprs, &readers)?,
                     columns: Some(
                         view.columns

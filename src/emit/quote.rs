@@ -3,6 +3,7 @@
 //! [`literal`]; templates reach them only as filters.
 
 use crate::model::Dialect;
+use crate::object::QualifiedName;
 
 /// A double-quoted identifier, inner quotes doubled.
 pub fn ident(name: &str) -> String {
@@ -23,12 +24,11 @@ pub fn qualified(parts: &[&str]) -> String {
     parts.iter().map(|p| ident(p)).collect::<Vec<_>>().join(".")
 }
 
-/// An object's name as people are shown it (`schema.object`, or a schema
-/// alone), as SQL.
-pub fn qualified_name(name: &str) -> String {
-    match name.split_once('.') {
-        Some((schema, object)) => qualified(&[schema, object]),
-        None => ident(name),
+/// An object's name as SQL: `"schema"."object"`, or a schema alone.
+pub fn qualified_name(name: &QualifiedName) -> String {
+    match &name.object {
+        Some(object) => qualified(&[&name.schema, object]),
+        None => ident(&name.schema),
     }
 }
 

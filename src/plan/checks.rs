@@ -5,10 +5,12 @@
 
 use super::IntegrationPlan;
 use crate::catalog;
-use crate::db;
 use crate::diagnostic::Diagnostic;
 use crate::emit::Compiled;
 use crate::ir;
+use crate::object::{Object, ObjectId, ObjectKind};
+use crate::state::State;
+use std::collections::{HashMap, HashSet};
 
 /// What only a database can tell: objects veil would create that exist
 /// already (veil never adopts them), and views changed or dropped by hand
@@ -16,7 +18,7 @@ use crate::ir;
 pub fn online_checks(
     compiled: &Compiled,
     schemas: &ir::Schemas,
-    state: &db::State,
+    state: &State,
     connected_as: &str,
     plan: &mut IntegrationPlan,
 ) -> Result<(), Vec<Diagnostic>> {
@@ -36,17 +38,13 @@ pub fn online_checks(
         .filter(|c| c.action == super::Action::Create && !plan.recovery)
     {
         // (`key` is the bootstrap INSERT, not a catalog object.)
-        if state
-            .existing
-            .iter()
-            .any(|(k, n)| *k == change.kind && *n == change.object)
-        {
+        if state.existing.contains(&change.id) {
             errors.push(
                 Diagnostic::error(
                     "plan::not_ours",
                     format!(
                         "{} `{}` exists in integration `{}` but veil did not create it",
-                        change.kind, change.object, plan.name
+                        change.id.kind, change.id.name, plan.name
                     ),
                 )
                 .help(if state.initialized {
@@ -60,11 +58,11 @@ pub fn online_checks(
     drift(compiled, state, connected_as, plan);
     // A view veil drops (or drops to create again) that other views read:
     // the drop would fail in the middle of the apply. Said now instead.
-    let managed: std::collections::HashSet<&str> = compiled
+    let managed: HashSet<String> = compiled
         .objects
         .iter()
-        .map(|o| o.name.as_str())
-        .chain(state.deployed.objects.iter().map(|o| o.name.as_str()))
+        .chain(&state.deployed.objects)
+        .map(|o| o.name().to_string())
         .collect();
     for change in plan
         .changes
@@ -73,11 +71,11 @@ pub fn online_checks(
     {
         let readers: Vec<&str> = state
             .dependents
-            .get(&change.object)
+            .get(&change.id.name.to_string())
             .into_iter()
             .flatten()
             .map(String::as_str)
-            .filter(|d| !managed.contains(d))
+            .filter(|d| !managed.contains(*d))
             .collect();
         if !readers.is_empty() {
             errors.push(
@@ -86,8 +84,8 @@ pub fn online_checks(
                     format!(
                         "{} {} `{}` of integration `{}` is read by {}, which veil did not create: dropping it would fail",
                         change.action.word(),
-                        change.kind,
-                        change.object,
+                        change.id.kind,
+                        change.id.name,
                         plan.name,
                         readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
                     ),
@@ -106,32 +104,28 @@ pub fn online_checks(
 /// Relations of another kind where veil keeps a view or a table (a table
 /// made in a view's place): refused with the statements that clear the
 /// way, since veil never drops what it did not create.
-fn occupied(compiled: &Compiled, state: &db::State, integration: &str) -> Option<Vec<Diagnostic>> {
-    let existing: std::collections::HashSet<(&str, &str)> = state
-        .existing
-        .iter()
-        .map(|(k, n)| (k.as_str(), n.as_str()))
-        .collect();
+fn occupied(compiled: &Compiled, state: &State, integration: &str) -> Option<Vec<Diagnostic>> {
+    let existing: HashSet<&ObjectId> = state.existing.iter().collect();
     let found: Vec<Diagnostic> = compiled
         .objects
         .iter()
         .filter_map(|o| {
-            let other = match o.kind {
-                "view" => "table",
-                "table" => "view",
+            let other = match o.kind() {
+                ObjectKind::View => ObjectKind::Table,
+                ObjectKind::Table => ObjectKind::View,
                 _ => return None,
             };
-            if !existing.contains(&(other, o.name.as_str())) {
+            if !existing.contains(&ObjectId::new(other, o.name().clone())) {
                 return None;
             }
-            let name = crate::emit::quote::qualified_name(&o.name);
-            let statement = other.to_ascii_uppercase();
+            let name = crate::emit::quote::qualified_name(o.name());
+            let statement = other.as_str().to_ascii_uppercase();
             Some(
                 Diagnostic::error(
                     "plan::occupied",
                     format!(
                         "`{}` in integration `{integration}` is a {other}, where veil keeps a {}: nothing can be applied while it is there",
-                        o.name, o.kind
+                        o.name(), o.kind()
                     ),
                 )
                 .help(format!(
@@ -149,7 +143,7 @@ fn occupied(compiled: &Compiled, state: &db::State, integration: &str) -> Option
 fn lost_state(
     compiled: &Compiled,
     schemas: &ir::Schemas,
-    state: &db::State,
+    state: &State,
     integration: &str,
 ) -> Option<Diagnostic> {
     let found = super::recover::Found::of(state);
@@ -181,62 +175,44 @@ fn lost_state(
 /// the hashing key, and every user's side-table rows against their profile
 /// row. Each is repaired by the plan (an object veil did not create is only
 /// reported: veil never drops what it did not make).
-fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut IntegrationPlan) {
+fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut IntegrationPlan) {
     let dialect = compiled.dialect;
-    let planned: std::collections::HashMap<(&str, &str), &crate::emit::SqlObject> = compiled
-        .objects
-        .iter()
-        .map(|o| ((o.kind, o.name.as_str()), o))
-        .collect();
-    let has_change = |plan: &IntegrationPlan, kind: &str, name: &str| {
-        plan.changes
-            .iter()
-            .any(|c| c.kind == kind && c.object == name)
-    };
-    for ((kind, name), recorded) in &state.recorded_catalog {
-        let now = state.catalog.get(&(kind.clone(), name.clone()));
+    let planned: HashMap<&ObjectId, &Object> =
+        compiled.objects.iter().map(|o| (&o.id, o)).collect();
+    let has_change =
+        |plan: &IntegrationPlan, id: &ObjectId| plan.changes.iter().any(|c| c.id == *id);
+    for (id, recorded) in &state.recorded_catalog {
+        let now = state.catalog.get(id);
+        let key = id.kind == ObjectKind::Key;
         let detail = match now {
-            None if kind == "key" => vec!["the hash key's table is gone".to_string()],
+            None if key => vec!["the hash key's table is gone".to_string()],
             None => vec!["dropped by hand".to_string()],
-            Some(now) if kind == "key" => catalog::key_differences(recorded, now),
+            Some(now) if key => catalog::key_differences(recorded, now),
             Some(now) => catalog::differences(recorded, now),
         };
         if detail.is_empty() {
             continue;
         }
-        plan.drift.push(super::Drift {
-            kind: kind.clone(),
-            object: name.clone(),
-            detail: detail.join("; "),
-        });
-        let Some(object) = planned.get(&(kind.as_str(), name.as_str())) else {
+        plan.drift.push(super::Drift::of(id, detail.join("; ")));
+        let Some(object) = planned.get(id) else {
             continue;
         };
-        if has_change(plan, kind, name) {
+        if has_change(plan, id) {
             continue;
         }
-        let (action, sql) = match (kind.as_str(), now) {
-            ("view", None) => (super::Action::Create, object.sql.clone()),
-            ("view", Some(_)) => (super::Action::Recreate, object.sql.clone()),
-            ("key", _) => (super::Action::Replace, object.sql.clone()),
+        let (action, sql) = match (id.kind, now) {
+            (ObjectKind::View, None) => (super::Action::Create, object.sql.clone()),
+            (ObjectKind::View, Some(_)) => (super::Action::Recreate, object.sql.clone()),
+            (ObjectKind::Key, _) => (super::Action::Replace, object.sql.clone()),
             (_, None) => (super::Action::Create, object.sql.clone()),
             (_, Some(now)) => (
                 super::Action::Replace,
-                catalog::repair_sql(
-                    kind,
-                    name,
-                    recorded,
-                    now,
-                    &object.sql,
-                    connected_as,
-                    dialect,
-                ),
+                catalog::repair_sql(id, recorded, now, &object.sql, connected_as, dialect),
             ),
         };
         plan.changes.push(super::Change {
             action,
-            kind: kind.clone(),
-            object: name.clone(),
+            id: id.clone(),
             reason: Some(format!("repairs drift: {}", detail.join("; "))),
             diff: super::unified("", &sql),
             sql,
@@ -244,28 +220,19 @@ fn drift(compiled: &Compiled, state: &db::State, connected_as: &str, plan: &mut 
     }
     // Objects in veil's schemas that veil did not create: reported, never
     // touched (one veil is about to create is an error already).
-    let applied: std::collections::HashSet<(&str, &str)> = state
-        .deployed
-        .objects
-        .iter()
-        .map(|o| (o.kind.as_str(), o.name.as_str()))
-        .collect();
-    for (kind, name) in state.catalog.keys() {
-        if kind == "key" || applied.contains(&(kind.as_str(), name.as_str())) {
+    let applied: HashSet<&ObjectId> = state.deployed.objects.iter().map(|o| &o.id).collect();
+    for id in state.catalog.keys() {
+        if id.kind == ObjectKind::Key || applied.contains(id) || has_change(plan, id) {
             continue;
         }
-        if has_change(plan, kind, name) {
-            continue;
-        }
-        plan.drift.push(super::Drift {
-            kind: kind.clone(),
-            object: name.clone(),
-            detail: "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
-        });
+        plan.drift.push(super::Drift::of(
+            id,
+            "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
+        ));
     }
     // Side-table rows against the deployed profile rows.
     let expected = catalog::expected_digests(&state.deployed.profiles);
-    let deployed: std::collections::HashMap<&str, &ir::Profile> = state
+    let deployed: HashMap<&str, &ir::Profile> = state
         .deployed
         .profiles
         .iter()

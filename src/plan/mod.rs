@@ -2,17 +2,23 @@
 //! replaced, recreated and dropped, and which profile rows change, in the
 //! order apply will run them.
 
+pub mod build;
 pub mod checks;
+pub mod online;
 pub mod recover;
 pub mod render;
+pub mod saved;
+pub mod script;
 pub mod sources;
 
 use crate::emit::Compiled;
 use crate::ir::Profile;
 use crate::model::Dialect;
+use crate::object::{Object, ObjectId, ObjectKind};
+use crate::state::Deployed;
 use serde::Serialize;
 use similar::TextDiff;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The version of the JSON shape of a plan.
 pub const FORMAT_VERSION: u32 = 2;
@@ -47,6 +53,16 @@ pub struct IntegrationPlan {
     pub recovery: bool,
 }
 
+impl Drift {
+    pub fn of(id: &ObjectId, detail: String) -> Drift {
+        Drift {
+            kind: id.kind.to_string(),
+            object: id.name.to_string(),
+            detail,
+        }
+    }
+}
+
 /// What happens to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,8 +95,8 @@ impl Action {
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     pub action: Action,
-    pub kind: String,
-    pub object: String,
+    #[serde(flatten)]
+    pub id: ObjectId,
     /// Why, where it is not plain: what makes a view be dropped and created
     /// again, what drift a change repairs.
     pub reason: Option<String>,
@@ -115,10 +131,12 @@ pub struct FieldChange {
     pub after: serde_json::Value,
 }
 
-/// An object changed or dropped outside veil.
+/// An object changed or dropped outside veil, or a user's side-table rows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Drift {
+    /// An object's kind, or the side table whose rows drifted.
     pub kind: String,
+    /// An object's name, or the user whose rows drifted.
     pub object: String,
     pub detail: String,
 }
@@ -133,76 +151,37 @@ pub struct EscapeHatch {
     pub text: String,
 }
 
-/// What is deployed in one integration, as far as the plan compares it.
-#[derive(Debug, Clone, Default)]
-pub struct Deployed {
-    pub objects: Vec<DeployedObject>,
-    pub profiles: Vec<Profile>,
-}
-
-/// A deployed object: its SQL and, for views, its columns.
-#[derive(Debug, Clone)]
-pub struct DeployedObject {
-    pub kind: String,
-    pub name: String,
-    pub sql: String,
-    pub columns: Option<Vec<(String, String)>>,
-}
-
-/// The deployed objects of a compiled integration: what a previous apply
-/// of that compilation would have left.
-pub fn deployed_from(compiled: &Compiled, profiles: &[Profile]) -> Deployed {
-    Deployed {
-        objects: compiled
-            .objects
-            .iter()
-            .filter(|o| o.kind != "profile")
-            .map(|o| DeployedObject {
-                kind: o.kind.to_string(),
-                name: o.name.clone(),
-                sql: o.sql.clone(),
-                columns: o.columns.clone(),
-            })
-            .collect(),
-        profiles: profiles.to_vec(),
-    }
-}
-
 /// The object changes that turn `deployed` into `planned`, in order: drops
 /// of objects no longer planned first (last created, first dropped), then
 /// every other change in the planned order.
 pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
-    let mut by_key: HashMap<(&str, &str), &DeployedObject> = HashMap::new();
-    for object in &deployed.objects {
-        by_key.insert((object.kind.as_str(), object.name.as_str()), object);
-    }
-    let wanted: std::collections::HashSet<(&str, &str)> = planned
-        .objects
-        .iter()
-        .map(|o| (o.kind, o.name.as_str()))
-        .collect();
+    let by_id: HashMap<&ObjectId, &Object> = deployed.objects.iter().map(|o| (&o.id, o)).collect();
+    let wanted: HashSet<&ObjectId> = planned.objects.iter().map(|o| &o.id).collect();
     let mut changes: Vec<Change> = deployed
         .objects
         .iter()
         .rev()
-        .filter(|o| !wanted.contains(&(o.kind.as_str(), o.name.as_str())))
+        .filter(|o| !wanted.contains(&o.id))
         .map(|o| Change {
             action: Action::Drop,
-            kind: o.kind.clone(),
-            object: o.name.clone(),
+            id: o.id.clone(),
             reason: None,
             diff: unified(&o.sql, ""),
             sql: String::new(),
         })
         .collect();
-    for object in planned.objects.iter().filter(|o| o.kind != "profile") {
-        let action = match by_key.get(&(object.kind, object.name.as_str())) {
+    let planned = planned
+        .objects
+        .iter()
+        .filter(|o| o.kind() != ObjectKind::Profile);
+    for object in planned {
+        let deployed = by_id.get(&object.id);
+        let action = match deployed {
             None => Action::Create,
             Some(old) if old.sql == object.sql => continue,
             Some(old) if old.columns.is_some() && old.columns != object.columns => Action::Recreate,
             Some(_) => Action::Replace,
         };
-        let deployed = by_key.get(&(object.kind, object.name.as_str()));
         let old = deployed.map_or("", |o| o.sql.as_str());
         let reason = match (action, deployed) {
             (Action::Recreate, Some(d)) => Some(column_changes(
@@ -213,8 +192,7 @@ pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
         };
         changes.push(Change {
             action,
-            kind: object.kind.to_string(),
-            object: object.name.clone(),
+            id: object.id.clone(),
             reason,
             diff: unified(old, &object.sql),
             sql: object.sql.clone(),

@@ -15,35 +15,31 @@
 //! Pure: the catalog was read by the plan.
 
 use super::{Action, Change, IntegrationPlan, ProfileChange, diff_profiles, unified};
-use crate::catalog::{self, CatalogObject, ObjectKey};
-use crate::db;
+use crate::catalog::{self, CatalogObject};
 use crate::diagnostic::Diagnostic;
-use crate::emit::{Compiled, SqlObject};
+use crate::emit::Compiled;
 use crate::ir::{self, Profile, Schemas};
+use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
+use crate::state::State;
 use std::collections::{BTreeMap, HashSet};
 
 /// What a recovery reads of the database.
 pub struct Found<'a> {
-    /// Every schema, relation and routine in veil's schemas, as `(kind, name)`.
-    pub existing: &'a [(String, String)],
+    /// Every schema, relation and routine in veil's schemas.
+    pub existing: HashSet<&'a ObjectId>,
     /// What the catalog says of them.
-    pub catalog: &'a BTreeMap<ObjectKey, CatalogObject>,
+    pub catalog: &'a BTreeMap<ObjectId, CatalogObject>,
     /// The objects veil's state records (none when the state table is lost).
-    pub recorded: Vec<(String, String)>,
+    pub recorded: HashSet<&'a ObjectId>,
 }
 
 impl<'a> Found<'a> {
     /// What a plan read of veil's state.
-    pub fn of(state: &'a db::State) -> Found<'a> {
+    pub fn of(state: &'a State) -> Found<'a> {
         Found {
-            existing: &state.existing,
+            existing: state.existing.iter().collect(),
             catalog: &state.catalog,
-            recorded: state
-                .deployed
-                .objects
-                .iter()
-                .map(|o| (o.kind.clone(), o.name.clone()))
-                .collect(),
+            recorded: state.deployed.objects.iter().map(|o| &o.id).collect(),
         }
     }
 }
@@ -62,39 +58,35 @@ pub fn unrecorded<'c>(
     compiled: &'c Compiled,
     schemas: &Schemas,
     found: &Found<'_>,
-) -> Vec<&'c str> {
-    let existing = keys(found.existing);
-    let recorded = keys(&found.recorded);
-    let system = format!("{}.", schemas.system);
-    let unrecorded: Vec<&SqlObject> = compiled
+) -> Vec<&'c QualifiedName> {
+    let unrecorded: Vec<&Object> = compiled
         .objects
         .iter()
         .filter(|o| {
-            o.kind != "schema"
-                && existing.contains(&(o.kind, o.name.as_str()))
-                && !recorded.contains(&(o.kind, o.name.as_str()))
+            o.kind() != ObjectKind::Schema
+                && found.existing.contains(&o.id)
+                && !found.recorded.contains(&o.id)
         })
         .collect();
     let veil_was_here = unrecorded
         .iter()
-        .any(|o| o.kind == "table" && o.name.starts_with(&system));
+        .any(|o| o.kind() == ObjectKind::Table && o.name().schema == schemas.system);
     match veil_was_here {
-        true => unrecorded.iter().map(|o| o.name.as_str()).collect(),
+        true => unrecorded.iter().map(|o| o.name()).collect(),
         false => Vec::new(),
     }
 }
 
-fn keys(list: &[(String, String)]) -> HashSet<(&str, &str)> {
-    list.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect()
-}
-
 /// The objects a recovery keeps, their contents included: the schemas,
 /// the hashing key's table and the deployment history.
-fn kept(kind: &str, name: &str, schemas: &Schemas) -> bool {
-    kind == "schema"
-        || (kind == "table"
-            && (name == format!("{}.hash_key", schemas.system)
-                || name == format!("{}.deployments", schemas.system)))
+fn kept(id: &ObjectId, schemas: &Schemas) -> bool {
+    let system_table = |table: &str| {
+        *id == ObjectId::new(
+            ObjectKind::Table,
+            QualifiedName::new(&schemas.system, table),
+        )
+    };
+    id.kind == ObjectKind::Schema || system_table("hash_key") || system_table("deployments")
 }
 
 /// Plans the recovery of one integration.
@@ -106,23 +98,22 @@ pub fn recovery(
     connected_as: &str,
 ) -> Recovery {
     let dialect = compiled.dialect;
-    let existing = keys(found.existing);
-    let exists = |kind: &str, name: &str| existing.contains(&(kind, name));
+    let exists = |id: &ObjectId| found.existing.contains(id);
     let objects: Vec<_> = compiled
         .objects
         .iter()
-        .filter(|o| o.kind != "profile")
+        .filter(|o| o.kind() != ObjectKind::Profile)
         .collect();
     let mut changes = Vec::new();
     let mut warnings = Vec::new();
     // Dropped first, the last made first: views read the tables.
     for o in objects.iter().rev() {
-        let made_again = o.kind == "view" || (o.kind == "table" && !kept(o.kind, &o.name, schemas));
-        if made_again && exists(o.kind, &o.name) {
+        let made_again = o.kind() == ObjectKind::View
+            || (o.kind() == ObjectKind::Table && !kept(&o.id, schemas));
+        if made_again && exists(&o.id) {
             changes.push(Change {
                 action: Action::Drop,
-                kind: o.kind.to_string(),
-                object: o.name.clone(),
+                id: o.id.clone(),
                 reason: Some("recovery: dropped to be made again from the policies".into()),
                 diff: String::new(),
                 sql: String::new(),
@@ -131,15 +122,12 @@ pub fn recovery(
     }
     let none = CatalogObject::default();
     for o in &objects {
-        let now = found
-            .catalog
-            .get(&(o.kind.to_string(), o.name.clone()))
-            .unwrap_or(&none);
-        let (action, sql, reason) = match o.kind {
-            "key" => {
+        let now = found.catalog.get(&o.id).unwrap_or(&none);
+        let (action, sql, reason) = match o.kind() {
+            ObjectKind::Key => {
                 let rows = found
                     .catalog
-                    .get(&("key".to_string(), o.name.clone()))
+                    .get(&o.id)
                     .and_then(|k| k.options.iter().find_map(|r| r.strip_prefix("rows ")))
                     .unwrap_or("0");
                 match rows {
@@ -148,7 +136,7 @@ pub fn recovery(
                     _ => {
                         warnings.push(format!(
                             "the hash key's table `{}` holds {rows} rows, where veil keeps one: a new key is made, and every hashed value changes",
-                            o.name
+                            o.name()
                         ));
                         (
                             Action::Replace,
@@ -158,18 +146,18 @@ pub fn recovery(
                     }
                 }
             }
-            kind if exists(kind, &o.name) && (kept(kind, &o.name, schemas) || is_routine(kind)) => {
+            kind if exists(&o.id) && (kept(&o.id, schemas) || kind.is_routine()) => {
                 if now.signatures.len() > 1 {
                     warnings.push(format!(
                         "{kind} `{}` has other signatures beside veil's ({}): veil leaves them; drop the ones veil did not make by hand",
-                        o.name,
+                        o.name(),
                         now.signatures.iter().cloned().collect::<Vec<_>>().join(", ")
                     ));
                 }
                 // The key is kept, but nobody can say who read or wrote it
                 // while veil's record was gone: say who could have.
-                let key_table = format!("{}.hash_key", schemas.system);
-                if o.name == key_table && (now.owner != connected_as || !now.grants.is_empty()) {
+                let key_table = QualifiedName::new(&schemas.system, "hash_key");
+                if *o.name() == key_table && (now.owner != connected_as || !now.grants.is_empty()) {
                     warnings.push(format!(
                         "the hash key's table `{key_table}` is owned by {} and granted to {}: they could have read or replaced the key; to make a new one (every hashed value changes), delete its row and apply again",
                         now.owner,
@@ -180,27 +168,25 @@ pub fn recovery(
                         }
                     ));
                 }
-                let sql =
-                    catalog::repair_sql(kind, &o.name, now, now, &o.sql, connected_as, dialect);
+                let sql = catalog::repair_sql(&o.id, now, now, &o.sql, connected_as, dialect);
                 let reason = match kind {
-                    "schema" => "recovery: kept, its grants and owner reset to veil's",
-                    _ if is_routine(kind) => {
+                    ObjectKind::Schema => "recovery: kept, its grants and owner reset to veil's",
+                    _ if kind.is_routine() => {
                         "recovery: replaced from the policies, its grants and owner reset"
                     }
                     _ => "recovery: kept with its rows, its grants and owner reset to veil's",
                 };
                 (Action::Replace, sql, Some(reason.to_string()))
             }
-            kind => {
-                let reason = exists(kind, &o.name)
-                    .then(|| "recovery: made again from the policies".to_string());
+            _ => {
+                let reason =
+                    exists(&o.id).then(|| "recovery: made again from the policies".to_string());
                 (Action::Create, o.sql.clone(), reason)
             }
         };
         changes.push(Change {
             action,
-            kind: o.kind.to_string(),
-            object: o.name.clone(),
+            id: o.id.clone(),
             reason,
             diff: unified("", &sql),
             sql,
@@ -214,16 +200,12 @@ pub fn recovery(
     }
 }
 
-fn is_routine(kind: &str) -> bool {
-    matches!(kind, "function" | "procedure")
-}
-
 /// Turns `plan` into a recovery of lost state (`plan::recover`), or says
 /// there is nothing to recover.
 pub fn plan_recovery(
     compiled: &Compiled,
     lowered: &ir::Integration,
-    state: &db::State,
+    state: &State,
     connected_as: &str,
     plan: &mut IntegrationPlan,
 ) -> Result<(), Diagnostic> {

@@ -87,8 +87,8 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 out,
                 "  {} {} {}{}",
                 paint.action(change.action),
-                change.kind,
-                visible(&change.object),
+                change.id.kind,
+                visible(&change.id.name.to_string()),
                 change
                     .reason
                     .as_ref()
@@ -399,8 +399,8 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     out,
                     "- **{}** {} {}{}",
                     change.action.word(),
-                    change.kind,
-                    code(&change.object),
+                    change.id.kind,
+                    code(&change.id.name.to_string()),
                     change
                         .reason
                         .as_ref()
@@ -444,8 +444,8 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
                     out,
                     "- {} {} {}{}",
                     change.action.word(),
-                    change.kind,
-                    code(&change.object),
+                    change.id.kind,
+                    code(&change.id.name.to_string()),
                     change
                         .reason
                         .as_ref()

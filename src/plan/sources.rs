@@ -4,14 +4,13 @@
 
 use super::EscapeHatch;
 use crate::ast::{Method, Operand, Predicate};
-use crate::db;
 use crate::diagnostic::Files;
 use crate::model::Model;
 use crate::project;
 
 /// The policies the database enforces, from the files recorded at the last
 /// apply (an empty project before the first).
-pub fn deployed_model(state: &db::State) -> Result<Model, String> {
+pub fn deployed_model(state: &crate::state::State) -> Result<Model, String> {
     if !state.initialized {
         return Ok(empty_model());
     }

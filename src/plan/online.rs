@@ -1,0 +1,218 @@
+//! A plan made against the databases: each integration's state and
+//! catalog read while the project is lowered and emitted, then the plan
+//! of each with what only the database can tell.
+
+use super::build::{Built, finish, lower_and_emit, selected, unknown_integration};
+use super::checks::online_checks;
+use super::recover::plan_recovery;
+use super::script::Prepared;
+use super::sources::deployed_model;
+use super::{IntegrationPlan, Plan};
+use crate::db::{self, Db};
+use crate::diagnostic::{Diagnostic, Files};
+use crate::ir;
+use crate::live;
+use crate::model::Model;
+use crate::project::{ProjectSource, load_checked};
+use crate::state::State;
+
+/// A plan made against the databases, with the connections kept open for
+/// apply.
+pub struct Online {
+    pub built: Built,
+    pub plan: Plan,
+    /// Per planned integration: its connection and the serial planned against.
+    pub targets: Vec<(Db, State)>,
+}
+
+impl Online {
+    /// Each planned integration, prepared for apply.
+    pub fn prepare_all(&self) -> Vec<Prepared> {
+        self.plan
+            .integrations
+            .iter()
+            .zip(&self.targets)
+            .map(|(plan, (_, state))| {
+                let index = self
+                    .built
+                    .compiled
+                    .iter()
+                    .position(|c| c.integration == plan.name)
+                    .unwrap_or_default();
+                self.built.prepare(index, plan, state)
+            })
+            .collect()
+    }
+}
+
+/// Plans every (selected) integration against its database.
+pub fn plan_online(
+    source: ProjectSource<'_>,
+    only: &[String],
+    sensitive_tag: &str,
+    recover: bool,
+) -> Result<Online, (Files, Vec<Diagnostic>)> {
+    let (files, model, warnings) = load_checked(source)?;
+    if let Some(unknown) = unknown_integration(&model, only) {
+        return Err((files, vec![unknown]));
+    }
+    let selected = selected(&model, only);
+    // Reading the databases waits on them; lowering and emitting is work
+    // for this machine: do both at once.
+    let (lowered, reads) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            selected
+                .iter()
+                .map(|&i| read_live(&model, i))
+                .collect::<Vec<_>>()
+        });
+        let lowered = lower_and_emit(&model);
+        let reads = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (lowered, reads)
+    });
+    let built = finish(files, model, warnings, lowered)?;
+    let mut integrations = Vec::new();
+    let mut targets = Vec::new();
+    let mut errors = Vec::new();
+    for (&i, read) in selected.iter().zip(reads) {
+        match read {
+            Ok((conn, state, (live_errors, warnings))) => {
+                let mut plan = built.integration_plan(i, &state.deployed);
+                plan.warnings = warnings;
+                let database = Read {
+                    state: &state,
+                    conn: &conn,
+                    live_errors,
+                };
+                let options = (recover, sensitive_tag);
+                errors.append(&mut against_database(
+                    &built, i, database, options, &mut plan,
+                ));
+                integrations.push(plan);
+                targets.push((conn, state));
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err((built.files, errors));
+    }
+    Ok(Online {
+        plan: Plan {
+            format_version: super::FORMAT_VERSION,
+            offline: false,
+            integrations,
+        },
+        built,
+        targets,
+    })
+}
+
+/// What a plan read of one database.
+struct Read<'a> {
+    state: &'a State,
+    conn: &'a Db,
+    /// The live checks' errors.
+    live_errors: Vec<Diagnostic>,
+}
+
+/// What the database adds to integration `i`'s plan: a recovery when
+/// asked for (`recover`), the access impact against the policies deployed
+/// there, and the errors of the checks only the database can answer.
+fn against_database(
+    built: &Built,
+    i: usize,
+    read: Read<'_>,
+    (recover, sensitive_tag): (bool, &str),
+    plan: &mut IntegrationPlan,
+) -> Vec<Diagnostic> {
+    let (compiled, lowered) = (&built.compiled[i], &built.ir.integrations[i]);
+    let Read {
+        state,
+        conn,
+        mut live_errors,
+    } = read;
+    let mut errors = Vec::new();
+    if recover && let Err(d) = plan_recovery(compiled, lowered, state, &conn.current_user, plan) {
+        errors.push(d);
+    }
+    if plan.recovery && !state.initialized {
+        plan.access_impact_known = false;
+        plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
+    } else if !deploys_same_files(built, state) {
+        match deployed_model(state) {
+            Ok(before) => {
+                plan.access_impact = crate::impact::impact(
+                    &before,
+                    &built.model,
+                    &compiled.integration,
+                    sensitive_tag,
+                )
+            }
+            Err(why) => {
+                plan.access_impact_known = false;
+                plan.warnings.push(why);
+            }
+        }
+    }
+    errors.append(&mut live_errors);
+    if let Err(mut found) =
+        online_checks(compiled, &lowered.schemas, state, &conn.current_user, plan)
+    {
+        errors.append(&mut found);
+    }
+    errors
+}
+
+/// The files deployed are the files planned: nobody's access changes, and
+/// there is nothing to load twice.
+fn deploys_same_files(built: &Built, state: &State) -> bool {
+    let mut recorded: Vec<(&str, &str)> = state
+        .policy_files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let mut current: Vec<(&str, &str)> = built
+        .files
+        .iter()
+        .map(|(_, f)| (f.path.as_str(), f.text.as_str()))
+        .collect();
+    recorded.sort_unstable();
+    current.sort_unstable();
+    state.initialized && recorded == current
+}
+
+/// What a plan reads from one integration's database.
+type LiveRead = (Db, State, (Vec<Diagnostic>, Vec<String>));
+
+/// Connects to integration `i`'s database, reads veil's state there and runs
+/// the live checks.
+fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
+    let integration = &model.integrations[i];
+    let dialect = integration.dialect;
+    let tables: Vec<live::DeclaredTable> = model
+        .sources
+        .iter()
+        .filter(|s| s.integration == i)
+        .map(|s| live::DeclaredTable {
+            source: s.id.clone(),
+            database: s.dialect.catalog_name(&s.table.database),
+            schema: s.dialect.catalog_name(&s.table.schema),
+            table: s.dialect.catalog_name(&s.table.table),
+            columns: s
+                .columns
+                .iter()
+                .map(|c| (s.dialect.catalog_name(&c.name), c.ty.sql.clone()))
+                .collect(),
+            loc: Some(s.loc),
+            column_locs: s.columns.iter().map(|c| c.loc).collect(),
+        })
+        .collect();
+    let mut conn = db::connect(&db::Target::of(integration))?;
+    let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+    let database = dialect.catalog_name(&integration.database);
+    let checks = conn.live_checks(dialect, &database, &tables)?;
+    Ok((conn, state, checks))
+}

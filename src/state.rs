@@ -1,0 +1,126 @@
+//! What veil has deployed in one database, as a plan reads it: the state
+//! rows apply recorded, what the catalog says now, and the profile rows.
+//! `db` fills it; `plan` compares a compilation with it; `apply` records
+//! the next one.
+
+use crate::catalog::{CatalogObject, RowDigest};
+use crate::ir::{Profile, Schemas};
+use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// What veil finds deployed in one database.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// veil's state table exists: veil has applied here before.
+    pub initialized: bool,
+    pub serial: i64,
+    pub deployed: Deployed,
+    /// What the catalog said of each object right after the last apply.
+    pub recorded_catalog: BTreeMap<ObjectId, CatalogObject>,
+    /// What the catalog says of every object in veil's schemas now, the key
+    /// included.
+    pub catalog: BTreeMap<ObjectId, CatalogObject>,
+    /// Per side table and user, a digest of the rows there now.
+    pub side_digests: BTreeMap<(String, String), RowDigest>,
+    /// The rows (as text) of side tables whose digest differs from what
+    /// the user's profile row implies, by (table, user).
+    pub side_rows: BTreeMap<(String, String), Vec<String>>,
+    /// Objects that exist in veil's schemas (or are veil's schemas).
+    pub existing: Vec<ObjectId>,
+    /// The state table records catalogs (a deployment by an earlier veil
+    /// lacks the column; apply adds it).
+    pub records_catalog: bool,
+    /// The project files recorded at the last apply (path, text).
+    pub policy_files: Vec<(String, String)>,
+    /// For each relation in veil's schemas, the views elsewhere (or not
+    /// veil's) that read it: dropping it would fail.
+    pub dependents: BTreeMap<String, Vec<String>>,
+}
+
+/// What is deployed in one integration, as far as the plan compares it.
+#[derive(Debug, Clone, Default)]
+pub struct Deployed {
+    /// The objects applied, in the order they were (the profile excepted).
+    pub objects: Vec<Object>,
+    pub profiles: Vec<Profile>,
+}
+
+/// The deployed objects of a compiled integration: what a previous apply
+/// of that compilation would have left.
+pub fn deployed_from(objects: &[Object], profiles: &[Profile]) -> Deployed {
+    Deployed {
+        objects: objects
+            .iter()
+            .filter(|o| o.kind() != ObjectKind::Profile)
+            .cloned()
+            .collect(),
+        profiles: profiles.to_vec(),
+    }
+}
+
+/// The hex SHA-256 of a text.
+pub fn checksum(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl State {
+    /// A digest of everything the plan was made against: the serial, each
+    /// object veil applied, every profile row and side-table digest, and
+    /// what the catalog says of every object in veil's schemas. Apply
+    /// refuses a plan whose fingerprint moved.
+    pub fn fingerprint(&self) -> String {
+        let parts = self.fingerprints();
+        checksum(&serde_json::to_string(&parts).unwrap_or_default())
+    }
+
+    /// The fingerprint of each part of what a plan read, by what a person
+    /// would call it: a stale plan names the parts that moved.
+    pub fn fingerprints(&self) -> BTreeMap<String, String> {
+        let mut parts = BTreeMap::new();
+        let mut part = |name: &str, text: String| {
+            parts.insert(name.to_string(), checksum(&text));
+        };
+        part(
+            "the deployment serial",
+            format!("initialized={} serial={}", self.initialized, self.serial),
+        );
+        let mut text = String::new();
+        for o in &self.deployed.objects {
+            text.push_str(&format!("{} {} {}\n", o.kind(), o.name(), checksum(&o.sql)));
+        }
+        part("the objects veil applied", text);
+        let mut text = String::new();
+        for p in &self.deployed.profiles {
+            text.push_str(&serde_json::to_string(p).unwrap_or_default());
+            text.push('\n');
+        }
+        part("the profile rows", text);
+        part(
+            "the profile side-table rows",
+            serde_json::to_string(&self.side_digests.iter().collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+        part(
+            "what the catalog says of veil's objects (owners, grants, options, definitions, the key)",
+            serde_json::to_string(&self.catalog.iter().collect::<Vec<_>>()).unwrap_or_default(),
+        );
+        part(
+            "the objects in veil's schemas",
+            serde_json::to_string(&self.existing).unwrap_or_default(),
+        );
+        parts
+    }
+
+    /// Whether a table of veil's system schema exists.
+    pub(crate) fn has_table(&self, schemas: &Schemas, table: &str) -> bool {
+        let id = ObjectId::new(
+            ObjectKind::Table,
+            QualifiedName::new(&schemas.system, table),
+        );
+        self.existing.contains(&id)
+    }
+}
