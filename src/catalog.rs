@@ -6,9 +6,8 @@
 //! record, and everything that differs is drift. Building the queries and
 //! comparing their rows are pure functions; `db` runs the queries.
 
-use crate::emit::quote::{ident, literal};
-use crate::ir::{Profile, Schemas};
-use crate::live::in_list;
+use crate::emit::quote::ident;
+use crate::ir::Profile;
 use crate::model::Dialect;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use serde::{Deserialize, Serialize};
@@ -34,138 +33,6 @@ pub struct CatalogObject {
 
 /// One row of the catalog query: kind, name, aspect, value.
 pub type CatalogRow = (String, String, String, String);
-
-/// The catalog query: one row per (object, aspect), for every schema,
-/// relation and routine in `schemas`.
-pub fn catalog_sql(dialect: Dialect, schemas: &[String]) -> String {
-    let ours = in_list(schemas.iter().map(String::as_str), dialect);
-    match dialect {
-        Dialect::Postgres => format!(
-            "WITH rel AS (
-               SELECT c.oid, c.relowner, c.relacl, c.reloptions, c.relrowsecurity, c.relkind,
-                      CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END AS kind,
-                      n.nspname || '.' || c.relname AS name
-                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
-             ), pro AS (
-               SELECT p.oid, p.proowner, p.proacl, p.prokind,
-                      CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
-                      n.nspname || '.' || p.proname AS name
-                 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname {ours}
-             ), grantee AS (
-               SELECT 0::oid AS oid, 'PUBLIC' AS name
-               UNION ALL SELECT r.oid, r.rolname::text FROM pg_catalog.pg_roles r
-             )
-             SELECT 'schema', n.nspname::text, 'owner', pg_catalog.pg_get_userbyid(n.nspowner)::text
-               FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
-             UNION ALL
-             SELECT 'schema', n.nspname::text, 'grant', g.name || ' ' || a.privilege_type
-               FROM pg_catalog.pg_namespace n
-               CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a
-               JOIN grantee g ON g.oid = a.grantee
-              WHERE n.nspname {ours} AND a.grantee <> n.nspowner
-             UNION ALL
-             SELECT kind, name, 'owner', pg_catalog.pg_get_userbyid(relowner)::text FROM rel
-             UNION ALL
-             SELECT r.kind, r.name, 'grant', g.name || ' ' || a.privilege_type
-               FROM rel r
-               CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(r.relacl, pg_catalog.acldefault('r', r.relowner))) a
-               JOIN grantee g ON g.oid = a.grantee
-              WHERE a.grantee <> r.relowner
-             UNION ALL
-             SELECT r.kind, r.name, 'grant', g.name || ' ' || a.privilege_type || ' (' || t.attname || ')'
-               FROM rel r
-               JOIN pg_catalog.pg_attribute t ON t.attrelid = r.oid AND t.attnum > 0 AND NOT t.attisdropped
-               CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
-               JOIN grantee g ON g.oid = a.grantee
-              WHERE a.grantee <> r.relowner
-             UNION ALL
-             SELECT r.kind, r.name, 'option', o FROM rel r CROSS JOIN LATERAL pg_catalog.unnest(r.reloptions) o
-             UNION ALL
-             SELECT kind, name, 'option', 'row level security' FROM rel WHERE relrowsecurity
-             UNION ALL
-             SELECT r.kind, r.name, 'option', 'rule ' || w.rulename
-               FROM rel r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE w.rulename <> '_RETURN'
-             UNION ALL
-             SELECT r.kind, r.name, 'option', 'trigger ' || t.tgname
-               FROM rel r JOIN pg_catalog.pg_trigger t ON t.tgrelid = r.oid WHERE NOT t.tgisinternal
-             UNION ALL
-             SELECT r.kind, r.name, 'definition',
-                    pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(w.ev_action::text, 'UTF8')), 'hex')
-               FROM rel r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid AND w.rulename = '_RETURN'
-             UNION ALL
-             SELECT kind, name, 'owner', pg_catalog.pg_get_userbyid(proowner)::text FROM pro
-             UNION ALL
-             SELECT p.kind, p.name, 'grant', g.name || ' ' || a.privilege_type
-               FROM pro p
-               CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
-               JOIN grantee g ON g.oid = a.grantee
-              WHERE a.grantee <> p.proowner
-             UNION ALL
-             SELECT kind, name, 'definition',
-                    pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.pg_get_functiondef(oid), 'UTF8')), 'hex')
-               FROM pro
-             UNION ALL
-             SELECT kind, name, 'signature', CAST(oid::pg_catalog.regprocedure AS text) FROM pro"
-        ),
-        // Redshift's views carry no options; grants come from its privilege
-        // views (which show a non-superuser only what it may see: the live
-        // checks warn of that).
-        // The first branch's columns are text (`|| ''`): a `name` there
-        // would make every later value a `name`, cut at its length.
-        Dialect::Redshift => format!(
-            "SELECT 'schema', n.nspname || '', 'owner', u.usename || ''
-               FROM pg_catalog.pg_namespace n LEFT JOIN pg_catalog.pg_user u ON u.usesysid = n.nspowner
-              WHERE n.nspname {ours}
-             UNION ALL
-             SELECT 'schema', s.namespace_name, 'grant', s.identity_type || ' ' || s.identity_name || ' ' || s.privilege_type
-               FROM pg_catalog.svv_schema_privileges s
-               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.namespace_name
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = n.nspowner
-              WHERE s.namespace_name {ours} AND s.identity_name <> COALESCE(u.usename, '')
-             UNION ALL
-             SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, 'owner', u.usename
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
-              WHERE n.nspname {ours} AND c.relkind IN ('r', 'v')
-             UNION ALL
-             SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, p.namespace_name || '.' || p.relation_name, 'grant',
-                    p.identity_type || ' ' || p.identity_name || ' ' || p.privilege_type
-               FROM pg_catalog.svv_relation_privileges p
-               JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
-               JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
-              WHERE p.namespace_name {ours} AND p.identity_name <> COALESCE(u.usename, '')
-             UNION ALL
-             SELECT 'view', v.schemaname || '.' || v.viewname, 'definition', v.definition
-               FROM pg_catalog.pg_views v WHERE v.schemaname {ours}
-             UNION ALL
-             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, 'owner', u.usename
-               FROM pg_catalog.pg_proc_info p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = p.proowner
-              WHERE n.nspname {ours}
-             UNION ALL
-             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, 'definition',
-                    CASE WHEN p.prosecdef THEN 'definer ' ELSE 'invoker ' END || p.prosrc
-               FROM pg_catalog.pg_proc_info p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname {ours}
-             UNION ALL
-             SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, 'signature',
-                    n.nspname || '.' || p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
-               FROM pg_catalog.pg_proc_info p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname {ours}
-             UNION ALL
-             SELECT DISTINCT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, f.namespace_name || '.' || f.function_name, 'grant',
-                    f.identity_type || ' ' || f.identity_name || ' ' || f.privilege_type
-               FROM pg_catalog.svv_function_privileges f
-               JOIN pg_catalog.pg_namespace n ON n.nspname = f.namespace_name
-               JOIN pg_catalog.pg_proc_info p ON p.pronamespace = n.oid AND p.proname = f.function_name
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = p.proowner
-              WHERE f.namespace_name {ours} AND f.identity_name <> COALESCE(u.usename, '')"
-        ),
-    }
-}
 
 /// Gathers the catalog query's rows by object. Definitions are kept as a
 /// fingerprint (Redshift's view text is hashed here).
@@ -208,59 +75,12 @@ pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectId,
     objects
 }
 
-/// The hashing key's rows: how many, and a fingerprint of them, never
-/// their value.
-pub fn key_sql(dialect: Dialect, schemas: &Schemas) -> String {
-    let table = format!("{}.{}", ident(&schemas.system), ident("hash_key"));
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT CAST(pg_catalog.count(*) AS text),
-                    pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(COALESCE(pg_catalog.string_agg(k.\"k\", ',' ORDER BY k.\"k\"), ''), 'UTF8')), 'hex')
-               FROM {table} AS k"
-        ),
-        // One key is the rule; with more the count tells already.
-        Dialect::Redshift => format!(
-            "SELECT CAST(COUNT(*) AS VARCHAR(20)),
-                    pg_catalog.sha2(COALESCE(MIN(k.\"k\"), '') || ',' || COALESCE(MAX(k.\"k\"), ''), 256)
-               FROM {table} AS k"
-        ),
-    }
-}
-
 /// The key as the catalog records it: rows and fingerprint.
 pub fn key_object(rows: &str, fingerprint: &str) -> CatalogObject {
     CatalogObject {
         definition: fingerprint.to_string(),
         options: BTreeSet::from([format!("rows {rows}")]),
         ..CatalogObject::default()
-    }
-}
-
-/// The profile side tables and the columns of one row (a digest reads an
-/// attribute row as the key's length in bytes, `:`, the key and the value).
-const SIDE_TABLES: [(&str, &[&str]); 4] = [
-    ("profile_groups", &["name"]),
-    ("profile_attributes", &["key", "value"]),
-    ("profile_purposes", &["name"]),
-    ("profile_tables", &["source"]),
-];
-
-/// One side-table row as text, in SQL.
-fn row_text(columns: &[&str], dialect: Dialect) -> String {
-    match columns {
-        [value] => format!("x.{}", ident(value)),
-        [key, value] => {
-            let text = match dialect {
-                Dialect::Postgres => "text",
-                Dialect::Redshift => "VARCHAR(10)",
-            };
-            format!(
-                "CAST(pg_catalog.octet_length(x.{k}) AS {text}) || ':' || x.{k} || x.{v}",
-                k = ident(key),
-                v = ident(value)
-            )
-        }
-        _ => "''".into(),
     }
 }
 
@@ -272,64 +92,6 @@ pub struct RowDigest {
     pub rows: u64,
     pub low: u128,
     pub high: u128,
-}
-
-/// The digest query: per side table and user, the row count and both sums.
-/// `present` are the side tables that exist.
-pub fn side_digest_sql(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
-    SIDE_TABLES
-        .iter()
-        .filter(|(table, _)| present.contains(table))
-        .map(|(table, columns)| {
-            let row = row_text(columns, dialect);
-            let slice = |at: u32| match dialect {
-                Dialect::Postgres => format!(
-                    "CAST(pg_catalog.sum(CAST(CAST('x' || pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to({row}, 'UTF8')), 'hex'), {at}, 12) AS bit(48)) AS bigint)) AS text)"
-                ),
-                Dialect::Redshift => format!(
-                    "CAST(SUM(CAST(pg_catalog.strtol(pg_catalog.substring(pg_catalog.sha2({row}, 256), {at}, 12), 16) AS NUMERIC(38,0))) AS VARCHAR(40))"
-                ),
-            };
-            format!(
-                "SELECT {}, x.\"userid\", pg_catalog.count(*), {}, {} FROM {}.{} AS x GROUP BY x.\"userid\"",
-                literal(table, dialect),
-                slice(1),
-                slice(13),
-                ident(&schemas.system),
-                ident(table)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\nUNION ALL\n")
-}
-
-/// The rows of the side tables for some users, to show what differs:
-/// table, user, row text.
-pub fn side_rows_sql(
-    dialect: Dialect,
-    schemas: &Schemas,
-    present: &[&str],
-    users: &[&str],
-) -> String {
-    let who = in_list(users.iter().copied(), dialect);
-    SIDE_TABLES
-        .iter()
-        .filter(|(table, _)| present.contains(table))
-        .map(|(table, columns)| {
-            let text = columns
-                .iter()
-                .map(|c| format!("x.{}", ident(c)))
-                .collect::<Vec<_>>()
-                .join(" || '=' || ");
-            format!(
-                "SELECT {}, x.\"userid\", {text} FROM {}.{} AS x WHERE x.\"userid\" {who}",
-                literal(table, dialect),
-                ident(&schemas.system),
-                ident(table)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\nUNION ALL\n")
 }
 
 /// The rows a profile implies in each side table, as the digest reads them.
@@ -542,32 +304,10 @@ pub fn grantees(grants: &BTreeSet<String>, dialect: Dialect) -> BTreeSet<String>
     grants
         .iter()
         .filter_map(|g| {
-            let mut words = g.splitn(3, ' ');
-            match dialect {
-                Dialect::Postgres => {
-                    // The name may hold spaces: the privilege is the last word
-                    // (before a column list).
-                    let g = g.split(" (").next().unwrap_or(g);
-                    let (name, _) = g.rsplit_once(' ')?;
-                    Some(if name == "PUBLIC" {
-                        "PUBLIC".to_string()
-                    } else {
-                        ident(name)
-                    })
-                }
-                Dialect::Redshift => {
-                    let kind = words.next()?;
-                    let rest = words.next()?;
-                    let rest = format!("{rest} {}", words.next().unwrap_or(""));
-                    let (name, _) = rest.trim_end().rsplit_once(' ')?;
-                    Some(match kind {
-                        "public" => "PUBLIC".to_string(),
-                        "group" => format!("GROUP {}", ident(name)),
-                        "role" => format!("ROLE {}", ident(name)),
-                        _ => ident(name),
-                    })
-                }
-            }
+            Some(match dialect.sql().grant_holder(g)? {
+                None => "PUBLIC".to_string(),
+                Some((kind, name)) => dialect.sql().grantee(kind, &ident(name)),
+            })
         })
         .collect()
 }

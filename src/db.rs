@@ -5,6 +5,7 @@
 
 use crate::catalog::{self, CatalogObject, RowDigest};
 use crate::diagnostic::Diagnostic;
+use crate::emit::{reads, script as sql};
 use crate::ir::{Profile, Schemas};
 use crate::live;
 use crate::model::{Dialect, Integration};
@@ -126,27 +127,7 @@ impl Target {
     /// same whatever the role's defaults. The first statement reads the
     /// role's own search path.
     fn session_setup(&self) -> String {
-        let user = match self.dialect {
-            Dialect::Postgres => "SELECT CAST(current_user AS text)",
-            Dialect::Redshift => "SELECT CAST(current_user AS VARCHAR(128))",
-        };
-        format!("SHOW search_path;\n{}\n{user}", self.settings_sql())
-    }
-
-    /// The settings every session of veil's runs with, as SQL: what an apply
-    /// script sets again at its start, so that a hand run gets them too.
-    pub fn settings_sql(&self) -> String {
-        let zone = crate::emit::quote::literal(&self.time_zone, self.dialect);
-        match self.dialect {
-            Dialect::Postgres => format!(
-                "SET search_path = pg_catalog, pg_temp;\nSET statement_timeout = {STATEMENT_TIMEOUT_MS};\nSET TimeZone = {zone};\n\
-                 SET DateStyle = 'ISO, MDY';\nSET IntervalStyle = 'postgres';\nSET extra_float_digits = 1;\n\
-                 SET bytea_output = 'hex';\nSET standard_conforming_strings = on;"
-            ),
-            Dialect::Redshift => format!(
-                "SET search_path TO pg_catalog, pg_temp;\nSET statement_timeout TO {STATEMENT_TIMEOUT_MS};\nSET timezone TO {zone};\nSET datestyle TO 'ISO, MDY';"
-            ),
-        }
+        sql::session_setup(self.dialect, &self.time_zone)
     }
 }
 
@@ -411,7 +392,7 @@ pub fn read_state(
     };
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
-    let rows = query(&existing_objects_sql(schemas, dialect), &[])?;
+    let rows = query(&reads::existing_objects(schemas, dialect), &[])?;
     for row in &rows {
         let (kind, name): (String, String) = (row.get(0), row.get(1));
         match ObjectKind::parse(&kind) {
@@ -434,20 +415,9 @@ pub fn read_state(
         state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
         return Ok(state);
     }
-    let system = crate::emit::quote::ident(&schemas.system);
     // 2. The objects veil applied, in order, with what the catalog said of
     // each after the apply.
-    let recorded = if state.records_catalog {
-        "catalog_json"
-    } else {
-        "NULL"
-    };
-    let rows = query(
-        &format!(
-            "SELECT object_kind, object_name, sql_text, columns_json, {recorded} FROM {system}.\"state\" ORDER BY position"
-        ),
-        &[],
-    )?;
+    let rows = query(&reads::state_rows(schemas, state.records_catalog), &[])?;
     for row in rows {
         let kind: String = row.get(0);
         let name: String = row.get(1);
@@ -471,12 +441,7 @@ pub fn read_state(
     // The texts of the objects, in parts (a Redshift VARCHAR holds 64 kB;
     // rows of an earlier veil hold their text in the state row itself).
     if state.has_table(schemas, "state_text") {
-        let rows = query(
-            &format!(
-                "SELECT object_kind, object_name, field, text FROM {system}.\"state_text\" ORDER BY object_kind, object_name, field, part"
-            ),
-            &[],
-        )?;
+        let rows = query(&reads::state_texts(schemas), &[])?;
         let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
         // Keyed by the texts the state rows hold.
         for row in rows {
@@ -498,20 +463,12 @@ pub fn read_state(
     }
     // 4. The profile rows.
     if state.has_table(schemas, "profile") {
-        let rows = query(
-            &format!(
-                "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {system}.\"profile\" ORDER BY immuta__userid"
-            ),
-            &[],
-        )?;
+        let rows = query(&reads::profiles(schemas), &[])?;
         state.deployed.profiles = rows.iter().map(profile_from_row).collect();
     }
     // 5. The policy files of the last apply.
     if state.has_table(schemas, "policy_files") {
-        let rows = query(
-            &format!("SELECT path, text FROM {system}.\"policy_files\" ORDER BY path, part"),
-            &[],
-        )?;
+        let rows = query(&reads::policy_files(schemas), &[])?;
         for row in rows {
             let (path, text): (String, String) = (row.get(0), row.get(1));
             match state.policy_files.last_mut() {
@@ -532,7 +489,7 @@ pub fn read_state(
         .into_iter()
         .filter(|t| state.has_table(schemas, t))
         .collect();
-    let sql = catalog::side_digest_sql(dialect, schemas, &present);
+    let sql = reads::side_digests(dialect, schemas, &present);
     if !sql.is_empty() {
         let mut query = |sql: &str| {
             count_round_trip();
@@ -560,7 +517,7 @@ pub fn read_state(
         let drifted = catalog::side_drift(&expected, &state.side_digests);
         if !drifted.is_empty() {
             let users: Vec<&str> = drifted.keys().map(String::as_str).collect();
-            for row in query(&catalog::side_rows_sql(dialect, schemas, &present, &users))? {
+            for row in query(&reads::side_rows(dialect, schemas, &present, &users))? {
                 state
                     .side_rows
                     .entry((row.get(0), row.get(1)))
@@ -587,12 +544,8 @@ fn read_serial(
     }
     count_round_trip();
     let _waiting = waiting("reading the deployed state");
-    let sql = format!(
-        "SELECT COALESCE(MAX(serial), 0) FROM {}.\"deployments\"",
-        crate::emit::quote::ident(&schemas.system)
-    );
     let rows = client
-        .query(&sql, &[])
+        .query(&sql::deployment_serial(schemas), &[])
         .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
     Ok(rows.first().map_or(0, |r| r.get(0)))
 }
@@ -607,7 +560,7 @@ fn read_dependents(
     count_round_trip();
     let _waiting = waiting("reading the deployed state");
     let rows = client
-        .query(&dependents_sql(schemas, dialect), &[])
+        .query(&reads::dependents(schemas, dialect), &[])
         .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
     let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in rows {
@@ -632,7 +585,7 @@ pub fn read_catalog(
             .query(sql, &[])
             .map_err(|e| db_error(integration, "reading the catalog", &e))
     };
-    let rows = query(&catalog::catalog_sql(dialect, &schemas.all()))?;
+    let rows = query(&reads::catalog(dialect, schemas))?;
     let mut objects = catalog::collect(rows.iter().map(|r| {
         (
             r.get::<_, String>(0),
@@ -643,7 +596,7 @@ pub fn read_catalog(
     }));
     let key = QualifiedName::new(&schemas.system, "hash_key");
     if existing.contains(&ObjectId::new(ObjectKind::Table, key.clone())) {
-        let rows = query(&catalog::key_sql(dialect, schemas))?;
+        let rows = query(&reads::key(dialect, schemas))?;
         if let Some(row) = rows.first() {
             let count: String = row.get(0);
             let fingerprint: Option<String> = row.get(1);
@@ -654,55 +607,6 @@ pub fn read_catalog(
         }
     }
     Ok(objects)
-}
-
-/// Every schema of veil's, and every relation and routine in them; and a
-/// `column` row when the state table records catalogs.
-fn existing_objects_sql(schemas: &Schemas, dialect: Dialect) -> String {
-    let ours = live::in_list(schemas.all().iter().map(String::as_str), dialect);
-    let system = crate::emit::quote::literal(&schemas.system, dialect);
-    // Redshift's pg_proc predates `prokind`; its pg_proc_info view has it.
-    let routines = match dialect {
-        Dialect::Postgres => "pg_catalog.pg_proc",
-        Dialect::Redshift => "pg_catalog.pg_proc_info",
-    };
-    // The first branch's columns are text (`|| ''`): a `name` there would
-    // make every later value a `name`, cut at its length.
-    format!(
-        "SELECT 'schema', n.nspname || '', n.nspname || '' FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
-         UNION ALL
-         SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
-         UNION ALL
-         SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
-           FROM {routines} p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname {ours}
-         UNION ALL
-         SELECT 'column', a.attname, n.nspname
-           FROM pg_catalog.pg_attribute a
-           JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = {system} AND c.relname = 'state' AND a.attname = 'catalog_json'"
-    )
-}
-
-/// For each relation in veil's schemas, every view reading it (through the
-/// dependencies a view's query records).
-fn dependents_sql(schemas: &Schemas, dialect: Dialect) -> String {
-    let ours = live::in_list(schemas.all().iter().map(String::as_str), dialect);
-    format!(
-        "SELECT DISTINCT rn.nspname || '.' || rc.relname, dn.nspname || '.' || dc.relname
-           FROM pg_catalog.pg_depend d
-           JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
-           JOIN pg_catalog.pg_class dc ON dc.oid = w.ev_class
-           JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
-           JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid
-           JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-          WHERE d.classid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_rewrite')
-            AND d.refclassid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_class')
-            AND rn.nspname {ours} AND dc.oid <> rc.oid"
-    )
 }
 
 /// A profile row as read back from the database.
@@ -736,8 +640,17 @@ impl Db {
         tables: &[live::DeclaredTable],
     ) -> Result<(Vec<Diagnostic>, Vec<String>), Diagnostic> {
         let int = |row: &postgres::Row, i: usize| row.try_get::<_, Option<i32>>(i).ok().flatten();
+        let names: Vec<reads::TableName<'_>> = tables
+            .iter()
+            .map(|t| reads::TableName {
+                database: &t.database,
+                schema: &t.schema,
+                table: &t.table,
+            })
+            .collect();
+        let path = live::path_schemas(&self.default_search_path);
         let columns: Vec<live::CatalogColumn> = self
-            .query(&live::columns_sql(dialect, tables), &[])?
+            .query(&reads::columns(dialect, &names), &[])?
             .iter()
             .map(|row| live::CatalogColumn {
                 database: row.get(0),
@@ -751,7 +664,7 @@ impl Db {
             })
             .collect();
         let grants: Vec<live::CatalogGrant> = self
-            .query(&live::grants_sql(dialect, database, tables), &[])?
+            .query(&reads::grants(dialect, database, &names), &[])?
             .iter()
             .map(|row| live::CatalogGrant {
                 schema: row.get(0),
@@ -764,7 +677,7 @@ impl Db {
             })
             .collect();
         let exposure: Vec<live::Exposure> = self
-            .query(&live::exposure_sql(dialect, &self.default_search_path), &[])?
+            .query(&reads::exposure(dialect, &path), &[])?
             .iter()
             .map(|row| live::Exposure {
                 what: row.get(0),

@@ -711,10 +711,7 @@ fn lower_mask(method: &Method, source: &str) -> Mask {
 
 /// The largest `varchar` of a dialect; `None` means unbounded (`text`).
 fn max_text(dialect: Dialect) -> Option<u32> {
-    match dialect {
-        Dialect::Redshift => Some(65535),
-        Dialect::Postgres => None,
-    }
+    dialect.sql().widest_varchar()
 }
 
 /// A type of the given kind, spelled for the dialect.

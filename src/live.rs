@@ -8,9 +8,17 @@
 //! Redshift queries against a recorded catalog.
 
 use crate::diagnostic::Diagnostic;
-use crate::emit::quote::literal;
 use crate::model::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
+
+impl DeclaredTable {
+    /// How the column query names the table (`SqlDialect::table_key`).
+    fn key(&self, dialect: Dialect) -> String {
+        dialect
+            .sql()
+            .table_key(&self.database, &self.schema, &self.table)
+    }
+}
 
 /// A source's table as the catalog should show it.
 #[derive(Debug, Clone)]
@@ -25,155 +33,6 @@ pub struct DeclaredTable {
     /// Where the source and each column are declared.
     pub loc: Option<crate::span::Loc>,
     pub column_locs: Vec<crate::span::Loc>,
-}
-
-impl DeclaredTable {
-    /// How the queries name the table: `schema.table` on PostgreSQL,
-    /// `database.schema.table` on Redshift (its column view spans the
-    /// cluster's databases).
-    fn key(&self, dialect: Dialect) -> String {
-        match dialect {
-            Dialect::Postgres => format!("{}.{}", self.schema, self.table),
-            Dialect::Redshift => format!("{}.{}.{}", self.database, self.schema, self.table),
-        }
-    }
-}
-
-/// `IN (…)` of escaped literals; `IN (NULL)` matches nothing.
-pub fn in_list<'a>(values: impl IntoIterator<Item = &'a str>, dialect: Dialect) -> String {
-    let items: Vec<String> = values.into_iter().map(|v| literal(v, dialect)).collect();
-    if items.is_empty() {
-        "IN (NULL)".into()
-    } else {
-        format!("IN ({})", items.join(", "))
-    }
-}
-
-/// The query for the catalog's columns of the declared tables. Each row:
-/// database, schema, table, column, type name, and (Redshift) character
-/// length, numeric precision and numeric scale. (The filter may let through
-/// a table whose dotted name spells the same; `findings` matches exactly.)
-pub fn columns_sql(dialect: Dialect, tables: &[DeclaredTable]) -> String {
-    let keys: Vec<String> = tables.iter().map(|t| t.key(dialect)).collect();
-    let wanted = in_list(keys.iter().map(String::as_str), dialect);
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT CAST(pg_catalog.current_database() AS text), n.nspname, c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NULL::int4, NULL::int4, NULL::int4
-               FROM pg_catalog.pg_attribute a
-               JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname || '.' || c.relname) {wanted}"
-        ),
-        Dialect::Redshift => format!(
-            "SELECT database_name, schema_name, table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale
-               FROM svv_all_columns
-              WHERE (database_name || '.' || schema_name || '.' || table_name) {wanted}"
-        ),
-    }
-}
-
-/// The query for grants on the declared tables (of the connected database),
-/// on the whole table and on single columns. Each row: schema, table,
-/// grantee kind (`user`, `group`, `role`, `public`), grantee name,
-/// privilege, the table's owner, and the column of a column grant.
-pub fn grants_sql(dialect: Dialect, database: &str, tables: &[DeclaredTable]) -> String {
-    let keys: Vec<String> = tables
-        .iter()
-        .filter(|t| dialect == Dialect::Postgres || t.database == database)
-        .map(|t| format!("{}.{}", t.schema, t.table))
-        .collect();
-    let wanted = in_list(keys.iter().map(String::as_str), dialect);
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT n.nspname, c.relname,
-                    CASE WHEN a.grantee = 0 THEN 'public' ELSE 'role' END,
-                    COALESCE(r.rolname, ''), a.privilege_type, o.rolname, CAST(NULL AS text)
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
-               CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
-               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-              WHERE (n.nspname || '.' || c.relname) {wanted} AND a.grantee <> c.relowner
-             UNION ALL
-             SELECT n.nspname, c.relname,
-                    CASE WHEN a.grantee = 0 THEN 'public' ELSE 'role' END,
-                    COALESCE(r.rolname, ''), a.privilege_type, o.rolname, CAST(t.attname AS text)
-               FROM pg_catalog.pg_attribute t
-               JOIN pg_catalog.pg_class c ON c.oid = t.attrelid
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
-               CROSS JOIN LATERAL pg_catalog.aclexplode(t.attacl) a
-               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-              WHERE (n.nspname || '.' || c.relname) {wanted} AND t.attnum > 0 AND NOT t.attisdropped
-                AND a.grantee <> c.relowner"
-        ),
-        // svv_relation_privileges and svv_column_privileges list explicit
-        // grants in the connected database; the owner's own privileges are
-        // left out below.
-        Dialect::Redshift => format!(
-            "SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename, CAST(NULL AS VARCHAR(128))
-               FROM pg_catalog.svv_relation_privileges p
-               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
-               LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
-              WHERE (p.namespace_name || '.' || p.relation_name) {wanted}
-             UNION ALL
-             SELECT p.namespace_name, p.relation_name, p.identity_type, p.identity_name, p.privilege_type, u.usename, p.column_name
-               FROM pg_catalog.svv_column_privileges p
-               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
-               LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = p.relation_name
-               LEFT JOIN pg_catalog.pg_user u ON u.usesysid = c.relowner
-              WHERE (p.namespace_name || '.' || p.relation_name) {wanted}"
-        ),
-    }
-}
-
-/// The query for whoever can get around the views without a grant on the
-/// tables, and for what a user could slip onto the connecting role's path.
-/// Each row: what (`reads_all`, `superuser`, `writable`, `sees_grants`), a
-/// name and a detail:
-///
-/// - roles that read every table: members of `pg_read_all_data`
-///   (PostgreSQL), and superusers other than the connecting one;
-/// - schemas on the connecting role's default search path in which others
-///   may create objects (`path` as the server printed it);
-/// - on Redshift, whether the connecting user is a superuser: the
-///   privilege views show others only the grants they may see.
-pub fn exposure_sql(dialect: Dialect, path: &str) -> String {
-    let schemas = path_schemas(path);
-    let on_path = in_list(schemas.iter().map(String::as_str), dialect);
-    match dialect {
-        Dialect::Postgres => format!(
-            "SELECT 'reads_all', r.rolname, 'pg_read_all_data'
-               FROM pg_catalog.pg_roles r
-              WHERE pg_catalog.pg_has_role(r.oid, 'pg_read_all_data', 'MEMBER')
-                AND NOT r.rolsuper AND r.rolname <> 'pg_read_all_data'
-             UNION ALL
-             SELECT 'superuser', r.rolname, ''
-               FROM pg_catalog.pg_roles r
-              WHERE r.rolsuper AND r.rolcanlogin AND r.rolname <> CAST(current_user AS text)
-             UNION ALL
-             SELECT 'writable', n.nspname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
-               FROM pg_catalog.pg_namespace n
-               CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
-              WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
-                AND (n.nspname {on_path} OR (n.nspname = CAST(current_user AS text) AND '$user' {on_path}))"
-        ),
-        Dialect::Redshift => format!(
-            "SELECT 'superuser', u.usename, '' FROM pg_catalog.pg_user u
-              WHERE u.usesuper AND u.usename <> current_user
-             UNION ALL
-             SELECT 'sees_grants', u.usename, CASE WHEN u.usesuper THEN 'all' ELSE 'some' END
-               FROM pg_catalog.pg_user u WHERE u.usename = current_user
-             UNION ALL
-             SELECT 'writable', p.namespace_name, p.identity_name
-               FROM pg_catalog.svv_schema_privileges p
-               LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = p.namespace_name
-               LEFT JOIN pg_catalog.pg_user o ON o.usesysid = n.nspowner
-              WHERE p.privilege_type = 'CREATE' AND p.identity_name <> COALESCE(o.usename, '')
-                AND (p.namespace_name {on_path} OR (p.namespace_name = current_user AND '$user' {on_path}))"
-        ),
-    }
 }
 
 /// The schema names of a search path as the server prints it:
@@ -647,14 +506,5 @@ mod tests {
             ["$user", "public", "My \"Schema\"", "x"]
         );
         assert!(path_schemas("").is_empty());
-    }
-
-    #[test]
-    fn in_lists_escape_every_value() {
-        assert_eq!(in_list([], Dialect::Postgres), "IN (NULL)");
-        assert_eq!(
-            in_list(["a'b", "c\\d"], Dialect::Redshift),
-            "IN ('a''b', 'c\\\\d')"
-        );
     }
 }

@@ -133,8 +133,7 @@ impl Checker<'_> {
         );
         let dialect = match props.get("dialect") {
             Some(p) => match &p.value.node {
-                Value::Path(path) if path.dotted() == "redshift" => Dialect::Redshift,
-                Value::Path(path) if path.dotted() == "postgres" => Dialect::Postgres,
+                Value::Path(path) if let Some(d) = Dialect::named(&path.dotted()) => d,
                 _ => {
                     self.error(
                         "check::property_value",
@@ -305,7 +304,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if dialect == Dialect::Postgres
+        if !dialect.sql().has_node_types()
             && node_type.is_some()
             && let Some(p) = props.get("node_type")
         {
@@ -553,7 +552,7 @@ impl Checker<'_> {
                             )
                             .at_loc(at, "declared again here")
                             .related(loc(file, *first), "first declared here")
-                            .help(if dialect == Dialect::Redshift {
+                            .help(if dialect.sql().folds_case() {
                                 "Redshift folds column names to lower case: the two names are one column"
                             } else {
                                 "remove one of the two"
@@ -640,15 +639,15 @@ impl Checker<'_> {
                 .get("table")
                 .map_or(id_loc, |p| loc(file, p.value.span));
             let integration = &self.model.integrations[integration];
-            match dialect {
-                Dialect::Postgres => self.error(
+            match dialect.sql().names_database() {
+                false => self.error(
                     "check::cross_database",
                     format!("source `{id}` reads database `{}`, not `{}`", table.database, integration.database),
                     at,
                     "another database",
                     "PostgreSQL views cannot read other databases: put the source in an integration for its own database",
                 ),
-                Dialect::Redshift => {
+                true => {
                     let capable = integration
                         .node_type
                         .as_deref()

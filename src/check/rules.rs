@@ -7,9 +7,7 @@ use crate::ast::{
     Subject,
 };
 use crate::diagnostic::Diagnostic;
-use crate::model::{
-    AccessRule, ColumnMask, Dialect, FilterRule, MaskRule, MaskScope, Source, TypeKind,
-};
+use crate::model::{AccessRule, ColumnMask, FilterRule, MaskRule, MaskScope, Source, TypeKind};
 use crate::span::{Loc, Node};
 use crate::sql_expr;
 use std::collections::HashMap;
@@ -871,13 +869,11 @@ fn literal_kind(l: &Literal) -> Kind {
 
 /// The index of the column called `name`, as the source's dialect compares.
 pub fn find_column(source: &Source, name: &str) -> Option<usize> {
-    match source.dialect {
-        Dialect::Postgres => source.columns.iter().position(|c| c.name == name),
-        Dialect::Redshift => source
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(name)),
-    }
+    let sql = source.dialect.sql();
+    source
+        .columns
+        .iter()
+        .position(|c| sql.same_name(&c.name, name))
 }
 
 /// The one column of `source` carrying `tag` (or a tag below it); otherwise

@@ -44,6 +44,7 @@ pub const KNOWN: [&str; 35] = [
 
 /// Classifies a declared type, or says why it is not valid.
 pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
+    let sql = dialect.sql();
     let args: Vec<Option<u32>> = ty
         .args
         .iter()
@@ -62,7 +63,7 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
         match args.as_slice() {
             [] => Ok(default),
             [Some(n)] if (1..=max).contains(n) => Ok(Some(*n)),
-            [None] if ty.args[0] == "max" && dialect == Dialect::Redshift => Ok(Some(max)),
+            [None] if ty.args[0] == "max" && sql.has_varchar_max() => Ok(Some(max)),
             _ => Err(format!("`{}` takes one length from 1 to {max}", ty.name)),
         }
     };
@@ -70,10 +71,7 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
         return Err("only `timestamp` and `time` take a time zone".into());
     }
     let with_tz = ty.time_zone == Some(true);
-    let text_max = match dialect {
-        Dialect::Redshift => 65535,
-        Dialect::Postgres => 10_485_760,
-    };
+    let text_max = sql.max_varchar();
     match ty.name.as_str() {
         "smallint" | "int2" => no_args(TypeKind::SmallInt, "smallint"),
         "integer" | "int" | "int4" => no_args(TypeKind::Integer, "integer"),
@@ -106,21 +104,16 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
             })
         }
         "varchar" | "character varying" | "nvarchar" => {
-            let default = match dialect {
-                Dialect::Redshift => Some(256),
-                Dialect::Postgres => None,
-            };
-            let n = length(default, text_max)?;
+            let n = length(sql.default_varchar(), text_max)?;
             Ok(SqlType {
                 kind: TypeKind::Varchar(n),
                 sql: n.map_or("varchar".to_string(), |n| format!("varchar({n})")),
             })
         }
-        "text" => match dialect {
-            // Redshift stores `text` as varchar(256).
-            Dialect::Redshift => no_args(TypeKind::Varchar(Some(256)), "varchar(256)"),
-            Dialect::Postgres => no_args(TypeKind::Varchar(None), "text"),
-        },
+        "text" => {
+            let (kind, spelled) = sql.text_is();
+            no_args(kind, spelled)
+        }
         "date" => no_args(TypeKind::Date, "date"),
         "timestamp" if with_tz => no_args(TypeKind::TimestampTz, "timestamptz"),
         "timestamp" => no_args(TypeKind::Timestamp, "timestamp"),
@@ -128,12 +121,7 @@ pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
         "time" if with_tz => no_args(TypeKind::TimeTz, "timetz"),
         "time" => no_args(TypeKind::Time, "time"),
         "timetz" => no_args(TypeKind::TimeTz, "timetz"),
-        "super" | "varbyte" if dialect == Dialect::Redshift => {
-            no_args(TypeKind::Other, ty.name.as_str())
-        }
-        "uuid" | "json" | "jsonb" | "bytea" if dialect == Dialect::Postgres => {
-            no_args(TypeKind::Other, ty.name.as_str())
-        }
+        own if sql.own_types().contains(&own) => no_args(TypeKind::Other, own),
         other if KNOWN.contains(&other) => {
             Err(format!("`{other}` is not a {} type", dialect.name()))
         }

@@ -12,7 +12,19 @@ pub use postgres::Postgres;
 pub use redshift::Redshift;
 
 use crate::ast::GranteeKind;
+use crate::model::{SqlType, TypeKind};
 use serde::{Deserialize, Serialize};
+
+/// The longest any one statement of veil's may run, in milliseconds: a
+/// read or a change that takes longer is cancelled by the server.
+pub const STATEMENT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+/// A built-in function, qualified: a view or function body never finds a
+/// function through a search path its user controls (Redshift re-reads a
+/// late-binding view's text at query time).
+pub fn builtin(name: &str) -> String {
+    format!("pg_catalog.{name}")
+}
 
 /// The SQL dialect of an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -23,6 +35,13 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    pub const ALL: [Dialect; 2] = [Dialect::Redshift, Dialect::Postgres];
+
+    /// The dialect a policy names.
+    pub fn named(name: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.name() == name)
+    }
+
     /// What this dialect writes differently.
     pub fn sql(self) -> &'static dyn SqlDialect {
         match self {
@@ -62,9 +81,40 @@ pub trait SqlDialect: Sync {
     /// The longest identifier, in bytes.
     fn max_name_bytes(&self) -> usize;
 
+    /// Whether the catalog folds ASCII letters to lower case, even in
+    /// quoted names.
+    fn folds_case(&self) -> bool {
+        false
+    }
+
     /// The name the catalog stores for a table, column or schema name.
     fn catalog_name(&self, name: &str) -> String {
-        name.to_string()
+        if self.folds_case() {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Whether two table, column or schema names name one object.
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        if self.folds_case() {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    }
+
+    /// Whether a string literal holding a backslash is written with this
+    /// prefix (`E'…'`), so that it reads the same whatever the server's
+    /// settings; a dialect without one always reads `\` as an escape.
+    fn backslash_prefix(&self) -> &'static str {
+        ""
+    }
+
+    /// Whether an integration declares its node type.
+    fn has_node_types(&self) -> bool {
+        false
     }
 
     /// The column type of a text of any length veil writes (lists, SQL).
@@ -85,6 +135,12 @@ pub trait SqlDialect: Sync {
     /// The type of the time a row was written.
     fn written_at(&self) -> &'static str {
         "timestamptz"
+    }
+
+    /// The most bytes a long and a short text column of veil's hold, where
+    /// the database bounds them.
+    fn text_limits(&self) -> Option<(usize, usize)> {
+        None
     }
 
     /// The longest `varchar` a column may declare.
@@ -153,6 +209,28 @@ pub trait SqlDialect: Sync {
         false
     }
 
+    /// A value as text that no session setting changes: the bytes `hash`
+    /// and `sample` read. Casts of dates, times and floats follow
+    /// `DateStyle`, `TimeZone`, `IntervalStyle` and `extra_float_digits`;
+    /// a dialect writes those otherwise.
+    fn canonical_text(&self, value: &str, _ty: &SqlType) -> String {
+        format!("CAST({value} AS {})", self.long_text())
+    }
+
+    /// A value shown as text, the same in every session: dates and times as
+    /// ISO 8601 (`2026-11-30`, `2026-11-30 08:15:00.5`), a `timestamptz` as
+    /// the wall-clock time in the zone `zone` (a literal), floats in
+    /// decimal. `None` when the type's plain cast is already stable.
+    fn display_text(&self, _value: &str, _ty: &SqlType, _zone: &str) -> Option<String> {
+        None
+    }
+
+    /// `value` truncated to `unit` (a keyword) in its own type, counted in
+    /// the zone `zone` (a literal) for a `timestamptz`.
+    fn truncate(&self, value: &str, unit: &str, _kind: TypeKind, _zone: &str) -> String {
+        format!("{}('{unit}', {value})", builtin("date_trunc"))
+    }
+
     /// A grantee of a `GRANT`, its name already quoted.
     fn grantee(&self, _kind: GranteeKind, quoted: &str) -> String {
         quoted.to_string()
@@ -182,6 +260,57 @@ pub trait SqlDialect: Sync {
     /// The catalog relation that lists routines with their kind.
     fn routines(&self) -> &'static str {
         "pg_catalog.pg_proc"
+    }
+
+    /// The catalog query: one row per (object, aspect) of every schema,
+    /// relation and routine in veil's schemas (`ours`, an `IN (…)`); each
+    /// row kind, name, aspect, value.
+    fn catalog_query(&self, ours: &str) -> String;
+
+    /// The hashing key's rows: how many, and a fingerprint of them, never
+    /// their value; `table` is the key's table, quoted.
+    fn key_query(&self, table: &str) -> String;
+
+    /// The catalog's columns of the declared tables (`wanted`, an `IN (…)`
+    /// of their names as [`SqlDialect::table_key`] spells them). Each row:
+    /// database, schema, table, column, type name, and (Redshift) character
+    /// length, numeric precision and numeric scale.
+    fn columns_query(&self, wanted: &str) -> String;
+
+    /// Grants on the declared tables (`wanted`, an `IN (…)` of
+    /// `schema.table`), on whole tables and single columns. Each row:
+    /// schema, table, grantee kind (`user`, `group`, `role`, `public`),
+    /// grantee name, privilege, the table's owner, the column.
+    fn grants_query(&self, wanted: &str) -> String;
+
+    /// Who can get around the views without a grant on the tables, and
+    /// what a user could slip onto the connecting role's path (`on_path`,
+    /// an `IN (…)` of its schemas). Each row: what (`reads_all`,
+    /// `superuser`, `writable`, `sees_grants`), a name and a detail.
+    fn exposure_query(&self, on_path: &str) -> String;
+
+    /// The sum, as text, of the 48-bit slice at `at` of the SHA-256 of
+    /// each `row` (an expression).
+    fn digest_slice(&self, row: &str, at: u32) -> String;
+
+    /// The type a count or a length is cast to as text.
+    fn number_text(&self, _digits: u32) -> String {
+        "text".into()
+    }
+
+    /// Who a grant as the catalog query spells it (`grantee PRIVILEGE`)
+    /// is to: `None` for `PUBLIC`.
+    fn grant_holder<'g>(&self, grant: &'g str) -> Option<Option<(GranteeKind, &'g str)>> {
+        // The name may hold spaces: the privilege is the last word (before
+        // a column list).
+        let grant = grant.split(" (").next().unwrap_or(grant);
+        let (name, _) = grant.rsplit_once(' ')?;
+        Some((name != "PUBLIC").then_some((GranteeKind::Role, name)))
+    }
+
+    /// How the column query names a table.
+    fn table_key(&self, _database: &str, schema: &str, table: &str) -> String {
+        format!("{schema}.{table}")
     }
 
     /// Whether a table is named with its database (cross-database reads).

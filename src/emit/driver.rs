@@ -74,9 +74,9 @@ pub fn compile_each(
 fn limits(project: &ir::Project) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for integration in &project.integrations {
-        if integration.dialect != Dialect::Redshift {
+        let Some((long, short)) = integration.dialect.sql().text_limits() else {
             continue;
-        }
+        };
         // A list's size as JSON and its longest name.
         let measure = |values: &[String]| {
             (
@@ -97,11 +97,11 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
                 ("valid_tables", tables),
             ];
             for (field, (bytes, longest)) in lists {
-                if bytes > 65535 {
-                    diagnostics.push(too_large(&p.user, field, bytes, 65535, &integration.name));
+                if bytes > long {
+                    diagnostics.push(too_large(&p.user, field, bytes, long, &integration.name));
                 }
-                if longest > 1024 {
-                    diagnostics.push(too_large(&p.user, field, longest, 1024, &integration.name));
+                if longest > short {
+                    diagnostics.push(too_large(&p.user, field, longest, short, &integration.name));
                 }
             }
             let pairs: Vec<(&String, &String)> = p
@@ -110,21 +110,24 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
                 .flat_map(|(k, vs)| vs.iter().map(move |v| (k, v)))
                 .collect();
             let bytes = serde_json::to_string(&pairs).map_or(0, |s| s.len());
-            if bytes > 65535 {
+            if bytes > long {
                 diagnostics.push(too_large(
                     &p.user,
                     "attributes",
                     bytes,
-                    65535,
+                    long,
                     &integration.name,
                 ));
             }
-            if let Some((k, v)) = pairs.iter().find(|(k, v)| k.len() > 1024 || v.len() > 1024) {
+            if let Some((k, v)) = pairs
+                .iter()
+                .find(|(k, v)| k.len() > short || v.len() > short)
+            {
                 diagnostics.push(too_large(
                     &p.user,
                     "attributes",
                     k.len().max(v.len()),
-                    1024,
+                    short,
                     &integration.name,
                 ));
             }

@@ -1,6 +1,6 @@
 //! IR expressions as SQL of one dialect: conditions, row predicates, the
 //! per-user decisions and the masks. The generic form is written once;
-//! dialect differences are the few `match dialect` arms.
+//! what the dialects write differently comes from `dialect::SqlDialect`.
 
 use super::quote::{ident, literal, qualified};
 use crate::ast::{CompareOp, Interval, Literal};
@@ -21,12 +21,7 @@ pub struct Expr<'a> {
     pub time_zone: &'a str,
 }
 
-/// A built-in function, qualified: a view or function body never finds a
-/// function through a search path its user controls (Redshift re-reads a
-/// late-binding view's text at query time).
-pub fn builtin(name: &str) -> String {
-    format!("pg_catalog.{name}")
-}
+pub use crate::dialect::builtin;
 
 impl Expr<'_> {
     fn system(&self, table: &str) -> String {
@@ -43,10 +38,7 @@ impl Expr<'_> {
 
     /// The type text columns are cast to before a string function.
     fn text_type(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Redshift => "VARCHAR(65535)",
-            Dialect::Postgres => "text",
-        }
+        self.dialect.sql().long_text()
     }
 
     pub fn column(&self, name: &str) -> String {
@@ -67,14 +59,9 @@ impl Expr<'_> {
         }
     }
 
-    /// The querying user's name. On PostgreSQL `current_user` is of type
-    /// `name`: cast to `text` it compares with the profile's text columns by
-    /// their index.
+    /// The querying user's name, comparable with the profile's columns.
     pub fn current_user(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Redshift => "current_user",
-            Dialect::Postgres => "CAST(current_user AS text)",
-        }
+        self.dialect.sql().current_user()
     }
 
     /// `(SELECT COUNT(*) FROM side x WHERE x.userid = current_user AND …) > 0`
@@ -206,20 +193,9 @@ impl Expr<'_> {
     }
 
     /// The wall-clock time now in the integration's zone, as a `timestamp`,
-    /// whatever zone the session is set to. (Redshift's `GETDATE()` is the
-    /// session's wall clock; read as a `timestamptz` in that same session it
-    /// is the instant now.)
+    /// whatever zone the session is set to.
     fn now_in_zone(&self) -> String {
-        match self.dialect {
-            Dialect::Postgres => format!("(CURRENT_TIMESTAMP AT TIME ZONE {})", self.zone()),
-            // `GETDATE()` is the session's wall clock (`r_GETDATE`);
-            // `CURRENT_TIMESTAMP` is a deprecated leader-node function.
-            Dialect::Redshift => format!(
-                "(CAST({}() AS TIMESTAMPTZ) AT TIME ZONE {})",
-                builtin("getdate"),
-                self.zone()
-            ),
-        }
+        self.dialect.sql().now_in_zone(&self.zone())
     }
 
     /// The moment `amount` units before now, counted on the calendar of the
@@ -239,101 +215,15 @@ impl Expr<'_> {
     }
 
     /// A value as text that no session setting changes: the bytes `hash`
-    /// and `sample` read. Casts of dates, times and floats follow
-    /// `DateStyle`, `TimeZone`, `IntervalStyle` and `extra_float_digits`;
-    /// these forms do not.
+    /// and `sample` read.
     pub fn canonical_text(&self, value: &str, ty: &SqlType) -> String {
-        let text = self.text_type();
-        match (self.dialect, ty.kind) {
-            (Dialect::Postgres, TypeKind::Date) => format!(
-                "CASE WHEN {}({value}) THEN CAST({value} - DATE '2000-01-01' AS text) ELSE CAST({value} AS text) END",
-                builtin("isfinite")
-            ),
-            (Dialect::Postgres, TypeKind::Timestamp | TypeKind::TimestampTz) => {
-                format!("CAST(EXTRACT(EPOCH FROM {value}) AS text)")
-            }
-            (Dialect::Postgres, TypeKind::Real | TypeKind::Double) => {
-                format!("CAST(CAST({value} AS numeric) AS text)")
-            }
-            (Dialect::Postgres, TypeKind::Other) if ty.sql == "bytea" => {
-                format!("{}({value}, 'hex')", builtin("encode"))
-            }
-            (Dialect::Redshift, TypeKind::Date) => {
-                format!("{}({value}, 'YYYY-MM-DD')", builtin("to_char"))
-            }
-            (Dialect::Redshift, TypeKind::Timestamp) => format!(
-                "{}({value}, 'YYYY-MM-DD HH24:MI:SS.US')",
-                builtin("to_char")
-            ),
-            (Dialect::Redshift, TypeKind::TimestampTz) => format!(
-                "{}({value} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-                builtin("to_char")
-            ),
-            // Exact to 18 decimals below 10^18; larger floats keep the
-            // session's float text (README, limits).
-            (Dialect::Redshift, TypeKind::Real | TypeKind::Double) => format!(
-                "CASE WHEN {abs}({value}) < 1e18 THEN CAST(CAST({value} AS DECIMAL(38,18)) AS {text}) ELSE CAST({value} AS {text}) END",
-                abs = builtin("abs")
-            ),
-            _ => format!("CAST({value} AS {text})"),
-        }
+        self.dialect.sql().canonical_text(value, ty)
     }
 
-    /// A value shown as text, the same in every session: a date, time or
-    /// float cast to text follows `DateStyle`, `TimeZone` and
-    /// `extra_float_digits`; these forms do not. Dates and times read as
-    /// ISO 8601 (`2026-11-30`, `2026-11-30 08:15:00.5`); a `timestamptz`
-    /// is the wall-clock time in the integration's zone. `None` when the
+    /// A value shown as text, the same in every session; `None` when the
     /// type's plain cast is already stable.
     pub fn display_text(&self, value: &str, ty: &SqlType) -> Option<String> {
-        let text = self.text_type();
-        // The fraction of a second without trailing zeros, as PostgreSQL's
-        // ISO output writes it.
-        let trimmed =
-            |t: String| format!("{rtrim}({rtrim}({t}, '0'), '.')", rtrim = builtin("rtrim"));
-        Some(match (self.dialect, ty.kind) {
-            // JSON's form of a date or time is ISO 8601 whatever the
-            // session's settings (`infinity` and `BC` included).
-            (Dialect::Postgres, TypeKind::Date | TypeKind::Timestamp) => self.json_text(value),
-            (Dialect::Postgres, TypeKind::TimestampTz) => {
-                self.json_text(&format!("({value} AT TIME ZONE {})", self.zone()))
-            }
-            // A float's numeric value has DBL_DIG (FLT_DIG) digits, whatever
-            // `extra_float_digits` says.
-            (Dialect::Postgres, TypeKind::Real | TypeKind::Double) => {
-                format!("CAST(CAST({value} AS numeric) AS {text})")
-            }
-            (Dialect::Redshift, TypeKind::Date) => {
-                format!("{}({value}, 'YYYY-MM-DD')", builtin("to_char"))
-            }
-            (Dialect::Redshift, TypeKind::Timestamp) => trimmed(format!(
-                "{}({value}, 'YYYY-MM-DD HH24:MI:SS.US')",
-                builtin("to_char")
-            )),
-            (Dialect::Redshift, TypeKind::TimestampTz) => trimmed(format!(
-                "{}({value} AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS.US')",
-                builtin("to_char"),
-                self.zone()
-            )),
-            // Exact below 10^18; larger floats keep the session's float
-            // text (README, limits).
-            (Dialect::Redshift, TypeKind::Real | TypeKind::Double) => format!(
-                "CASE WHEN {abs}({value}) < 1e18 THEN {} ELSE CAST({value} AS {text}) END",
-                trimmed(format!("CAST(CAST({value} AS DECIMAL(38,18)) AS {text})")),
-                abs = builtin("abs")
-            ),
-            _ => return None,
-        })
-    }
-
-    /// The text of a date or time's JSON string: ISO 8601 in every session.
-    fn json_text(&self, value: &str) -> String {
-        format!(
-            "{translate}({btrim}(CAST({to_json}({value}) AS text), '\"'), 'T', ' ')",
-            translate = builtin("translate"),
-            btrim = builtin("btrim"),
-            to_json = builtin("to_json")
-        )
+        self.dialect.sql().display_text(value, ty, &self.zone())
     }
 
     fn operand(&self, o: &Operand) -> String {
@@ -455,25 +345,17 @@ impl Expr<'_> {
                 self.lit(source),
                 self.canonical_text(&value, source_type)
             ),
+            // The checker keeps `\` and `$` out of replacements, so the
+            // replacement is literal text on both dialects.
             Mask::Regex {
                 pattern,
                 replacement,
-            } => match self.dialect {
-                // The checker keeps `\` and `$` out of replacements, so the
-                // replacement is literal text on both dialects.
-                Dialect::Redshift => format!(
-                    "{}({value}, {}, {})",
-                    builtin("regexp_replace"),
-                    self.lit(pattern),
-                    self.lit(replacement)
-                ),
-                Dialect::Postgres => format!(
-                    "{}({value}, {}, {}, 'g')",
-                    builtin("regexp_replace"),
-                    self.lit(pattern),
-                    self.lit(replacement)
-                ),
-            },
+            } => self.dialect.sql().regex_replace(
+                &builtin("regexp_replace"),
+                &value,
+                &self.lit(pattern),
+                &self.lit(replacement),
+            ),
             Mask::Round { multiple } => self.round(&value, multiple, source_type, out_type),
             Mask::Truncate(unit) => self.truncate(&value, *unit, source_type),
             Mask::ShowFirst(n) => format!(
@@ -500,17 +382,12 @@ impl Expr<'_> {
         let abs = builtin("abs");
         let is_float = matches!(source.kind, TypeKind::Real | TypeKind::Double);
         let scale = multiple.split_once('.').map_or(0, |(_, f)| f.len());
-        let numeric = match self.dialect {
-            Dialect::Postgres => "numeric".to_string(),
-            Dialect::Redshift if is_float => format!("NUMERIC(38,{})", scale.max(6)),
-            Dialect::Redshift => {
-                let s = match source.kind {
-                    TypeKind::Decimal(_, s) => (s as usize).max(scale),
-                    _ => scale,
-                };
-                format!("NUMERIC(38,{s})")
-            }
+        let source_scale = match source.kind {
+            _ if is_float => None,
+            TypeKind::Decimal(_, s) => Some(s as usize),
+            _ => Some(0),
         };
+        let numeric = self.dialect.sql().rounding_type(source_scale, scale);
         // A power of ten rounds without a division; on Redshift a division
         // of NUMERIC(38,s) leaves fewer integer digits than the column has
         // (`r_numeric_computations`), so other multiples divide only values
@@ -519,7 +396,10 @@ impl Expr<'_> {
             Some(places) => format!("{round}(CAST({value} AS {numeric}), {places})"),
             None => format!("({round}(CAST({value} AS {numeric}) / {multiple}) * {multiple})"),
         };
-        if self.dialect == Dialect::Redshift && !is_float && power_of_ten(multiple).is_none() {
+        if self.dialect.sql().division_loses_digits()
+            && !is_float
+            && power_of_ten(multiple).is_none()
+        {
             let digits = 28_usize.saturating_sub(scale + multiple_digits(multiple) as usize);
             return format!(
                 "CASE WHEN {abs}({value}) < 1{} THEN {rounded} END",
@@ -529,10 +409,7 @@ impl Expr<'_> {
         if is_float {
             // NaN and the infinities compare false; numeric(38) on Redshift
             // holds floats below 10^30.
-            let limit = match self.dialect {
-                Dialect::Postgres => "1e300",
-                Dialect::Redshift => "1e30",
-            };
+            let limit = self.dialect.sql().float_rounding_limit();
             return format!("CASE WHEN {abs}({value}) < {limit} THEN {rounded} END");
         }
         // Rounding moves a value by at most half the multiple: an output
@@ -556,27 +433,9 @@ impl Expr<'_> {
     /// date beyond the last timestamp, an instant at the edge of the range)
     /// are masked entirely.
     fn truncate(&self, value: &str, unit: crate::ast::TimeUnit, ty: &SqlType) -> String {
-        let trunc = builtin("date_trunc");
-        let unit = unit.keyword();
-        match (self.dialect, ty.kind) {
-            // `date_trunc` of a date is a timestamp on both dialects; the
-            // mask's value is the column's type.
-            (Dialect::Postgres, TypeKind::Date) => format!(
-                "CASE WHEN {value} < DATE '294276-01-01' THEN CAST({trunc}('{unit}', CAST({value} AS timestamp)) AS date) END"
-            ),
-            (Dialect::Redshift, TypeKind::Date) => {
-                format!("CAST({trunc}('{unit}', {value}) AS DATE)")
-            }
-            (Dialect::Postgres, TypeKind::TimestampTz) => format!(
-                "CASE WHEN {value} > TIMESTAMPTZ '4713-01-01 00:00:00+00 BC' AND {value} < TIMESTAMPTZ '294276-12-01 00:00:00+00' THEN ({trunc}('{unit}', {value} AT TIME ZONE {zone}) AT TIME ZONE {zone}) END",
-                zone = self.zone()
-            ),
-            (Dialect::Redshift, TypeKind::TimestampTz) => format!(
-                "({trunc}('{unit}', {value} AT TIME ZONE {zone}) AT TIME ZONE {zone})",
-                zone = self.zone()
-            ),
-            _ => format!("{trunc}('{unit}', {value})"),
-        }
+        self.dialect
+            .sql()
+            .truncate(value, unit.keyword(), ty.kind, &self.zone())
     }
 }
 

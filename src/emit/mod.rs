@@ -7,11 +7,11 @@
 mod driver;
 mod expr;
 pub mod quote;
+pub mod reads;
 pub mod script;
 
 pub use driver::{Compiled, compile_each, compile_for_plan, compile_ir};
 
-use crate::ast::GranteeKind;
 use crate::hash::FastMap;
 use crate::ir::{self, Integration, Profile, View};
 use crate::model::{Dialect, Grantee};
@@ -190,11 +190,7 @@ fn render(dialect: Dialect, template: &str, ctx: Value) -> Result<String, EmitEr
 
 /// A grantee as the dialect writes it.
 fn grantee(g: &Grantee, dialect: Dialect) -> String {
-    match (dialect, g.kind) {
-        (Dialect::Redshift, GranteeKind::Group) => format!("GROUP {}", ident(&g.name)),
-        (Dialect::Redshift, GranteeKind::Role) => format!("ROLE {}", ident(&g.name)),
-        _ => ident(&g.name),
-    }
+    dialect.sql().grantee(g.kind, &ident(&g.name))
 }
 
 /// Receives each object as soon as it is rendered, with its position in
@@ -451,19 +447,14 @@ struct Table {
 }
 
 fn tables(dialect: Dialect) -> Vec<Table> {
-    let (name, list, text, now) = match dialect {
-        Dialect::Redshift => (
-            "VARCHAR(1024)",
-            "VARCHAR(65535)",
-            "VARCHAR(65535)",
-            "TIMESTAMP",
-        ),
-        Dialect::Postgres => ("text", "text", "text", "timestamptz"),
-    };
-    let user = match dialect {
-        Dialect::Redshift => "VARCHAR(128)",
-        Dialect::Postgres => "text",
-    };
+    let sql = dialect.sql();
+    let (name, list, text, now) = (
+        sql.short_text(),
+        sql.long_text(),
+        sql.long_text(),
+        sql.written_at(),
+    );
+    let user = sql.user_name();
     vec![
         Table {
             name: "profile",

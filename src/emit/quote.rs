@@ -46,8 +46,8 @@ pub fn literal(value: &str, dialect: Dialect) -> String {
     }
     let backslash = value.contains('\\');
     let mut out = String::with_capacity(value.len() + 3);
-    if backslash && dialect == Dialect::Postgres {
-        out.push('E');
+    if backslash {
+        out.push_str(dialect.sql().backslash_prefix());
     }
     out.push('\'');
     for c in value.chars() {

@@ -10,9 +10,7 @@ use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-/// The longest any one statement of veil's may run, in milliseconds: a
-/// read or a change that takes longer is cancelled by the server.
-pub const STATEMENT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+pub use crate::dialect::STATEMENT_TIMEOUT_MS;
 
 /// Text of a Redshift VARCHAR(65535) column, with room for multi-byte
 /// characters cut at a boundary.

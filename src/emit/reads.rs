@@ -1,0 +1,240 @@
+//! Every query veil reads the database with: veil's state, the catalog of
+//! its objects, the profile side tables, and what the live checks read of
+//! the declared tables. Names and values go through `quote`; the queries
+//! the dialects write wholly apart are `dialect::SqlDialect`'s.
+
+use super::quote::{ident, literal, qualified};
+use crate::ir::Schemas;
+use crate::model::Dialect;
+
+/// `IN (…)` of escaped literals; `IN (NULL)` matches nothing.
+pub fn in_list<'a>(values: impl IntoIterator<Item = &'a str>, dialect: Dialect) -> String {
+    let items: Vec<String> = values.into_iter().map(|v| literal(v, dialect)).collect();
+    if items.is_empty() {
+        "IN (NULL)".into()
+    } else {
+        format!("IN ({})", items.join(", "))
+    }
+}
+
+fn ours(schemas: &Schemas, dialect: Dialect) -> String {
+    in_list(schemas.all().iter().map(String::as_str), dialect)
+}
+
+/// Every schema of veil's, and every relation and routine in them; and a
+/// `column` row when the state table records catalogs.
+pub fn existing_objects(schemas: &Schemas, dialect: Dialect) -> String {
+    let ours = in_list(schemas.all().iter().map(String::as_str), dialect);
+    let system = literal(&schemas.system, dialect);
+    let routines = dialect.sql().routines();
+    // The first branch's columns are text (`|| ''`): a `name` there would
+    // make every later value a `name`, cut at its length.
+    format!(
+        "SELECT 'schema', n.nspname || '', n.nspname || '' FROM pg_catalog.pg_namespace n WHERE n.nspname {ours}
+         UNION ALL
+         SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname || '.' || c.relname, n.nspname
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname {ours} AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+         UNION ALL
+         SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, n.nspname || '.' || p.proname, n.nspname
+           FROM {routines} p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname {ours}
+         UNION ALL
+         SELECT 'column', a.attname, n.nspname
+           FROM pg_catalog.pg_attribute a
+           JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = {system} AND c.relname = 'state' AND a.attname = 'catalog_json'"
+    )
+}
+
+/// For each relation in veil's schemas, every view reading it (through the
+/// dependencies a view's query records).
+pub fn dependents(schemas: &Schemas, dialect: Dialect) -> String {
+    let ours = in_list(schemas.all().iter().map(String::as_str), dialect);
+    format!(
+        "SELECT DISTINCT rn.nspname || '.' || rc.relname, dn.nspname || '.' || dc.relname
+           FROM pg_catalog.pg_depend d
+           JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
+           JOIN pg_catalog.pg_class dc ON dc.oid = w.ev_class
+           JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
+           JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid
+           JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+          WHERE d.classid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_rewrite')
+            AND d.refclassid = (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_catalog' AND c.relname = 'pg_class')
+            AND rn.nspname {ours} AND dc.oid <> rc.oid"
+    )
+}
+
+/// The objects veil applied, in order, with what the catalog said of each
+/// after the apply (when the state table records it).
+pub fn state_rows(schemas: &Schemas, records_catalog: bool) -> String {
+    let recorded = if records_catalog {
+        "catalog_json"
+    } else {
+        "NULL"
+    };
+    format!(
+        "SELECT object_kind, object_name, sql_text, columns_json, {recorded} FROM {} ORDER BY position",
+        qualified(&[&schemas.system, "state"])
+    )
+}
+
+/// The texts of the objects, in parts.
+pub fn state_texts(schemas: &Schemas) -> String {
+    format!(
+        "SELECT object_kind, object_name, field, text FROM {} ORDER BY object_kind, object_name, field, part",
+        qualified(&[&schemas.system, "state_text"])
+    )
+}
+
+/// Every profile row.
+pub fn profiles(schemas: &Schemas) -> String {
+    format!(
+        "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {} ORDER BY immuta__userid",
+        qualified(&[&schemas.system, "profile"])
+    )
+}
+
+/// The policy files of the last apply, in parts.
+pub fn policy_files(schemas: &Schemas) -> String {
+    format!(
+        "SELECT path, text FROM {} ORDER BY path, part",
+        qualified(&[&schemas.system, "policy_files"])
+    )
+}
+
+/// The catalog query (`SqlDialect::catalog_query`) of veil's schemas.
+pub fn catalog(dialect: Dialect, schemas: &Schemas) -> String {
+    dialect.sql().catalog_query(&ours(schemas, dialect))
+}
+
+/// The hashing key's rows: how many, and a fingerprint.
+pub fn key(dialect: Dialect, schemas: &Schemas) -> String {
+    dialect
+        .sql()
+        .key_query(&qualified(&[&schemas.system, "hash_key"]))
+}
+
+/// The profile side tables and the columns of one row (a digest reads an
+/// attribute row as the key's length in bytes, `:`, the key and the value).
+const SIDE_TABLES: [(&str, &[&str]); 4] = [
+    ("profile_groups", &["name"]),
+    ("profile_attributes", &["key", "value"]),
+    ("profile_purposes", &["name"]),
+    ("profile_tables", &["source"]),
+];
+
+/// One side-table row as text, in SQL.
+fn row_text(columns: &[&str], dialect: Dialect) -> String {
+    match columns {
+        [value] => format!("x.{}", ident(value)),
+        [key, value] => format!(
+            "CAST(pg_catalog.octet_length(x.{k}) AS {text}) || ':' || x.{k} || x.{v}",
+            k = ident(key),
+            v = ident(value),
+            text = dialect.sql().number_text(10)
+        ),
+        _ => "''".into(),
+    }
+}
+
+/// The digest query: per side table and user, the row count and two sums
+/// of slices of each row's SHA-256. `present` are the side tables that
+/// exist.
+pub fn side_digests(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
+    SIDE_TABLES
+        .iter()
+        .filter(|(table, _)| present.contains(table))
+        .map(|(table, columns)| {
+            let row = row_text(columns, dialect);
+            let slice = |at: u32| dialect.sql().digest_slice(&row, at);
+            format!(
+                "SELECT {}, x.\"userid\", pg_catalog.count(*), {}, {} FROM {} AS x GROUP BY x.\"userid\"",
+                literal(table, dialect),
+                slice(1),
+                slice(13),
+                qualified(&[&schemas.system, table])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n")
+}
+
+/// The rows of the side tables for some users, to show what differs:
+/// table, user, row text.
+pub fn side_rows(dialect: Dialect, schemas: &Schemas, present: &[&str], users: &[&str]) -> String {
+    let who = in_list(users.iter().copied(), dialect);
+    SIDE_TABLES
+        .iter()
+        .filter(|(table, _)| present.contains(table))
+        .map(|(table, columns)| {
+            let text = columns
+                .iter()
+                .map(|c| format!("x.{}", ident(c)))
+                .collect::<Vec<_>>()
+                .join(" || '=' || ");
+            format!(
+                "SELECT {}, x.\"userid\", {text} FROM {} AS x WHERE x.\"userid\" {who}",
+                literal(table, dialect),
+                qualified(&[&schemas.system, table])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n")
+}
+
+/// A declared table as the live checks look it up, its names as the
+/// catalog stores them.
+pub struct TableName<'a> {
+    pub database: &'a str,
+    pub schema: &'a str,
+    pub table: &'a str,
+}
+
+/// The catalog's columns of the declared tables. (The filter may let
+/// through a table whose dotted name spells the same; the live checks
+/// match exactly.)
+pub fn columns(dialect: Dialect, tables: &[TableName<'_>]) -> String {
+    let keys: Vec<String> = tables
+        .iter()
+        .map(|t| dialect.sql().table_key(t.database, t.schema, t.table))
+        .collect();
+    dialect
+        .sql()
+        .columns_query(&in_list(keys.iter().map(String::as_str), dialect))
+}
+
+/// Grants on the declared tables of the connected database `database`.
+pub fn grants(dialect: Dialect, database: &str, tables: &[TableName<'_>]) -> String {
+    let keys: Vec<String> = tables
+        .iter()
+        .filter(|t| !dialect.sql().names_database() || t.database == database)
+        .map(|t| format!("{}.{}", t.schema, t.table))
+        .collect();
+    dialect
+        .sql()
+        .grants_query(&in_list(keys.iter().map(String::as_str), dialect))
+}
+
+/// Who can get around the views, and who can write to the schemas of the
+/// connecting role's search path (`path`, its schema names).
+pub fn exposure(dialect: Dialect, path: &[String]) -> String {
+    dialect
+        .sql()
+        .exposure_query(&in_list(path.iter().map(String::as_str), dialect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_escape_every_value() {
+        assert_eq!(in_list([], Dialect::Postgres), "IN (NULL)");
+        assert_eq!(
+            in_list(["a'b", "c\\d"], Dialect::Redshift),
+            "IN ('a''b', 'c\\\\d')"
+        );
+    }
+}
