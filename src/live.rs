@@ -169,9 +169,12 @@ pub fn findings<'a>(
 ) -> (Vec<Diagnostic>, Vec<String>) {
     // PostgreSQL has one database per connection; Redshift's column view
     // spans the cluster's.
-    let database_of = |name: &'a str| match dialect {
-        Dialect::Postgres => "",
-        Dialect::Redshift => name,
+    let database_of = |name: &'a str| {
+        if dialect.sql().names_database() {
+            name
+        } else {
+            ""
+        }
     };
     let mut catalog: BTreeMap<(&str, &str, &str), BTreeMap<&str, &CatalogColumn>> = BTreeMap::new();
     for c in columns {
@@ -261,7 +264,7 @@ pub fn findings<'a>(
 
     let declared: BTreeSet<(&str, &str)> = tables
         .iter()
-        .filter(|t| dialect == Dialect::Postgres || t.database == database)
+        .filter(|t| !dialect.sql().names_database() || t.database == database)
         .map(|t| (t.schema.as_str(), t.table.as_str()))
         .collect();
     let mut granted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -270,16 +273,14 @@ pub fn findings<'a>(
             continue;
         }
         // The owner's own privileges go with owning the table.
-        let owner_kind = match dialect {
-            Dialect::Postgres => "role",
-            Dialect::Redshift => "user",
-        };
+        let owner_kind = dialect.sql().owner_kind();
         if g.grantee_kind == owner_kind && g.owner.as_deref() == Some(g.grantee.as_str()) {
             continue;
         }
         let grantee = match g.grantee_kind.as_str() {
             "public" => "PUBLIC".to_string(),
-            "role" if dialect == Dialect::Postgres => g.grantee.clone(),
+            // Where every grantee is a role, its kind goes unsaid.
+            "role" if owner_kind == "role" => g.grantee.clone(),
             kind => format!("{kind} {}", g.grantee),
         };
         let privilege = match &g.column {
@@ -324,7 +325,7 @@ pub fn findings<'a>(
     }
     let elsewhere: Vec<String> = tables
         .iter()
-        .filter(|t| dialect == Dialect::Redshift && t.database != database)
+        .filter(|t| dialect.sql().names_database() && t.database != database)
         .map(|t| t.key(dialect))
         .collect();
     if !elsewhere.is_empty() {

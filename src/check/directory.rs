@@ -130,21 +130,15 @@ impl Checker<'_> {
             projects.entry(name.node.clone()).or_insert(list);
         }
         let project_names: FastSet<String> = projects.keys().cloned().collect();
-        let redshift = self
-            .model
-            .integrations
+        // A user name must do on every integration: the shortest limit,
+        // and a warning where the catalog folds case.
+        let dialects: Vec<Dialect> = self.model.integrations.iter().map(|i| i.dialect).collect();
+        let folds = dialects.iter().any(|d| d.sql().folds_case());
+        let strictest = dialects
             .iter()
-            .any(|i| i.dialect == Dialect::Redshift);
-        let strictest = if self
-            .model
-            .integrations
-            .iter()
-            .any(|i| i.dialect == Dialect::Postgres)
-        {
-            Dialect::Postgres
-        } else {
-            Dialect::Redshift
-        };
+            .copied()
+            .min_by_key(|d| d.max_name_bytes())
+            .unwrap_or(Dialect::Redshift);
 
         self.declare(file, "user", ids.users.0.iter().map(|(k, _)| k));
         let mut users = Vec::new();
@@ -166,7 +160,7 @@ impl Checker<'_> {
                     "user names must be valid database user names on every integration",
                 );
             }
-            if redshift && name.node.chars().any(|c| c.is_ascii_uppercase()) {
+            if folds && name.node.chars().any(|c| c.is_ascii_uppercase()) {
                 self.push(
                     Diagnostic::warning(
                         "check::uppercase_user",
