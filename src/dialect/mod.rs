@@ -231,6 +231,12 @@ pub trait SqlDialect: Sync {
         format!("{}('{unit}', {value})", builtin("date_trunc"))
     }
 
+    /// The options a view of veil's is created with, as they follow its
+    /// name.
+    fn view_options(&self) -> &'static str {
+        ""
+    }
+
     /// A grantee of a `GRANT`, its name already quoted.
     fn grantee(&self, _kind: GranteeKind, quoted: &str) -> String {
         quoted.to_string()

@@ -20,6 +20,11 @@ impl SqlDialect for Postgres {
         "E"
     }
 
+    /// A view a user's functions and operators cannot see past.
+    fn view_options(&self) -> &'static str {
+        " WITH (security_barrier)"
+    }
+
     fn max_varchar(&self) -> u32 {
         10_485_760
     }

@@ -1,6 +1,7 @@
 //! Stage 4, `IR → SQL`: each database object of an integration as SQL of
 //! its dialect, in the order to run them. Logic (expressions, quoting) is in
-//! Rust; layout is in the minijinja templates under `templates/<dialect>/`,
+//! Rust; layout is in the minijinja templates under `templates/` (`common/`,
+//! overridden per dialect where it differs),
 //! compiled into the binary. Templates may print only values the emitter
 //! has quoted: printing any other string is an error.
 
@@ -54,11 +55,29 @@ const ROWS_PER_INSERT: usize = 500;
 /// 16 MB.
 const BYTES_PER_INSERT: usize = 1 << 20;
 
-const TEMPLATES: [(&str, &str, &str); 16] = [
+/// The templates, by layer: `common/` is what both dialects write; a
+/// dialect's own template of the same name overrides it (whole, or by
+/// extending it and replacing a block).
+const TEMPLATES: [(&str, &str, &str); 13] = [
     (
-        "redshift",
+        "common",
         "schema",
-        include_str!("../../templates/redshift/schema.sql"),
+        include_str!("../../templates/common/schema.sql"),
+    ),
+    (
+        "common",
+        "table",
+        include_str!("../../templates/common/table.sql"),
+    ),
+    (
+        "common",
+        "user_profile",
+        include_str!("../../templates/common/user_profile.sql"),
+    ),
+    (
+        "common",
+        "profile_rows",
+        include_str!("../../templates/common/profile_rows.sql"),
     ),
     (
         "redshift",
@@ -72,11 +91,6 @@ const TEMPLATES: [(&str, &str, &str); 16] = [
     ),
     (
         "redshift",
-        "user_profile",
-        include_str!("../../templates/redshift/user_profile.sql"),
-    ),
-    (
-        "redshift",
         "functions",
         include_str!("../../templates/redshift/functions.sql"),
     ),
@@ -87,33 +101,13 @@ const TEMPLATES: [(&str, &str, &str); 16] = [
     ),
     (
         "redshift",
-        "profile_rows",
-        include_str!("../../templates/redshift/profile_rows.sql"),
-    ),
-    (
-        "redshift",
         "view",
         include_str!("../../templates/redshift/view.sql"),
     ),
     (
         "postgres",
-        "schema",
-        include_str!("../../templates/postgres/schema.sql"),
-    ),
-    (
-        "postgres",
-        "table",
-        include_str!("../../templates/postgres/table.sql"),
-    ),
-    (
-        "postgres",
         "key_bootstrap",
         include_str!("../../templates/postgres/key_bootstrap.sql"),
-    ),
-    (
-        "postgres",
-        "user_profile",
-        include_str!("../../templates/postgres/user_profile.sql"),
     ),
     (
         "postgres",
@@ -124,11 +118,6 @@ const TEMPLATES: [(&str, &str, &str); 16] = [
         "postgres",
         "procedures",
         include_str!("../../templates/postgres/procedures.sql"),
-    ),
-    (
-        "postgres",
-        "profile_rows",
-        include_str!("../../templates/postgres/profile_rows.sql"),
     ),
     (
         "postgres",
@@ -178,8 +167,18 @@ fn sql(text: impl Into<String>) -> Value {
     Value::from_safe_string(text.into())
 }
 
+/// Renders the dialect's template `template`, or the common one where the
+/// dialect has none of its own.
 fn render(dialect: Dialect, template: &str, ctx: Value) -> Result<String, EmitError> {
-    let name = format!("{}/{template}", dialect.name());
+    let own = format!("{}/{template}", dialect.name());
+    let name = if TEMPLATES
+        .iter()
+        .any(|(d, n, _)| *d == dialect.name() && *n == template)
+    {
+        own
+    } else {
+        format!("common/{template}")
+    };
     let error = |e: minijinja::Error| EmitError {
         template: name.clone(),
         message: e.to_string(),
@@ -315,6 +314,8 @@ pub fn render_integration(
             profile => sql(system("profile")),
             columns => profile_columns,
             grants => grants,
+            options => sql(dialect.sql().view_options()),
+            current_user => sql(dialect.sql().current_user()),
         },
     )?;
     push(

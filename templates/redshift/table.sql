@@ -1,9 +1,6 @@
-CREATE TABLE IF NOT EXISTS {{ table }} (
-{% for column in columns %}
-  {{ column.name }} {{ column.type }}{% if column.not_null %} NOT NULL{% endif %},
-{% endfor %}
-  PRIMARY KEY ({{ primary_key }})
-)
+{#- Redshift copies the small tables to every node and sorts by the key. -#}
+{% extends "common/table" %}
+{% block options %})
 DISTSTYLE ALL
 SORTKEY ({{ sort_key }});
-REVOKE ALL ON {{ table }} FROM PUBLIC;
+{% endblock %}

@@ -3,5 +3,6 @@ CREATE TABLE IF NOT EXISTS {{ table }} (
   {{ column.name }} {{ column.type }}{% if column.not_null %} NOT NULL{% endif %},
 {% endfor %}
   PRIMARY KEY ({{ primary_key }})
-);
+{% block options %});
+{% endblock %}
 REVOKE ALL ON {{ table }} FROM PUBLIC;
