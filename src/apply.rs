@@ -4,6 +4,7 @@
 
 use crate::catalog::CatalogObject;
 use crate::db::{self, Db};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::emit::script as sql;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
@@ -83,7 +84,7 @@ impl Sender<'_> {
             )
         {
             return Diagnostic::error(
-                "apply::locked",
+                Code::ApplyLocked,
                 format!(
                     "integration `{}`: another apply is running (it holds the lock on veil's state)",
                     self.integration
@@ -92,7 +93,7 @@ impl Sender<'_> {
             .help("nothing was changed; apply again when it is done (or wait longer with `--lock-timeout 5m`)");
         }
         Diagnostic::error(
-            "apply::failed",
+            Code::ApplyFailed,
             format!(
                 "integration `{}`: {what} failed: {}",
                 self.integration,
@@ -107,7 +108,7 @@ impl Sender<'_> {
     fn add(&mut self, text: &str) -> Result<(), Diagnostic> {
         if text.len() > STATEMENT_BYTES {
             return Err(Diagnostic::error(
-                "apply::statement_size",
+                Code::ApplyStatementSize,
                 format!(
                     "integration `{}`: a statement of {} bytes ({}) is longer than Redshift's 16 MB",
                     self.integration,
@@ -145,7 +146,7 @@ impl Sender<'_> {
                 // The COMMIT was sent and no answer came back: the
                 // transaction may or may not have been committed.
                 Diagnostic::error(
-                    "apply::unknown_outcome",
+                    Code::ApplyUnknownOutcome,
                     format!(
                         "integration `{}`: the connection was lost while committing ({e}): whether the apply went through is unknown",
                         self.integration
@@ -195,7 +196,7 @@ fn run(
                 progress(&format!("make a key for {table}"));
                 let key = random_key().map_err(|e| {
                     Diagnostic::error(
-                        "apply::random",
+                        Code::ApplyRandom,
                         format!(
                             "integration `{}`: cannot read the operating system's random source: {e}",
                             out.integration
@@ -307,7 +308,7 @@ pub fn stale(integration: &str, work: &Prepared, now: &crate::state::State) -> D
         moved.join(", ")
     };
     Diagnostic::error(
-        "apply::stale",
+        Code::ApplyStale,
         format!(
             "integration `{integration}` changed since the plan was made: {moved} moved (planned against deployment {}, now {})",
             work.serial, now.serial

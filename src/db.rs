@@ -4,6 +4,7 @@
 //! this file.
 
 use crate::catalog::{self, CatalogObject, RowDigest};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::emit::{reads, script as sql};
 use crate::ir::{Profile, Schemas};
@@ -166,7 +167,7 @@ pub fn error_detail(error: &postgres::Error) -> String {
 fn db_error(integration: &str, what: &str, error: &postgres::Error) -> Diagnostic {
     let detail = error_detail(error);
     Diagnostic::error(
-        "db::query",
+        Code::DbQuery,
         format!("integration `{integration}`: {what}: {detail}"),
     )
     .help("the database refused the statement; nothing of this integration was changed")
@@ -182,7 +183,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
     );
     let url = std::env::var(var).map_err(|_| {
         Diagnostic::error(
-            "db::no_url",
+            Code::DbNoUrl,
             format!("integration `{name}` has no connection URL: `{var}` is not set"),
         )
         .help(format!(
@@ -190,12 +191,12 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
         ))
     })?;
     let (url, tls) = split_tls(&url).map_err(|problem| {
-        Diagnostic::error("db::bad_url", format!("`{var}`: {problem}"))
+        Diagnostic::error(Code::DbBadUrl, format!("`{var}`: {problem}"))
             .help("sslmode is one of disable, allow, prefer, require, verify-ca, verify-full")
     })?;
     let mut config = postgres::Config::from_str(&url).map_err(|_| {
         Diagnostic::error(
-            "db::bad_url",
+            Code::DbBadUrl,
             format!("`{var}` is not a valid connection URL"),
         )
         .help("write it as postgres://user:password@host:port/database?sslmode=…")
@@ -204,7 +205,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
         Some(db) if db == database => {}
         other => {
             return Err(Diagnostic::error(
-                "db::wrong_database",
+                Code::DbWrongDatabase,
                 format!(
                     "`{var}` names database `{}`, but integration `{name}` governs `{database}`",
                     other.unwrap_or("(none)"),
@@ -226,7 +227,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
     };
     let client = connected.map_err(|e| {
         Diagnostic::error(
-            "db::connect",
+            Code::DbConnect,
             format!(
                 "cannot connect to integration `{name}`: {}",
                 connect_detail(&e)
@@ -281,8 +282,11 @@ impl Tls {
             .danger_accept_invalid_hostnames(!self.verify_host);
         if let Some(path) = &self.root {
             let tls_error = |message: String| {
-                Diagnostic::error("db::tls", format!("integration `{integration}`: {message}"))
-                    .help("point sslrootcert at a PEM file of the certificate authority")
+                Diagnostic::error(
+                    Code::DbTls,
+                    format!("integration `{integration}`: {message}"),
+                )
+                .help("point sslrootcert at a PEM file of the certificate authority")
             };
             let pem = std::fs::read(path)
                 .map_err(|e| tls_error(format!("cannot read sslrootcert `{path}`: {e}")))?;
@@ -295,7 +299,7 @@ impl Tls {
         }
         builder.build().map(Some).map_err(|e| {
             Diagnostic::error(
-                "db::tls",
+                Code::DbTls,
                 format!("integration `{integration}`: cannot set up TLS: {e}"),
             )
             .help("check the machine's OpenSSL installation")

@@ -14,12 +14,156 @@ pub enum Severity {
     Warning,
 }
 
+/// Declares [`Code`]: each variant with the stable text users and CI see.
+macro_rules! codes {
+    ($($variant:ident = $text:literal,)*) => {
+        /// Every diagnostic code veil raises, `stage::kind`: stable, for
+        /// documentation and CI annotations. One list: the fixture test
+        /// walks it, and a code cannot be raised without being here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of their texts.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as users see it: `check::unknown_column`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    ApplyDeclined = "apply::declined",
+    ApplyFailed = "apply::failed",
+    ApplyLocked = "apply::locked",
+    ApplyLog = "apply::log",
+    ApplyNoApproval = "apply::no_approval",
+    ApplyOfflinePlan = "apply::offline_plan",
+    ApplyPlanFile = "apply::plan_file",
+    ApplyPlanMismatch = "apply::plan_mismatch",
+    ApplyPlanVersion = "apply::plan_version",
+    ApplyRandom = "apply::random",
+    ApplyRead = "apply::read",
+    ApplyStale = "apply::stale",
+    ApplyStatementSize = "apply::statement_size",
+    ApplyUnknownOutcome = "apply::unknown_outcome",
+    CheckAccessNever = "check::access_never",
+    CheckApprovedOutsideAccess = "check::approved_outside_access",
+    CheckBadPattern = "check::bad_pattern",
+    CheckColumnTagged = "check::column_tagged",
+    CheckColumnType = "check::column_type",
+    CheckCompareNull = "check::compare_null",
+    CheckCompareTypes = "check::compare_types",
+    CheckCrossDatabase = "check::cross_database",
+    CheckCurrentProject = "check::current_project",
+    CheckDuplicate = "check::duplicate",
+    CheckDuplicateProperty = "check::duplicate_property",
+    CheckDuplicateView = "check::duplicate_view",
+    CheckEventTime = "check::event_time",
+    CheckHostMismatch = "check::host_mismatch",
+    CheckInvalidName = "check::invalid_name",
+    CheckMaskNever = "check::mask_never",
+    CheckMaskTie = "check::mask_tie",
+    CheckMethodFallback = "check::method_fallback",
+    CheckMethodType = "check::method_type",
+    CheckMissingColumns = "check::missing_columns",
+    CheckMissingProperty = "check::missing_property",
+    CheckNoEventTime = "check::no_event_time",
+    CheckNotBoolean = "check::not_boolean",
+    CheckNullInList = "check::null_in_list",
+    CheckPropertyValue = "check::property_value",
+    CheckRegexReplacement = "check::regex_replacement",
+    CheckSamplePercent = "check::sample_percent",
+    CheckSqlEscape = "check::sql_escape",
+    CheckSuspiciousName = "check::suspicious_name",
+    CheckUnknownName = "check::unknown_name",
+    CheckUnknownProperty = "check::unknown_property",
+    CheckUnknownTag = "check::unknown_tag",
+    CheckUppercaseUser = "check::uppercase_user",
+    CheckViewSchema = "check::view_schema",
+    CheckWhenReadsMasked = "check::when_reads_masked",
+    CompileInternal = "compile::internal",
+    CompileNoOut = "compile::no_out",
+    CompileOutNotEmpty = "compile::out_not_empty",
+    CompileProfileTooLarge = "compile::profile_too_large",
+    CompileWrite = "compile::write",
+    DbBadUrl = "db::bad_url",
+    DbConnect = "db::connect",
+    DbNoUrl = "db::no_url",
+    DbQuery = "db::query",
+    DbTls = "db::tls",
+    DbWrongDatabase = "db::wrong_database",
+    ExplainUnknown = "explain::unknown",
+    FmtWrite = "fmt::write",
+    IdentitiesYaml = "identities::yaml",
+    InitRefused = "init::refused",
+    PlanAgainst = "plan::against",
+    PlanColumnMissing = "plan::column_missing",
+    PlanColumnType = "plan::column_type",
+    PlanDependentViews = "plan::dependent_views",
+    PlanLostState = "plan::lost_state",
+    PlanNotOurs = "plan::not_ours",
+    PlanNothingToRecover = "plan::nothing_to_recover",
+    PlanOccupied = "plan::occupied",
+    PlanSavedFormat = "plan::saved_format",
+    PlanTableMissing = "plan::table_missing",
+    PlanUnknownIntegration = "plan::unknown_integration",
+    PlanWrite = "plan::write",
+    ProjectEmpty = "project::empty",
+    ProjectEncoding = "project::encoding",
+    ProjectNoIdentities = "project::no_identities",
+    ProjectRead = "project::read",
+    SyntaxBadEscape = "syntax::bad_escape",
+    SyntaxBadNumber = "syntax::bad_number",
+    SyntaxEmptyName = "syntax::empty_name",
+    SyntaxMethodArguments = "syntax::method_arguments",
+    SyntaxNul = "syntax::nul",
+    SyntaxTooDeep = "syntax::too_deep",
+    SyntaxUnclosed = "syntax::unclosed",
+    SyntaxUnexpected = "syntax::unexpected",
+    SyntaxUnknownMethod = "syntax::unknown_method",
+    SyntaxUnknownUnit = "syntax::unknown_unit",
+    SyntaxUnterminatedComment = "syntax::unterminated_comment",
+}
+
+impl Code {
+    /// The stage that raises it: `syntax`, `check`, `plan`, …
+    pub fn stage(self) -> &'static str {
+        self.as_str().split("::").next().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One finding about the project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
     /// A stable code, `stage::kind`, for documentation and CI annotations.
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub loc: Option<Loc>,
     pub label: Option<String>,
@@ -29,7 +173,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -41,7 +185,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -224,7 +368,7 @@ pub fn render_json(files: &Files, diagnostic: &Diagnostic) -> String {
     };
     let json = JsonDiagnostic {
         severity: diagnostic.severity,
-        code: diagnostic.code,
+        code: diagnostic.code.as_str(),
         message: &diagnostic.message,
         file,
         line: start.map(|s| s.0),

@@ -3,6 +3,7 @@
 //! structures. Every name keeps the span it was read from, so the checker can
 //! point at it; YAML errors point at their line and column.
 
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Node, Span, floor_char_boundary};
 use crate::suggest::did_you_mean;
@@ -166,7 +167,7 @@ fn yaml_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> Diagnost
     } else {
         "fix the YAML syntax at this point".into()
     };
-    let mut diagnostic = Diagnostic::error("identities::yaml", message).help(help);
+    let mut diagnostic = Diagnostic::error(Code::IdentitiesYaml, message).help(help);
     if let Some(at) = at {
         diagnostic = diagnostic.at(file, at, "here");
     }

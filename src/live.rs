@@ -7,6 +7,7 @@
 //! queries and reading their rows are pure functions, so a test can run the
 //! Redshift queries against a recorded catalog.
 
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
@@ -211,7 +212,7 @@ pub fn findings<'a>(
         let Some(found) = catalog.get(&exact) else {
             errors.push(at(
                 Diagnostic::error(
-                    "plan::table_missing",
+                    Code::PlanTableMissing,
                     format!(
                         "integration `{integration}`: table `{key}` of source `{}` does not exist",
                         table.source
@@ -228,7 +229,7 @@ pub fn findings<'a>(
             match found.get(column.as_str()) {
                 None => errors.push(at(
                     Diagnostic::error(
-                        "plan::column_missing",
+                        Code::PlanColumnMissing,
                         format!(
                             "integration `{integration}`: table `{key}` has no column `{column}` declared by source `{}`",
                             table.source
@@ -246,7 +247,7 @@ pub fn findings<'a>(
                     };
                     errors.push(at(
                         Diagnostic::error(
-                            "plan::column_type",
+                            Code::PlanColumnType,
                             format!(
                                 "integration `{integration}`: column `{column}` of `{key}` is `{shown}`, but source `{}` declares `{declared}`",
                                 table.source
@@ -447,7 +448,7 @@ mod tests {
                 &[],
             );
             assert_eq!(errors.len(), 1, "{dialect:?}");
-            assert_eq!(errors[0].code, "plan::table_missing");
+            assert_eq!(errors[0].code, Code::PlanTableMissing);
             assert!(warnings.is_empty(), "{warnings:?}");
             let same = CatalogColumn {
                 schema: "a.b".into(),

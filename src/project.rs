@@ -3,6 +3,7 @@
 //! load) and collects their diagnostics.
 
 use crate::check::{self, Checked};
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::identities::{self, Identities};
 use crate::span::FileId;
@@ -36,7 +37,7 @@ pub fn policy_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| {
             Diagnostic::error(
-                "project::read",
+                Code::ProjectRead,
                 format!("cannot read directory `{}`: {e}", dir.display()),
             )
             .help("pass the directory of a policy project (it holds `*.veil` files and identities.yaml)")
@@ -62,14 +63,14 @@ pub fn policy_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 pub fn read(path: &Path) -> Result<String, Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error(
-            "project::read",
+            Code::ProjectRead,
             format!("cannot read `{}`: {e}", path.display()),
         )
         .help("check that the file exists and is readable")
     })?;
     String::from_utf8(bytes).map_err(|e| {
         Diagnostic::error(
-            "project::encoding",
+            Code::ProjectEncoding,
             format!(
                 "`{}` is not UTF-8 (invalid byte at offset {})",
                 path.display(),
@@ -97,7 +98,7 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
     if paths.is_empty() {
         diagnostics.push(
             Diagnostic::error(
-                "project::empty",
+                Code::ProjectEmpty,
                 format!("no `*.veil` files in `{}`", root.display()),
             )
             .help("run `veil init` to create an example project, or pass the project's directory"),
@@ -118,7 +119,7 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
         Err(_) if !identities_path.exists() => {
             diagnostics.push(
                 Diagnostic::error(
-                    "project::no_identities",
+                    Code::ProjectNoIdentities,
                     format!("`{}` is missing", identities_path.display()),
                 )
                 .help("create identities.yaml at the project's root (it may be empty): it is the source of truth for every user's profile"),

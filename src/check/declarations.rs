@@ -2,6 +2,7 @@
 
 use super::{Checker, loc, types};
 use crate::ast::{self, ListItem, SourceEntry, Value};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::hash::FastMap;
 use crate::model::{Column, Dialect, Grantee, Integration, Source, TableRef, TypeKind};
@@ -63,7 +64,7 @@ fn properties<'p>(
             let help = did_you_mean(key, known.iter().copied())
                 .unwrap_or_else(|| format!("the keys of {owner} are {}", known.join(", ")));
             checker.error(
-                "check::unknown_property",
+                Code::CheckUnknownProperty,
                 format!("unknown property `{key}` in {owner}"),
                 loc(file, prop.key.span),
                 "unknown property",
@@ -74,10 +75,13 @@ fn properties<'p>(
         if let Some(first) = map.get(key) {
             let first = loc(file, first.key.span);
             checker.push(
-                Diagnostic::error("check::duplicate_property", format!("`{key}` is set twice"))
-                    .at_loc(loc(file, prop.key.span), "set again here")
-                    .related(first, "first set here")
-                    .help("keep one of the two"),
+                Diagnostic::error(
+                    Code::CheckDuplicateProperty,
+                    format!("`{key}` is set twice"),
+                )
+                .at_loc(loc(file, prop.key.span), "set again here")
+                .related(first, "first set here")
+                .help("keep one of the two"),
             );
             continue;
         }
@@ -113,7 +117,7 @@ impl Checker<'_> {
     fn wrong_value(&mut self, file: FileId, prop: &Node<ast::Property>, expected: &str) {
         let key = &prop.key.node;
         self.error(
-            "check::property_value",
+            Code::CheckPropertyValue,
             format!("`{key}` expects {expected}"),
             loc(file, prop.value.span),
             "wrong kind of value",
@@ -136,7 +140,7 @@ impl Checker<'_> {
                 Value::Path(path) if let Some(d) = Dialect::named(&path.dotted()) => d,
                 _ => {
                     self.error(
-                        "check::property_value",
+                        Code::CheckPropertyValue,
                         "unknown dialect",
                         loc(file, p.value.span),
                         "not a dialect",
@@ -179,7 +183,7 @@ impl Checker<'_> {
                 }
                 _ => {
                     self.error(
-                        "check::property_value",
+                        Code::CheckPropertyValue,
                         "`connection` must name an environment variable",
                         loc(file, p.value.span),
                         "not `env(\"…\")`",
@@ -214,7 +218,7 @@ impl Checker<'_> {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !plain {
                 self.error(
-                    "check::property_value",
+                    Code::CheckPropertyValue,
                     format!("`system_prefix` `{}` is not a plain name", system_prefix.escape_debug()),
                     loc(file, p.value.span),
                     "not a plain name",
@@ -227,7 +231,7 @@ impl Checker<'_> {
                 let zone = self.expect_string(file, p).unwrap_or_default();
                 if !is_zone_name(&zone) {
                     self.error(
-                        "check::property_value",
+                        Code::CheckPropertyValue,
                         format!("`time_zone` `{}` is not a time zone name", zone.escape_debug()),
                         loc(file, p.value.span),
                         "not a zone name",
@@ -252,7 +256,7 @@ impl Checker<'_> {
                                 });
                             }
                             _ => self.error(
-                                "check::property_value",
+                                Code::CheckPropertyValue,
                                 "`grant_to` lists grantees",
                                 loc(file, item.span),
                                 "not a grantee",
@@ -266,7 +270,7 @@ impl Checker<'_> {
         }
         if database.is_none() && !props.contains_key("database") {
             self.error(
-                "check::missing_property",
+                Code::CheckMissingProperty,
                 format!("integration `{name}` has no `database`"),
                 name_loc,
                 "declared here",
@@ -275,7 +279,7 @@ impl Checker<'_> {
         }
         if view_schema.is_none() && !props.contains_key("view_schema") {
             self.error(
-                "check::missing_property",
+                Code::CheckMissingProperty,
                 format!("integration `{name}` has no `view_schema`"),
                 name_loc,
                 "declared here",
@@ -296,7 +300,7 @@ impl Checker<'_> {
                 .any(|s| folded == format!("{}_{s}", system_prefix.to_ascii_lowercase()));
             if RESERVED_SCHEMAS.contains(&folded.as_str()) || folded.starts_with("pg_") || system {
                 self.error(
-                    "check::view_schema",
+                    Code::CheckViewSchema,
                     format!("`{view_schema}` cannot hold the governed views"),
                     at,
                     "reserved schema",
@@ -309,7 +313,7 @@ impl Checker<'_> {
             && let Some(p) = props.get("node_type")
         {
             self.error(
-                "check::property_value",
+                Code::CheckPropertyValue,
                 "`node_type` is a Redshift setting",
                 loc(file, p.key.span),
                 "not for postgres",
@@ -320,7 +324,7 @@ impl Checker<'_> {
             let first = self.model.integrations[first].loc;
             self.push(
                 Diagnostic::error(
-                    "check::duplicate",
+                    Code::CheckDuplicate,
                     format!("integration `{name}` is declared twice"),
                 )
                 .at_loc(name_loc, "declared again here")
@@ -405,7 +409,7 @@ impl Checker<'_> {
             None if self.model.integrations.len() == 1 => Some(0),
             None => {
                 self.error(
-                    "check::missing_property",
+                    Code::CheckMissingProperty,
                     format!("source `{id}` names no integration"),
                     id_loc,
                     "declared here",
@@ -445,7 +449,7 @@ impl Checker<'_> {
             },
             None => {
                 self.error(
-                    "check::missing_property",
+                    Code::CheckMissingProperty,
                     format!("source `{id}` has no `table`"),
                     id_loc,
                     "declared here",
@@ -481,7 +485,7 @@ impl Checker<'_> {
                     ),
                 };
                 self.error(
-                    "check::host_mismatch",
+                    Code::CheckHostMismatch,
                     format!("source `{id}` is on another host than its integration"),
                     loc(file, p.value.span),
                     "this host",
@@ -513,7 +517,7 @@ impl Checker<'_> {
         let mut mistyped: Vec<String> = Vec::new();
         match column_blocks.as_slice() {
             [] => self.error(
-                "check::missing_columns",
+                Code::CheckMissingColumns,
                 format!("source `{id}` declares no columns"),
                 id_loc,
                 "declared here",
@@ -522,7 +526,7 @@ impl Checker<'_> {
             [(block, block_span), rest @ ..] => {
                 for (_, extra) in rest {
                     self.push(
-                        Diagnostic::error("check::duplicate", "a source has one `columns` block")
+                        Diagnostic::error(Code::CheckDuplicate, "a source has one `columns` block")
                             .at(file, *extra, "second block")
                             .related(loc(file, *block_span), "first block")
                             .help("merge the two blocks"),
@@ -530,7 +534,7 @@ impl Checker<'_> {
                 }
                 if block.is_empty() {
                     self.error(
-                        "check::missing_columns",
+                        Code::CheckMissingColumns,
                         format!("source `{id}` declares no columns"),
                         loc(file, *block_span),
                         "empty",
@@ -547,7 +551,7 @@ impl Checker<'_> {
                     if let Some(first) = seen.get(&folded) {
                         self.push(
                             Diagnostic::error(
-                                "check::duplicate",
+                                Code::CheckDuplicate,
                                 format!("column `{name}` is declared twice in `{id}`"),
                             )
                             .at_loc(at, "declared again here")
@@ -569,7 +573,7 @@ impl Checker<'_> {
                                     "declare the column's type as the database knows it, such as `varchar(256)`, `bigint`, `numeric(12,2)` or `timestamp`".into()
                                 });
                             self.error(
-                                "check::column_type",
+                                Code::CheckColumnType,
                                 problem,
                                 loc(file, column.ty.span),
                                 "this type",
@@ -603,7 +607,7 @@ impl Checker<'_> {
                         Some(i) if columns[i].ty.kind.is_temporal() => Some(i),
                         Some(i) => {
                             self.error(
-                                "check::event_time",
+                                Code::CheckEventTime,
                                 format!("`event_time` column `{name}` is not a date or timestamp"),
                                 loc(file, p.value.span),
                                 format!("`{}`", columns[i].ty.sql).as_str(),
@@ -641,7 +645,7 @@ impl Checker<'_> {
             let integration = &self.model.integrations[integration];
             match dialect.sql().names_database() {
                 false => self.error(
-                    "check::cross_database",
+                    Code::CheckCrossDatabase,
                     format!("source `{id}` reads database `{}`, not `{}`", table.database, integration.database),
                     at,
                     "another database",
@@ -655,7 +659,7 @@ impl Checker<'_> {
                     if !capable {
                         let int_name = integration.name.clone();
                         self.error(
-                            "check::cross_database",
+                            Code::CheckCrossDatabase,
                             format!("source `{id}` reads another database, which needs RA3 nodes or Serverless"),
                             at,
                             "cross-database reference",
@@ -677,7 +681,7 @@ impl Checker<'_> {
             let other_id = other.id.clone();
             self.push(
                 Diagnostic::error(
-                    "check::duplicate_view",
+                    Code::CheckDuplicateView,
                     format!("sources `{other_id}` and `{id}` would both create view `{view}`"),
                 )
                 .at_loc(
@@ -694,7 +698,7 @@ impl Checker<'_> {
             let first = self.model.sources[first].loc;
             self.push(
                 Diagnostic::error(
-                    "check::duplicate",
+                    Code::CheckDuplicate,
                     format!("source `{id}` is declared twice"),
                 )
                 .at_loc(id_loc, "declared again here")

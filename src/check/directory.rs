@@ -1,6 +1,7 @@
 //! `identities.yaml`: the declared vocabulary and the users, cross-checked.
 
 use super::{Checker, loc, valid_name};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::hash::{FastMap, FastSet};
 use crate::identities::{Identities, YamlName};
@@ -36,7 +37,7 @@ impl Checker<'_> {
             if let Some(why) = suspicious(&name.node) {
                 self.push(
                     Diagnostic::warning(
-                        "check::suspicious_name",
+                        Code::CheckSuspiciousName,
                         format!("{what} `{}` {why}", name.node.escape_debug()),
                     )
                     .at_loc(loc(file, name.span), "declared here")
@@ -61,7 +62,7 @@ impl Checker<'_> {
             if let Some(first) = seen.get(name.node.as_str()) {
                 self.push(
                     Diagnostic::error(
-                        "check::duplicate",
+                        Code::CheckDuplicate,
                         format!("{what} `{}` is listed twice", name.node),
                     )
                     .at_loc(here, "listed again here")
@@ -150,7 +151,7 @@ impl Checker<'_> {
             let at = loc(file, name.span);
             if let Err(problem) = valid_name(&name.node, strictest) {
                 self.error(
-                    "check::invalid_name",
+                    Code::CheckInvalidName,
                     format!(
                         "invalid user name `{}`: {problem}",
                         name.node.escape_debug()
@@ -163,7 +164,7 @@ impl Checker<'_> {
             if folds && name.node.chars().any(|c| c.is_ascii_uppercase()) {
                 self.push(
                     Diagnostic::warning(
-                        "check::uppercase_user",
+                        Code::CheckUppercaseUser,
                         format!("user `{}` has upper-case letters", name.node),
                     )
                     .at_loc(at, "matched exactly against current_user")
@@ -209,7 +210,7 @@ impl Checker<'_> {
                 }
                 if user.attributes.insert(key.node.clone(), list).is_some() {
                     self.error(
-                        "check::duplicate",
+                        Code::CheckDuplicate,
                         format!(
                             "attribute `{}` is set twice for user `{}`",
                             key.node, name.node
@@ -235,7 +236,7 @@ impl Checker<'_> {
             {
                 if !user.projects.contains(&current.node) {
                     self.error(
-                        "check::current_project",
+                        Code::CheckCurrentProject,
                         format!(
                             "user `{}` is not a member of project `{}`",
                             name.node, current.node

@@ -10,6 +10,7 @@ pub mod types;
 pub use rules::{check_posix_pattern, find_column, fits, method_name, resolve_tagged};
 
 use crate::ast;
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::hash::{FastMap, FastSet};
 use crate::identities::Identities;
@@ -133,7 +134,7 @@ impl Checker<'_> {
 
     fn error(
         &mut self,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         loc: Loc,
         label: &str,
@@ -196,7 +197,7 @@ impl Checker<'_> {
             format!("unknown {what} `{name}` {container}")
         };
         self.push(
-            Diagnostic::error("check::unknown_name", message)
+            Diagnostic::error(Code::CheckUnknownName, message)
                 .at_loc(loc, format!("no such {what}"))
                 .help(help),
         );
@@ -210,7 +211,7 @@ impl Checker<'_> {
     fn sql_name(&mut self, what: &str, name: &str, dialect: Dialect, loc: Loc) {
         if let Err(problem) = valid_name(name, dialect) {
             self.error(
-                "check::invalid_name",
+                Code::CheckInvalidName,
                 format!("invalid {what} `{}`: {problem}", name.escape_debug()),
                 loc,
                 "not a valid name here",

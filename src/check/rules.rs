@@ -6,6 +6,7 @@ use crate::ast::{
     self, AccessKind, FilterKind, Literal, MaskTarget, Method, Operand, Predicate, Selector,
     Subject,
 };
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{AccessRule, ColumnMask, FilterRule, MaskRule, MaskScope, Source, TypeKind};
 use crate::span::{Loc, Node};
@@ -102,7 +103,7 @@ impl Checker<'_> {
                             let help = crate::suggest::did_you_mean(&tag, tags.iter().map(String::as_str))
                                 .unwrap_or_else(|| "add the tag to a source with `tags = [...]`, or select sources by id".into());
                             self.error(
-                                "check::unknown_tag",
+                                Code::CheckUnknownTag,
                                 format!("no source is tagged `{tag}`"),
                                 at,
                                 "no source carries this tag",
@@ -127,7 +128,7 @@ impl Checker<'_> {
             Subject::Approved => {
                 if place != SubjectPlace::Access {
                     self.error(
-                        "check::approved_outside_access",
+                        Code::CheckApprovedOutsideAccess,
                         "`approved` only applies in access rules",
                         at,
                         "not in an access rule",
@@ -242,7 +243,7 @@ impl Checker<'_> {
         }
         if rule.allow.is_empty() {
             self.push(
-                Diagnostic::warning("check::access_never", "this access rule allows nobody")
+                Diagnostic::warning(Code::CheckAccessNever, "this access rule allows nobody")
                     .at_loc(at, "no `allow` line")
                     .help("a user needs at least one `allow` line to hold; add one, or remove the rule"),
             );
@@ -276,7 +277,7 @@ impl Checker<'_> {
                     }
                     if !found && !selected.is_empty() {
                         self.error(
-                            "check::unknown_name",
+                            Code::CheckUnknownName,
                             format!("no selected source has a column `{}`", column.node),
                             loc(file, column.span),
                             "no such column",
@@ -309,7 +310,7 @@ impl Checker<'_> {
                                         .into()
                                 });
                         self.error(
-                            "check::unknown_tag",
+                            Code::CheckUnknownTag,
                             format!("no column is tagged `{name}`"),
                             loc(file, tag.span),
                             "no column carries this tag",
@@ -320,7 +321,7 @@ impl Checker<'_> {
                 if targets.is_empty() && self.column_tags.contains_key(&name) {
                     self.push(
                         Diagnostic::warning(
-                            "check::mask_never",
+                            Code::CheckMaskNever,
                             format!("no column of the selected sources is tagged `{name}`"),
                         )
                         .at_loc(loc(file, mask.target.span), "covers no column")
@@ -354,14 +355,14 @@ impl Checker<'_> {
                         }
                         if targets.is_empty() {
                             self.push(
-                                Diagnostic::warning("check::mask_never", "this pattern matches no column")
+                                Diagnostic::warning(Code::CheckMaskNever, "this pattern matches no column")
                                     .at_loc(loc(file, pattern.span), "matches nothing")
                                     .help("the pattern is matched against declared column names, unanchored; this rule can never apply"),
                             );
                         }
                     }
                     Err(error) => self.error(
-                        "check::bad_pattern",
+                        Code::CheckBadPattern,
                         "invalid regular expression",
                         loc(file, pattern.span),
                         "does not compile",
@@ -381,7 +382,7 @@ impl Checker<'_> {
             && replacement.contains(['\\', '$'])
         {
             self.error(
-                "check::regex_replacement",
+                Code::CheckRegexReplacement,
                 "a regex replacement may not contain `\\` or `$`",
                 loc(file, mask.method.span),
                 "here",
@@ -391,7 +392,7 @@ impl Checker<'_> {
         if let Method::Regex { pattern, .. } = &mask.method.node
             && let Err(problem) = check_posix_pattern(&pattern.node)
         {
-            self.error("check::bad_pattern", format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
+            self.error(Code::CheckBadPattern, format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
         }
 
         // The `when` condition, against every targeted source.
@@ -415,7 +416,7 @@ impl Checker<'_> {
                     let name = column.name.clone();
                     let sql = column.ty.sql.clone();
                     self.error(
-                        "check::method_type",
+                        Code::CheckMethodType,
                         format!(
                             "`{}` cannot mask column `{name}` of `{id}`: {why}",
                             method_name(&method)
@@ -432,7 +433,7 @@ impl Checker<'_> {
                     let name = column.name.clone();
                     self.push(
                         Diagnostic::warning(
-                            "check::method_fallback",
+                            Code::CheckMethodFallback,
                             format!("`{}` does not fit column `{name}` of `{id}` ({why}); it is masked with `null` instead", method_name(&method)),
                         )
                         .at_loc(loc(file, mask.method.span), "does not fit every column")
@@ -517,7 +518,7 @@ impl Checker<'_> {
             let cite = self.cite(first);
             self.push(
                 Diagnostic::error(
-                    "check::mask_tie",
+                    Code::CheckMaskTie,
                     format!("two mask rules tie for column `{column}` of `{source}`"),
                 )
                 .at_loc(second, "this rule")
@@ -530,7 +531,7 @@ impl Checker<'_> {
         for (i, rule) in self.model.masks.iter().enumerate() {
             if targeted[i] && !reachable[i] {
                 self.diagnostics.push(
-                    Diagnostic::warning("check::mask_never", "this mask rule can never apply")
+                    Diagnostic::warning(Code::CheckMaskNever, "this mask rule can never apply")
                         .at_loc(rule.loc, "shadowed")
                         .help("on every column it targets, a rule that comes first in precedence always applies; give it a higher `priority` or remove it"),
                 );
@@ -564,7 +565,7 @@ impl Checker<'_> {
                 let at = self.model.masks[rule].loc;
                 self.diagnostics.push(
                     Diagnostic::warning(
-                        "check::when_reads_masked",
+                        Code::CheckWhenReadsMasked,
                         format!("the `when` condition reads column `{column}` of `{source}`, which some users see masked"),
                     )
                     .at_loc(at, "condition reveals a masked column")
@@ -594,7 +595,7 @@ impl Checker<'_> {
                     if self.model.sources[s].event_time.is_none() {
                         let id = self.model.sources[s].id.clone();
                         self.error(
-                            "check::no_event_time",
+                            Code::CheckNoEventTime,
                             format!("source `{id}` has no `event_time` for a time filter"),
                             kind_at,
                             "needs an event time",
@@ -607,7 +608,7 @@ impl Checker<'_> {
                 let ok = percent.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 100.0);
                 if !ok {
                     self.error(
-                        "check::sample_percent",
+                        Code::CheckSamplePercent,
                         format!("cannot sample {percent} percent"),
                         kind_at,
                         "out of range",
@@ -659,7 +660,7 @@ impl Checker<'_> {
                 let r = self.operand(file, right, s);
                 if l == Some(Kind::Null) || r == Some(Kind::Null) {
                     self.error(
-                        "check::compare_null",
+                        Code::CheckCompareNull,
                         format!("`{} null` is never true", op.symbol()),
                         at,
                         "compares with null",
@@ -669,7 +670,7 @@ impl Checker<'_> {
                     && (!l.comparable(r) || l == Kind::Other)
                 {
                     self.error(
-                        "check::compare_types",
+                        Code::CheckCompareTypes,
                         format!("cannot compare {} with {}", l.word(), r.word()),
                         at,
                         "mismatched types",
@@ -688,7 +689,7 @@ impl Checker<'_> {
                     let v = literal_kind(&value.node);
                     if v == Kind::Null {
                         self.error(
-                            "check::null_in_list",
+                            Code::CheckNullInList,
                             "`null` in a list never matches",
                             loc(file, value.span),
                             "null",
@@ -698,7 +699,7 @@ impl Checker<'_> {
                         && !k.comparable(v)
                     {
                         self.error(
-                            "check::compare_types",
+                            Code::CheckCompareTypes,
                             format!("cannot compare {} with {}", k.word(), v.word()),
                             loc(file, value.span),
                             "mismatched type",
@@ -712,7 +713,7 @@ impl Checker<'_> {
                     && k != Kind::Text
                 {
                     self.error(
-                        "check::compare_types",
+                        Code::CheckCompareTypes,
                         format!("`in user.groups` needs text, not {}", k.word()),
                         at,
                         "not text",
@@ -726,7 +727,7 @@ impl Checker<'_> {
                     && k != Kind::Text
                 {
                     self.error(
-                        "check::compare_types",
+                        Code::CheckCompareTypes,
                         format!("`in user.attribute(…)` needs text, not {}", k.word()),
                         at,
                         "not text",
@@ -739,7 +740,7 @@ impl Checker<'_> {
                     && k != Kind::Boolean
                 {
                     self.error(
-                        "check::not_boolean",
+                        Code::CheckNotBoolean,
                         format!(
                             "a condition must be true or false, but this is {}",
                             k.word()
@@ -783,7 +784,7 @@ impl Checker<'_> {
                     Err(found) => {
                         let id = self.model.sources[s].id.clone();
                         self.error(
-                            "check::column_tagged",
+                            Code::CheckColumnTagged,
                             format!("`column tagged {tag}` matches {found} columns of `{id}`"),
                             at,
                             "needs exactly one column",
@@ -819,7 +820,7 @@ impl Checker<'_> {
                         };
                         if !boolean {
                             self.error(
-                                "check::not_boolean",
+                                Code::CheckNotBoolean,
                                 "the escape hatch must be a boolean condition",
                                 at,
                                 "not a condition",
@@ -840,7 +841,7 @@ impl Checker<'_> {
                             ),
                         };
                         self.error(
-                            "check::sql_escape",
+                            Code::CheckSqlEscape,
                             format!("invalid escape-hatch SQL: {}", error.message),
                             here,
                             "here",

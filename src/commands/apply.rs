@@ -5,6 +5,7 @@
 use super::{Outcome, Status};
 use crate::apply;
 use crate::db;
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::plan::online::plan_online;
 use crate::plan::render;
@@ -60,7 +61,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         };
         if saved.offline {
             outcome.diagnostics.push(
-                Diagnostic::error("apply::offline_plan", "an offline plan cannot be applied")
+                Diagnostic::error(Code::ApplyOfflinePlan, "an offline plan cannot be applied")
                     .help("it was made without looking at the databases; run `veil plan --out FILE` against them"),
             );
             return outcome;
@@ -85,7 +86,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 diagnostics.insert(
                     0,
                     Diagnostic::error(
-                        "apply::plan_mismatch",
+                        Code::ApplyPlanMismatch,
                         format!(
                             "`{}` does not match a plan of its recorded policy files: they do not plan",
                             target.display()
@@ -140,7 +141,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
             outcome.output = shown;
             outcome.diagnostics.push(
                 Diagnostic::error(
-                    "apply::no_approval",
+                    Code::ApplyNoApproval,
                     "apply needs approval and there is no terminal to ask on",
                 )
                 .help("review the plan, then run `veil apply --auto-approve` (as CI does)"),
@@ -155,7 +156,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         if answer.trim() != "yes" {
             outcome.diagnostics.push(
                 Diagnostic::error(
-                    "apply::declined",
+                    Code::ApplyDeclined,
                     "apply was not approved; nothing was changed",
                 )
                 .help("answer `yes` to apply"),
@@ -187,7 +188,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 ));
                 applied.push(work.integration.clone());
             }
-            Err(d) if d.code == "apply::unknown_outcome" => {
+            Err(d) if d.code == Code::ApplyUnknownOutcome => {
                 // Reconnect and read the serial: it tells which it was.
                 match committed(work) {
                     Some(true) => {
@@ -202,7 +203,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                     Some(false) => {
                         outcome.diagnostics.push(
                             Diagnostic::error(
-                                "apply::failed",
+                                Code::ApplyFailed,
                                 format!(
                                     "integration `{}`: the connection was lost while committing, and deployment {} is not there: the transaction was rolled back",
                                     work.integration,
@@ -262,7 +263,7 @@ fn append_log(path: &Path, sent: &[String]) -> Result<(), Diagnostic> {
         .and_then(|mut file| file.write_all(sent.concat().as_bytes()));
     written.map_err(|e| {
         Diagnostic::error(
-            "apply::log",
+            Code::ApplyLog,
             format!("cannot write the SQL log `{}`: {e}", path.display()),
         )
         .help("check the path and its permissions")

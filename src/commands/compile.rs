@@ -2,6 +2,7 @@
 //! fresh directory, byte for byte the same on every run.
 
 use super::{Outcome, Status};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::emit::{Compiled, ProfileRows, compile_each};
 use crate::ir;
@@ -39,7 +40,7 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
     }
     let Some(out) = out else {
         outcome.diagnostics.push(
-            Diagnostic::error("compile::no_out", "`compile` needs `--out DIR`").help(
+            Diagnostic::error(Code::CompileNoOut, "`compile` needs `--out DIR`").help(
                 "name an empty or absent directory to write the SQL into, or use `--emit ir`",
             ),
         );
@@ -114,7 +115,7 @@ struct Output {
 
 fn io_error(e: std::io::Error, what: &Path) -> Diagnostic {
     Diagnostic::error(
-        "compile::write",
+        Code::CompileWrite,
         format!("cannot write `{}`: {e}", what.display()),
     )
     .help("check the output directory's path and permissions")
@@ -142,7 +143,7 @@ impl Output {
                 .is_none();
             if !empty {
                 return Err(vec![Diagnostic::error(
-                    "compile::out_not_empty",
+                    Code::CompileOutNotEmpty,
                     format!("`{}` is not empty", out.display()),
                 )
                 .help("compile writes into an empty or absent directory, so no stale file is ever run; remove it or choose another")]);
@@ -282,7 +283,7 @@ mod tests {
             .to_vec();
         let errors = output.finish(Ok(compiled)).err().unwrap_or_default();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].code, "compile::write");
+        assert_eq!(errors[0].code, Code::CompileWrite);
         assert!(!out.exists(), "{} was left behind", out.display());
     }
 }

@@ -3,6 +3,7 @@
 
 use super::OutputFormat;
 use super::{Outcome, Status};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::explain::{self, SourceView, State};
 use serde::Serialize;
@@ -39,7 +40,7 @@ pub fn explain(
                 known.len()
             )
         });
-        Diagnostic::error("explain::unknown", format!("unknown {what} `{name}`")).help(help)
+        Diagnostic::error(Code::ExplainUnknown, format!("unknown {what} `{name}`")).help(help)
     };
     let users: Vec<&crate::model::User> = match user {
         Some(name) => match model.directory.users.iter().find(|u| u.name == name) {

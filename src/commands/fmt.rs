@@ -2,6 +2,7 @@
 //! `--check` list those that are not.
 
 use super::{Outcome, Status};
+use crate::diagnostic::Code;
 use crate::diagnostic::Files;
 use crate::{fmt as layout, project, syntax};
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ fn write(path: &Path, text: &str) -> Result<(), crate::diagnostic::Diagnostic> {
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             crate::diagnostic::Diagnostic::error(
-                "fmt::write",
+                Code::FmtWrite,
                 format!("cannot write `{}`: {e}", path.display()),
             )
             .help("check the file's permissions")

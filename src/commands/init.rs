@@ -1,6 +1,7 @@
 //! `veil init`: writes a small working example project.
 
 use super::{Outcome, Status};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use std::path::Path;
 
@@ -12,7 +13,7 @@ const FILES: [(&str, &str); 2] = [
 
 pub fn init(dir: &Path) -> Outcome {
     let refuse = |message: String, help: &str| Outcome {
-        diagnostics: vec![Diagnostic::error("init::refused", message).help(help)],
+        diagnostics: vec![Diagnostic::error(Code::InitRefused, message).help(help)],
         ..Outcome::default()
     };
     if dir.exists() {

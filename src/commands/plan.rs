@@ -2,6 +2,7 @@
 
 use super::OutputFormat;
 use super::{Outcome, Status};
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::plan::build::{build, offline, unknown_integration};
 use crate::plan::online::plan_online;
@@ -81,7 +82,7 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
                 diagnostics.insert(
                     0,
                     Diagnostic::error(
-                        "plan::against",
+                        Code::PlanAgainst,
                         format!("the project to compare with, `{}`, does not compile", other.display()),
                     )
                     .help("`--against` takes another checkout of the project, such as the pull request's base branch"),
@@ -148,7 +149,7 @@ fn saved_script(path: &Path, options: &PlanOptions<'_>) -> Outcome {
             Files::default(),
             vec![
                 Diagnostic::error(
-                    "plan::saved_format",
+                    Code::PlanSavedFormat,
                     format!("`{}` is a file: only its apply script can be shown", path.display()),
                 )
                 .help("pass `--format sql` to print a saved plan's script, or pass the project's directory to plan"),

@@ -3,6 +3,7 @@
 //! would refuse are checked.
 
 use super::{ProfileRows, render_integration};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::model::Dialect;
@@ -56,7 +57,7 @@ pub fn compile_each(
                 objects,
             }),
             Err(error) => diagnostics.push(
-                Diagnostic::error("compile::internal", error.to_string()).help(
+                Diagnostic::error(Code::CompileInternal, error.to_string()).help(
                     "this is a bug in veil; please report it with the policy that triggers it",
                 ),
             ),
@@ -138,7 +139,7 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
 
 fn too_large(user: &str, field: &str, bytes: usize, limit: usize, integration: &str) -> Diagnostic {
     Diagnostic::error(
-        "compile::profile_too_large",
+        Code::CompileProfileTooLarge,
         format!("the `{field}` of user `{user}` needs {bytes} bytes in integration `{integration}`, more than {limit}"),
     )
     .help("a profile value that does not fit is refused rather than cut; shorten the names or split the lists")

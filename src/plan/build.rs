@@ -5,6 +5,7 @@ use super::script::{Prepared, prepare};
 use super::sources::{empty_model, escape_hatches};
 use super::{IntegrationPlan, Plan};
 use crate::db;
+use crate::diagnostic::Code;
 use crate::diagnostic::{Diagnostic, Files};
 use crate::emit::{Compiled, compile_for_plan};
 use crate::ir;
@@ -106,7 +107,7 @@ pub fn unknown_integration(model: &Model, only: &[String]) -> Option<Diagnostic>
         .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
     Some(
         Diagnostic::error(
-            "plan::unknown_integration",
+            Code::PlanUnknownIntegration,
             format!("unknown integration `{unknown}`"),
         )
         .help(help),

@@ -5,6 +5,7 @@
 
 use super::IntegrationPlan;
 use crate::catalog;
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::emit::Compiled;
 use crate::ir;
@@ -41,7 +42,7 @@ pub fn online_checks(
         if state.existing.contains(&change.id) {
             errors.push(
                 Diagnostic::error(
-                    "plan::not_ours",
+                    Code::PlanNotOurs,
                     format!(
                         "{} `{}` exists in integration `{}` but veil did not create it",
                         change.id.kind, change.id.name, plan.name
@@ -80,7 +81,7 @@ pub fn online_checks(
         if !readers.is_empty() {
             errors.push(
                 Diagnostic::error(
-                    "plan::dependent_views",
+                    Code::PlanDependentViews,
                     format!(
                         "{} {} `{}` of integration `{}` is read by {}, which veil did not create: dropping it would fail",
                         change.action.word(),
@@ -122,7 +123,7 @@ fn occupied(compiled: &Compiled, state: &State, integration: &str) -> Option<Vec
             let statement = other.as_str().to_ascii_uppercase();
             Some(
                 Diagnostic::error(
-                    "plan::occupied",
+                    Code::PlanOccupied,
                     format!(
                         "`{}` in integration `{integration}` is a {other}, where veil keeps a {}: nothing can be applied while it is there",
                         o.name(), o.kind()
@@ -154,7 +155,7 @@ fn lost_state(
     let system = &schemas.system;
     Some(
         Diagnostic::error(
-            "plan::lost_state",
+            Code::PlanLostState,
             format!(
                 "integration `{integration}`: veil's record of what it applied (`{system}.state`) is {}, while {} of the objects it applies are there ({}{})",
                 if state.initialized { "empty" } else { "missing" },

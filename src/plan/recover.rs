@@ -16,6 +16,7 @@
 
 use super::{Action, Change, IntegrationPlan, ProfileChange, diff_profiles, unified};
 use crate::catalog::{self, CatalogObject};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::emit::Compiled;
 use crate::ir::{self, Profile, Schemas};
@@ -212,7 +213,7 @@ pub fn plan_recovery(
     let found = Found::of(state);
     if unrecorded(compiled, &lowered.schemas, &found).is_empty() {
         return Err(Diagnostic::error(
-            "plan::nothing_to_recover",
+            Code::PlanNothingToRecover,
             format!(
                 "integration `{}` has nothing to recover: every object of veil's there is in its record, or veil's own tables are not there",
                 plan.name

@@ -3,6 +3,7 @@
 
 use super::online::Online;
 use super::script::Prepared;
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -42,7 +43,7 @@ pub fn save(path: &Path, saved: &SavedPlan) -> Result<(), Diagnostic> {
     let text = serde_json::to_string(saved).unwrap_or_default();
     std::fs::write(path, text).map_err(|e| {
         Diagnostic::error(
-            "plan::write",
+            Code::PlanWrite,
             format!("cannot write `{}`: {e}", path.display()),
         )
         .help("check the path and its permissions")
@@ -53,14 +54,14 @@ pub fn save(path: &Path, saved: &SavedPlan) -> Result<(), Diagnostic> {
 pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::error(
-            "apply::read",
+            Code::ApplyRead,
             format!("cannot read `{}`: {e}", path.display()),
         )
         .help("pass a project directory or a file written by `veil plan --out`")
     })?;
     let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
         Diagnostic::error(
-            "apply::plan_file",
+            Code::ApplyPlanFile,
             format!("`{}` is not a veil plan: {e}", path.display()),
         )
         .help("pass a file written by `veil plan --out`")
@@ -70,7 +71,7 @@ pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
         || saved.veil_version != env!("CARGO_PKG_VERSION")
     {
         return Err(Diagnostic::error(
-            "apply::plan_version",
+            Code::ApplyPlanVersion,
             format!(
                 "`{}` was made by veil {} (plan format {}); this is veil {} (plan format {})",
                 path.display(),
@@ -91,7 +92,7 @@ pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
 pub fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<(), Diagnostic> {
     let mismatch = |what: String| {
         Diagnostic::error(
-            "apply::plan_mismatch",
+            Code::ApplyPlanMismatch,
             format!(
                 "`{}` does not match what its recorded policy files plan to now: {what}",
                 path.display()
@@ -121,7 +122,7 @@ pub fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Resul
                 .map(|(part, _)| part.as_str())
                 .collect();
             return Err(Diagnostic::error(
-                "apply::stale",
+                Code::ApplyStale,
                 format!(
                     "integration `{}` changed since the plan was made: {} moved (planned against deployment {}, now {})",
                     s.integration,

@@ -5,6 +5,7 @@
 use super::errors::{pest_error, suggest};
 use super::{Comment, Rule, SyntaxError, VeilParser};
 use crate::ast::*;
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Node, Span};
 use pest::Parser;
@@ -142,14 +143,7 @@ impl Builder<'_> {
         }
     }
 
-    fn error(
-        &mut self,
-        span: Span,
-        code: &'static str,
-        message: String,
-        label: &str,
-        help: String,
-    ) {
+    fn error(&mut self, span: Span, code: Code, message: String, label: &str, help: String) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
                 .at(self.file, span, label)
@@ -164,7 +158,7 @@ impl Builder<'_> {
             let start = nots[MAX_NOTS];
             self.error(
                 Span::new(start, start + 3),
-                "syntax::too_deep",
+                Code::SyntaxTooDeep,
                 format!("more than {MAX_NOTS} `not` in a row"),
                 "too many",
                 "two `not`s cancel out: remove them in pairs".into(),
@@ -200,7 +194,7 @@ impl Builder<'_> {
                 if name.is_empty() {
                     self.error(
                         span,
-                        "syntax::empty_name",
+                        Code::SyntaxEmptyName,
                         "a quoted name may not be empty".into(),
                         "empty name",
                         "write at least one character between the backticks".into(),
@@ -265,7 +259,7 @@ impl Builder<'_> {
                         }
                         _ => self.error(
                             Span::new(start + i, start + i + 2),
-                            "syntax::bad_escape",
+                            Code::SyntaxBadEscape,
                             "invalid unicode escape".into(),
                             "here",
                             "write `\\u{…}` with 1 to 6 hex digits naming a character other than U+0000".into(),
@@ -274,7 +268,7 @@ impl Builder<'_> {
                 }
                 other => self.error(
                     Span::new(start + i, start + i + 1 + other.len_utf8()),
-                    "syntax::bad_escape",
+                    Code::SyntaxBadEscape,
                     format!("unknown escape `\\{other}`"),
                     "unknown escape",
                     "the escapes are `\\\"`, `\\\\`, `\\n`, `\\t` and `\\u{…}`; write `\\\\` for a backslash".into(),
@@ -287,7 +281,7 @@ impl Builder<'_> {
     fn nul(&mut self, span: Span) {
         self.error(
             span,
-            "syntax::nul",
+            Code::SyntaxNul,
             "the character U+0000 is not allowed".into(),
             "NUL character",
             "remove it: databases cannot store U+0000 in names or text".into(),
@@ -311,7 +305,7 @@ impl Builder<'_> {
             _ => {
                 self.error(
                     span,
-                    "syntax::bad_number",
+                    Code::SyntaxBadNumber,
                     format!(
                         "{what} must be a whole number from {} to {}",
                         range.start(),
@@ -741,7 +735,7 @@ impl Builder<'_> {
                 if n.starts_with('-') || n.trim_start_matches(['0', '.']).is_empty() {
                     self.error(
                         self.span(&args[0]),
-                        "syntax::bad_number",
+                        Code::SyntaxBadNumber,
                         "`round` needs a positive number".into(),
                         "not positive",
                         "write the multiple to round to, such as `round(100)` or `round(0.5)`"
@@ -758,7 +752,7 @@ impl Builder<'_> {
                         let words: Vec<_> = TimeUnit::ALL.iter().map(|u| u.keyword()).collect();
                         self.error(
                             self.span(&args[0]),
-                            "syntax::unknown_unit",
+                            Code::SyntaxUnknownUnit,
                             format!("unknown truncation unit `{unit}`"),
                             "unknown unit",
                             suggest(&unit, words.iter().copied())
@@ -790,7 +784,7 @@ impl Builder<'_> {
                 };
                 self.error(
                     span,
-                    "syntax::method_arguments",
+                    Code::SyntaxMethodArguments,
                     format!("wrong arguments for mask method `{known}`"),
                     "here",
                     format!("write {usage}"),
@@ -800,7 +794,7 @@ impl Builder<'_> {
             unknown => {
                 self.error(
                     word_span,
-                    "syntax::unknown_method",
+                    Code::SyntaxUnknownMethod,
                     format!("unknown mask method `{unknown}`"),
                     "unknown method",
                     suggest(unknown, METHODS.iter().copied())
@@ -891,7 +885,7 @@ impl Builder<'_> {
         let words: Vec<_> = Interval::ALL.iter().map(|u| u.keyword()).collect();
         self.error(
             self.span(pair),
-            "syntax::unknown_unit",
+            Code::SyntaxUnknownUnit,
             format!("unknown time unit `{word}`"),
             "unknown unit",
             suggest(&word, words.iter().copied())

@@ -3,6 +3,7 @@
 
 use super::scan::{MAX_NESTING, ScanError};
 use super::{Rule, SyntaxError};
+use crate::diagnostic::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Loc, Span, floor_char_boundary};
 use pest::error::{ErrorVariant, InputLocation};
@@ -12,11 +13,11 @@ pub(super) use crate::suggest::did_you_mean as suggest;
 pub(super) fn scan_error(file: FileId, error: ScanError) -> Diagnostic {
     match error {
         ScanError::UnterminatedComment(span) => {
-            Diagnostic::error("syntax::unterminated_comment", "unterminated block comment")
+            Diagnostic::error(Code::SyntaxUnterminatedComment, "unterminated block comment")
                 .at(file, span, "this comment is never closed")
                 .help("close it with `*/`")
         }
-        ScanError::TooDeep(span) => Diagnostic::error("syntax::too_deep", "nesting is too deep")
+        ScanError::TooDeep(span) => Diagnostic::error(Code::SyntaxTooDeep, "nesting is too deep")
             .at(file, span, "too deep")
             .help(format!(
                 "brackets may nest at most {MAX_NESTING} levels; split the condition into simpler rules"
@@ -84,7 +85,7 @@ pub(super) fn pest_error(
             } else {
                 format!("`{found}` starts the next item here")
             };
-            let mut diagnostic = Diagnostic::error("syntax::unclosed", "a `{` is never closed")
+            let mut diagnostic = Diagnostic::error(Code::SyntaxUnclosed, "a `{` is never closed")
                 .at(
                     file,
                     Span::new(innermost, innermost + 1),
@@ -115,7 +116,7 @@ pub(super) fn pest_error(
     };
     SyntaxError {
         span,
-        diagnostic: Diagnostic::error("syntax::unexpected", message)
+        diagnostic: Diagnostic::error(Code::SyntaxUnexpected, message)
             .at(file, span, label)
             .help(help),
     }
