@@ -4,11 +4,11 @@
 //! which it applies, and the type every user sees); every view its access
 //! check and row filters; every user a profile row.
 
-use crate::ast::{self, CompareOp, FilterKind, Interval, Literal, Method, TimeUnit};
+use crate::ast::{self, CompareOp, Interval, Literal, Method, TimeUnit};
 use crate::eval;
 use crate::model::{self, Dialect, Grantee, Model, SqlType, TableRef, TypeKind};
 use crate::span::Loc;
-use crate::sql_expr::{self, SqlExpr};
+use crate::sql_expr::SqlExpr;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -417,7 +417,7 @@ fn lower_view(model: &Model, s: usize, dialect: Dialect) -> View {
                     }
                     None => {}
                 }
-                if let Some(when) = &rule.when {
+                if let Some(when) = &applied.when {
                     conditions.push(Cond::RowOrTrue(lower_predicate(when, source)));
                 }
                 let mask = lower_mask(&applied.method, &source.id);
@@ -448,10 +448,12 @@ fn lower_view(model: &Model, s: usize, dialect: Dialect) -> View {
     let filters = model
         .filters
         .iter()
-        .filter(|f| f.sources.contains(&s))
-        .map(|f| RowFilter {
-            rule: f.loc,
-            keep: lower_filter(f, source, &mut decisions),
+        .filter_map(|f| {
+            let at = f.sources.iter().position(|&t| t == s)?;
+            Some(RowFilter {
+                rule: f.loc,
+                keep: lower_filter(f, &f.keeps[at], source, &mut decisions),
+            })
         })
         .collect();
     View {
@@ -501,48 +503,38 @@ fn or(a: Cond, b: Cond) -> Cond {
 
 fn lower_filter(
     filter: &model::FilterRule,
+    keep: &model::Filter,
     source: &model::Source,
     decisions: &mut Decisions,
 ) -> Cond {
-    let keep = match &filter.kind {
-        FilterKind::Where(predicate) => Cond::RowOrFalse(lower_predicate(predicate, source)),
-        FilterKind::Time {
+    let column = |c: usize| source.dialect.catalog_name(&source.columns[c].name);
+    let keep = match keep {
+        model::Filter::Where(predicate) => Cond::RowOrFalse(lower_predicate(predicate, source)),
+        model::Filter::Time {
+            column: c,
             newer,
             amount,
             unit,
-        } => match source.event_time {
-            Some(c) => Cond::RowOrFalse(RowPred::Age {
-                column: source.dialect.catalog_name(&source.columns[c].name),
-                column_type: source.columns[c].ty.kind,
-                newer: *newer,
-                amount: *amount,
-                unit: *unit,
-            }),
-            // The checker requires an event time; fail closed regardless.
-            None => Cond::False,
-        },
-        FilterKind::Sample { percent, column } => {
-            let threshold = percent
-                .parse::<f64>()
-                .map(|p| (p * 100.0).round().clamp(0.0, 10_000.0) as u32)
-                .unwrap_or(0);
-            let found = crate::check::find_column(source, &column.node);
-            Cond::RowOrFalse(RowPred::Sample {
-                column: resolve(source, &column.node),
-                // The checker resolves the column; an unknown one reads
-                // as text.
-                column_type: found.map_or_else(
-                    || sql_type(TypeKind::Varchar(None), source.dialect),
-                    |c| source.columns[c].ty.clone(),
-                ),
-                threshold,
-            })
+        } => Cond::RowOrFalse(RowPred::Age {
+            column: column(*c),
+            column_type: source.columns[*c].ty.kind,
+            newer: *newer,
+            amount: *amount,
+            unit: *unit,
+        }),
+        model::Filter::Sample {
+            threshold,
+            column: c,
+        } => Cond::RowOrFalse(RowPred::Sample {
+            column: column(*c),
+            column_type: source.columns[*c].ty.clone(),
+            threshold: *threshold,
+        }),
+        model::Filter::LimitToPurpose(purpose) => {
+            decisions.subject(&ast::Subject::Purpose(purpose.clone()))
         }
-        FilterKind::LimitToPurpose(purpose) => {
-            decisions.subject(&ast::Subject::Purpose(purpose.node.clone()))
-        }
-        FilterKind::LimitToAnyPurpose => decisions.subject(&ast::Subject::AnyPurpose),
-        FilterKind::Never => Cond::False,
+        model::Filter::LimitToAnyPurpose => decisions.subject(&ast::Subject::AnyPurpose),
+        model::Filter::Never => Cond::False,
     };
     match &filter.except {
         Some(except) => or(decisions.subject(except), keep),
@@ -550,136 +542,63 @@ fn lower_filter(
     }
 }
 
-/// The catalog name of a column the checker has resolved.
-fn resolve(source: &model::Source, name: &str) -> String {
-    let found =
-        crate::check::find_column(source, name).map_or(name, |c| source.columns[c].name.as_str());
-    source.dialect.catalog_name(found)
-}
-
-fn lower_predicate(p: &ast::Predicate, source: &model::Source) -> RowPred {
-    let operand = |o: &ast::Operand| lower_operand(o, source);
+fn lower_predicate(p: &model::Predicate, source: &model::Source) -> RowPred {
+    use model::Predicate as P;
+    let operand = |o: &model::Operand| lower_operand(o, source);
+    let all = |parts: &[P]| parts.iter().map(|p| lower_predicate(p, source)).collect();
     match p {
-        ast::Predicate::Or(parts) => {
-            RowPred::Or(parts.iter().map(|p| lower_predicate(p, source)).collect())
-        }
-        ast::Predicate::And(parts) => {
-            RowPred::And(parts.iter().map(|p| lower_predicate(p, source)).collect())
-        }
-        ast::Predicate::Not(inner) => RowPred::Not(Box::new(lower_predicate(inner, source))),
-        ast::Predicate::Compare { left, op, right } => RowPred::Compare {
+        P::Or(parts) => RowPred::Or(all(parts)),
+        P::And(parts) => RowPred::And(all(parts)),
+        P::Not(inner) => RowPred::Not(Box::new(lower_predicate(inner, source))),
+        P::Compare { left, op, right } => RowPred::Compare {
             left: operand(left),
             op: *op,
             right: operand(right),
         },
-        ast::Predicate::IsNull {
+        P::IsNull {
             operand: o,
             negated,
         } => RowPred::IsNull {
             operand: operand(o),
             negated: *negated,
         },
-        ast::Predicate::InList {
+        P::InList {
             operand: o,
             negated,
             values,
         } => RowPred::InList {
             operand: operand(o),
             negated: *negated,
-            values: values.iter().map(|v| v.node.clone()).collect(),
+            values: values.clone(),
         },
-        ast::Predicate::InUserGroups {
+        P::InUserGroups {
             operand: o,
             negated,
         } => RowPred::InUserGroups {
             operand: operand(o),
             negated: *negated,
         },
-        ast::Predicate::InUserAttribute {
+        P::InUserAttribute {
             operand: o,
             negated,
             key,
         } => RowPred::InUserAttribute {
             operand: operand(o),
             negated: *negated,
-            key: key.node.clone(),
+            key: key.clone(),
         },
-        ast::Predicate::Operand(o) => RowPred::Operand(operand(o)),
+        P::Operand(o) => RowPred::Operand(operand(o)),
     }
 }
 
-fn lower_operand(o: &ast::Operand, source: &model::Source) -> Operand {
+fn lower_operand(o: &model::Operand, source: &model::Source) -> Operand {
+    let catalog = |name: &str| source.dialect.catalog_name(name);
     match o {
-        ast::Operand::Literal(l) => Operand::Literal(l.clone()),
-        ast::Operand::Column(name) => Operand::Column(resolve(source, name)),
-        ast::Operand::UserName => Operand::UserName,
-        ast::Operand::ColumnTagged(tag) => {
-            match crate::check::resolve_tagged(source, &tag.dotted()) {
-                Ok(c) => Operand::Column(source.dialect.catalog_name(&source.columns[c].name)),
-                // The checker requires exactly one column; fail closed.
-                Err(_) => Operand::Literal(Literal::Null),
-            }
-        }
-        ast::Operand::Sql(text) => match sql_expr::parse(text) {
-            Ok(expr) => Operand::Sql(resolve_sql(expr, source)),
-            Err(_) => Operand::Literal(Literal::Null),
-        },
-        ast::Operand::Paren(inner) => Operand::Paren(Box::new(lower_predicate(inner, source))),
-    }
-}
-
-/// Replaces the escape hatch's column names by the declared columns'.
-fn resolve_sql(expr: SqlExpr, source: &model::Source) -> SqlExpr {
-    let r = |e: Box<SqlExpr>| Box::new(resolve_sql(*e, source));
-    match expr {
-        SqlExpr::Column(name) => SqlExpr::Column(resolve(source, &name)),
-        SqlExpr::Not(e) => SqlExpr::Not(r(e)),
-        SqlExpr::Negate(e) => SqlExpr::Negate(r(e)),
-        SqlExpr::Binary { op, left, right } => SqlExpr::Binary {
-            op,
-            left: r(left),
-            right: r(right),
-        },
-        SqlExpr::IsNull { expr, negated } => SqlExpr::IsNull {
-            expr: r(expr),
-            negated,
-        },
-        SqlExpr::InList {
-            expr,
-            list,
-            negated,
-        } => SqlExpr::InList {
-            expr: r(expr),
-            list: list.into_iter().map(|e| resolve_sql(e, source)).collect(),
-            negated,
-        },
-        SqlExpr::Between {
-            expr,
-            low,
-            high,
-            negated,
-        } => SqlExpr::Between {
-            expr: r(expr),
-            low: r(low),
-            high: r(high),
-            negated,
-        },
-        SqlExpr::Like {
-            expr,
-            pattern,
-            negated,
-            ilike,
-        } => SqlExpr::Like {
-            expr: r(expr),
-            pattern: r(pattern),
-            negated,
-            ilike,
-        },
-        SqlExpr::Call { function, args } => SqlExpr::Call {
-            function,
-            args: args.into_iter().map(|e| resolve_sql(e, source)).collect(),
-        },
-        other => other,
+        model::Operand::Literal(l) => Operand::Literal(l.clone()),
+        model::Operand::Column(c) => Operand::Column(catalog(&source.columns[*c].name)),
+        model::Operand::UserName => Operand::UserName,
+        model::Operand::Sql { expr, .. } => Operand::Sql(expr.clone().rename_columns(&catalog)),
+        model::Operand::Paren(inner) => Operand::Paren(Box::new(lower_predicate(inner, source))),
     }
 }
 

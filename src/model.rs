@@ -2,10 +2,12 @@
 //! sources and columns it covers, mask rules in precedence order per column.
 //! This is what the compiler lowers and what `explain` reads.
 
-use crate::ast::{self, ExemptionKind, GranteeKind, Predicate, Subject};
+use crate::ast::{self, CompareOp, ExemptionKind, GranteeKind, Interval, Literal, Subject};
 use crate::span::Loc;
+use crate::sql_expr::SqlExpr;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A checked project.
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +97,78 @@ pub struct ColumnMask {
     /// does not fit the column's type (tag and pattern rules only).
     pub method: ast::Method,
     pub fallback_to_null: bool,
+    /// The rule's `when`, resolved against this column's source.
+    pub when: Option<Arc<Predicate>>,
+}
+
+/// A row condition resolved against one source: columns by index (a
+/// `column tagged` one too), each escape hatch parsed, its column names the
+/// declared ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Predicate {
+    Or(Vec<Predicate>),
+    And(Vec<Predicate>),
+    Not(Box<Predicate>),
+    Compare {
+        left: Operand,
+        op: CompareOp,
+        right: Operand,
+    },
+    IsNull {
+        operand: Operand,
+        negated: bool,
+    },
+    InList {
+        operand: Operand,
+        negated: bool,
+        values: Vec<Literal>,
+    },
+    InUserGroups {
+        operand: Operand,
+        negated: bool,
+    },
+    InUserAttribute {
+        operand: Operand,
+        negated: bool,
+        key: String,
+    },
+    Operand(Operand),
+}
+
+/// A value in a resolved condition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Operand {
+    Literal(Literal),
+    /// A column of the source, by index.
+    Column(usize),
+    UserName,
+    /// `sql "…"`: its text, and the expression it parses to.
+    Sql {
+        text: String,
+        expr: SqlExpr,
+    },
+    Paren(Box<Predicate>),
+}
+
+/// What a filter keeps of one source, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Filter {
+    Where(Predicate),
+    /// Rows whose event time (`column`) is newer (or older) than the span.
+    Time {
+        column: usize,
+        newer: bool,
+        amount: u32,
+        unit: Interval,
+    },
+    /// A stable share of the rows, in hundredths of a percent, by `column`.
+    Sample {
+        threshold: u32,
+        column: usize,
+    },
+    LimitToPurpose(String),
+    LimitToAnyPurpose,
+    Never,
 }
 
 /// A column type, classified.
@@ -183,7 +257,8 @@ pub struct MaskRule {
     pub scope: MaskScope,
     pub method: ast::Method,
     pub exemption: Option<(ExemptionKind, Subject)>,
-    pub when: Option<Predicate>,
+    /// The condition as written (each column mask holds it resolved).
+    pub when: Option<ast::Predicate>,
     pub priority: i64,
     pub loc: Loc,
 }
@@ -192,7 +267,10 @@ pub struct MaskRule {
 #[derive(Debug, Clone, Serialize)]
 pub struct FilterRule {
     pub sources: Vec<usize>,
+    /// The filter as written.
     pub kind: ast::FilterKind,
+    /// What it keeps of each source of `sources`, in the same order.
+    pub keeps: Vec<Filter>,
     pub except: Option<Subject>,
     pub loc: Loc,
 }

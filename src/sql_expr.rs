@@ -68,6 +68,61 @@ pub enum SqlExpr {
 }
 
 impl SqlExpr {
+    /// The expression with every column name replaced by `rename`'s.
+    pub fn rename_columns(self, rename: &dyn Fn(&str) -> String) -> SqlExpr {
+        let r = |e: Box<SqlExpr>| Box::new(e.rename_columns(rename));
+        match self {
+            SqlExpr::Column(name) => SqlExpr::Column(rename(&name)),
+            SqlExpr::Not(e) => SqlExpr::Not(r(e)),
+            SqlExpr::Negate(e) => SqlExpr::Negate(r(e)),
+            SqlExpr::Binary { op, left, right } => SqlExpr::Binary {
+                op,
+                left: r(left),
+                right: r(right),
+            },
+            SqlExpr::IsNull { expr, negated } => SqlExpr::IsNull {
+                expr: r(expr),
+                negated,
+            },
+            SqlExpr::InList {
+                expr,
+                list,
+                negated,
+            } => SqlExpr::InList {
+                expr: r(expr),
+                list: list.into_iter().map(|e| e.rename_columns(rename)).collect(),
+                negated,
+            },
+            SqlExpr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => SqlExpr::Between {
+                expr: r(expr),
+                low: r(low),
+                high: r(high),
+                negated,
+            },
+            SqlExpr::Like {
+                expr,
+                pattern,
+                negated,
+                ilike,
+            } => SqlExpr::Like {
+                expr: r(expr),
+                pattern: r(pattern),
+                negated,
+                ilike,
+            },
+            SqlExpr::Call { function, args } => SqlExpr::Call {
+                function,
+                args: args.into_iter().map(|e| e.rename_columns(rename)).collect(),
+            },
+            other => other,
+        }
+    }
+
     /// Whether the expression yields a boolean without knowing column types;
     /// `None` for a bare column, whose type decides.
     pub fn is_boolean(&self) -> Option<bool> {

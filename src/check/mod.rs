@@ -4,6 +4,7 @@
 
 mod declarations;
 mod directory;
+mod resolve;
 mod rules;
 pub mod types;
 

@@ -398,9 +398,12 @@ impl Checker<'_> {
         // The `when` condition, against every targeted source.
         let mut when_sources: Vec<usize> = targets.iter().map(|(s, _)| *s).collect();
         when_sources.dedup();
+        let mut whens = std::collections::HashMap::new();
         if let Some(when) = &mask.when {
             for &s in &when_sources {
                 self.predicate_top(file, when, s);
+                let resolved = super::resolve::predicate(&when.node, &self.model.sources[s]);
+                whens.insert(s, resolved.map(std::sync::Arc::new));
             }
         }
 
@@ -447,6 +450,7 @@ impl Checker<'_> {
                 rule: rule_index,
                 method,
                 fallback_to_null: fallback,
+                when: whens.get(&s).cloned().flatten(),
             });
         }
 
@@ -542,7 +546,7 @@ impl Checker<'_> {
         for source in &self.model.sources {
             for column in &source.columns {
                 for m in &column.masks {
-                    let Some(when) = &self.model.masks[m.rule].when else {
+                    let Some(when) = &m.when else {
                         continue;
                     };
                     let mut read = Vec::new();
@@ -631,9 +635,14 @@ impl Checker<'_> {
             }
             FilterKind::LimitToAnyPurpose | FilterKind::Never => {}
         }
+        let keeps = sources
+            .iter()
+            .map(|&s| super::resolve::filter(&filter.kind.node, &self.model.sources[s]))
+            .collect();
         self.model.filters.push(FilterRule {
             sources,
             kind: filter.kind.node.clone(),
+            keeps,
             except: filter.except.as_ref().map(|e| e.node.clone()),
             loc: at,
         });
@@ -894,35 +903,31 @@ pub fn resolve_tagged(source: &Source, tag: &str) -> Result<usize, usize> {
     }
 }
 
-/// The columns of `source` a predicate reads.
-fn columns_read(p: &Predicate, source: &Source, out: &mut Vec<usize>) {
-    let operand = |o: &Operand, out: &mut Vec<usize>| match o {
-        Operand::Column(name) => out.extend(find_column(source, name)),
-        Operand::ColumnTagged(tag) => out.extend(resolve_tagged(source, &tag.dotted()).ok()),
-        Operand::Sql(text) => {
-            if let Ok(expr) = sql_expr::parse(text) {
-                let mut names = Vec::new();
-                expr.columns(&mut names);
-                out.extend(names.iter().filter_map(|n| find_column(source, n)));
-            }
+/// The columns of its source a resolved condition reads.
+fn columns_read(p: &crate::model::Predicate, source: &Source, out: &mut Vec<usize>) {
+    use crate::model::{Operand as O, Predicate as P};
+    let operand = |o: &O, out: &mut Vec<usize>| match o {
+        O::Column(c) => out.push(*c),
+        O::Sql { expr, .. } => {
+            let mut names = Vec::new();
+            expr.columns(&mut names);
+            out.extend(names.iter().filter_map(|n| find_column(source, n)));
         }
-        Operand::Paren(inner) => columns_read(inner, source, out),
-        Operand::Literal(_) | Operand::UserName => {}
+        O::Paren(inner) => columns_read(inner, source, out),
+        O::Literal(_) | O::UserName => {}
     };
     match p {
-        Predicate::Or(parts) | Predicate::And(parts) => {
-            parts.iter().for_each(|p| columns_read(p, source, out))
-        }
-        Predicate::Not(inner) => columns_read(inner, source, out),
-        Predicate::Compare { left, right, .. } => {
+        P::Or(parts) | P::And(parts) => parts.iter().for_each(|p| columns_read(p, source, out)),
+        P::Not(inner) => columns_read(inner, source, out),
+        P::Compare { left, right, .. } => {
             operand(left, out);
             operand(right, out);
         }
-        Predicate::IsNull { operand: o, .. }
-        | Predicate::InList { operand: o, .. }
-        | Predicate::InUserGroups { operand: o, .. }
-        | Predicate::InUserAttribute { operand: o, .. }
-        | Predicate::Operand(o) => operand(o, out),
+        P::IsNull { operand: o, .. }
+        | P::InList { operand: o, .. }
+        | P::InUserGroups { operand: o, .. }
+        | P::InUserAttribute { operand: o, .. }
+        | P::Operand(o) => operand(o, out),
     }
 }
 
