@@ -50,6 +50,16 @@ fn is_zone_name(zone: &str) -> bool {
 }
 
 /// Properties by key, each key once; a repeated or unknown key is reported.
+/// The properties of a declaration, by key.
+type Props<'p> = HashMap<&'p str, &'p Node<ast::Property>>;
+
+/// Where a declaration is: its file, its id and the id's location.
+struct Place<'a> {
+    file: FileId,
+    id: &'a str,
+    id_loc: Loc,
+}
+
 fn properties<'p>(
     checker: &mut Checker<'_>,
     file: FileId,
@@ -358,6 +368,8 @@ impl Checker<'_> {
         });
     }
 
+    /// A source declaration, checked property by property (each a method
+    /// below), then entered in the model.
     pub(super) fn source(&mut self, file: FileId, src: &ast::Source) {
         let id = src.id.dotted();
         let id_loc = loc(file, src.id.span);
@@ -379,9 +391,54 @@ impl Checker<'_> {
                 SourceEntry::Property(_) => None,
             })
             .collect();
+        let at = Place {
+            file,
+            id: &id,
+            id_loc,
+        };
+        let Some(integration) = self.source_integration(&at, &props) else {
+            return;
+        };
+        let dialect = self.model.integrations[integration].dialect;
+        let int_database = self.model.integrations[integration].database.clone();
+        let table = self.source_table(&at, &props, dialect, &int_database);
+        let view = match props.get("view") {
+            Some(p) => self.expect_name(file, p),
+            None => table.as_ref().map(|t| t.table.clone()),
+        };
+        if let (Some(view), Some(p)) = (&view, props.get("view")) {
+            self.sql_name("view name", view, dialect, loc(file, p.value.span));
+        }
+        self.source_host(&at, &props, integration);
+        let tags = self.source_tags(file, &props);
+        let (columns, mistyped) = self.source_columns(&at, &column_blocks, dialect);
+        let event_time = self.source_event_time(file, &props, &columns, &mistyped, dialect);
+        let Some(table) = table else { return };
+        let Some(view) = view else { return };
+        let cross_database =
+            dialect.catalog_name(&table.database) != dialect.catalog_name(&int_database);
+        if cross_database {
+            self.cross_database(&at, &props, integration, &table);
+        }
+        let source = Source {
+            id: id.clone(),
+            integration,
+            dialect,
+            table,
+            view,
+            tags,
+            event_time,
+            columns,
+            cross_database,
+            loc: id_loc,
+        };
+        self.enter_source(&at, &props, source, mistyped);
+    }
 
-        // The integration: named, or the only one there is.
-        let integration = match props.get("integration") {
+    /// The integration of a source: named, or the only one there is.
+    fn source_integration(&mut self, at: &Place<'_>, props: &Props<'_>) -> Option<usize> {
+        let (file, id, id_loc) = (at.file, at.id, at.id_loc);
+        match props.get("integration") {
             Some(p) => match &p.value.node {
                 Value::Path(path) if path.parts.len() == 1 => {
                     let name = &path.parts[0];
@@ -417,15 +474,19 @@ impl Checker<'_> {
                 );
                 None
             }
-        };
-        let Some(integration) = integration else {
-            return;
-        };
-        let dialect = self.model.integrations[integration].dialect;
-        let int_database = self.model.integrations[integration].database.clone();
+        }
+    }
 
-        // The table: schema.table or database.schema.table.
-        let table = match props.get("table") {
+    /// The table of a source: `schema.table` or `database.schema.table`.
+    fn source_table(
+        &mut self,
+        at: &Place<'_>,
+        props: &Props<'_>,
+        dialect: Dialect,
+        int_database: &str,
+    ) -> Option<TableRef> {
+        let (file, id, id_loc) = (at.file, at.id, at.id_loc);
+        match props.get("table") {
             Some(p) => match &p.value.node {
                 Value::Path(path) if (2..=3).contains(&path.parts.len()) => {
                     let at = loc(file, p.value.span);
@@ -435,7 +496,7 @@ impl Checker<'_> {
                     let mut parts = path.parts.iter().rev().cloned();
                     let table = parts.next().unwrap_or_default();
                     let schema = parts.next().unwrap_or_default();
-                    let database = parts.next().unwrap_or_else(|| int_database.clone());
+                    let database = parts.next().unwrap_or_else(|| int_database.to_string());
                     Some(TableRef {
                         database,
                         schema,
@@ -457,16 +518,12 @@ impl Checker<'_> {
                 );
                 None
             }
-        };
-
-        let view = match props.get("view") {
-            Some(p) => self.expect_name(file, p),
-            None => table.as_ref().map(|t| t.table.clone()),
-        };
-        if let (Some(view), Some(p)) = (&view, props.get("view")) {
-            self.sql_name("view name", view, dialect, loc(file, p.value.span));
         }
+    }
 
+    /// A source's `host` must be its integration's.
+    fn source_host(&mut self, at: &Place<'_>, props: &Props<'_>, integration: usize) {
+        let (file, id) = (at.file, at.id);
         if let Some(p) = props.get("host")
             && let Some(host) = self.expect_string(file, p)
         {
@@ -493,7 +550,9 @@ impl Checker<'_> {
                 );
             }
         }
+    }
 
+    fn source_tags(&mut self, file: FileId, props: &Props<'_>) -> Vec<String> {
         let mut tags = Vec::new();
         if let Some(p) = props.get("tags") {
             match &p.value.node {
@@ -510,12 +569,23 @@ impl Checker<'_> {
                 _ => self.wrong_value(file, p, "a list of tags such as `[finance, pii]`"),
             }
         }
+        tags
+    }
 
-        // Columns: exactly one block, names unique in the catalog's folding.
+    /// The columns of a source: exactly one block, names unique in the
+    /// catalog's folding; and the names of those whose declared type is an
+    /// error already.
+    fn source_columns(
+        &mut self,
+        at: &Place<'_>,
+        column_blocks: &[(&Vec<Node<ast::Column>>, Span)],
+        dialect: Dialect,
+    ) -> (Vec<Column>, Vec<String>) {
+        let (file, id, id_loc) = (at.file, at.id, at.id_loc);
         let mut columns = Vec::new();
         // Columns declared with a type that is an error already.
         let mut mistyped: Vec<String> = Vec::new();
-        match column_blocks.as_slice() {
+        match column_blocks {
             [] => self.error(
                 Code::CheckMissingColumns,
                 format!("source `{id}` declares no columns"),
@@ -596,8 +666,19 @@ impl Checker<'_> {
                 }
             }
         }
+        (columns, mistyped)
+    }
 
-        let event_time = match props.get("event_time") {
+    /// The column time filters read: a declared date or timestamp.
+    fn source_event_time(
+        &mut self,
+        file: FileId,
+        props: &Props<'_>,
+        columns: &[Column],
+        mistyped: &[String],
+        dialect: Dialect,
+    ) -> Option<usize> {
+        match props.get("event_time") {
             Some(p) => match self.expect_name(file, p) {
                 Some(name) => {
                     let found = columns
@@ -632,18 +713,25 @@ impl Checker<'_> {
                 None => None,
             },
             None => None,
-        };
+        }
+    }
 
-        let Some(table) = table else { return };
-        let Some(view) = view else { return };
-        let cross_database =
-            dialect.catalog_name(&table.database) != dialect.catalog_name(&int_database);
-        if cross_database {
-            let at = props
-                .get("table")
-                .map_or(id_loc, |p| loc(file, p.value.span));
-            let integration = &self.model.integrations[integration];
-            match dialect.sql().names_database() {
+    /// A source reading another database than its integration's: only
+    /// Redshift's RA3 nodes and Serverless can.
+    fn cross_database(
+        &mut self,
+        at: &Place<'_>,
+        props: &Props<'_>,
+        integration: usize,
+        table: &TableRef,
+    ) {
+        let (file, id, id_loc) = (at.file, at.id, at.id_loc);
+        let dialect = self.model.integrations[integration].dialect;
+        let at = props
+            .get("table")
+            .map_or(id_loc, |p| loc(file, p.value.span));
+        let integration = &self.model.integrations[integration];
+        match dialect.sql().names_database() {
                 false => self.error(
                     Code::CheckCrossDatabase,
                     format!("source `{id}` reads database `{}`, not `{}`", table.database, integration.database),
@@ -668,9 +756,20 @@ impl Checker<'_> {
                     }
                 }
             }
-        }
+    }
 
-        // One view name per integration, compared as the catalog stores it.
+    /// Enters a checked source in the model: one view name per integration
+    /// (compared as the catalog stores it), one declaration per id.
+    fn enter_source(
+        &mut self,
+        at: &Place<'_>,
+        props: &Props<'_>,
+        source: Source,
+        mistyped: Vec<String>,
+    ) {
+        let (file, id, id_loc) = (at.file, at.id, at.id_loc);
+        let (integration, dialect) = (source.integration, source.dialect);
+        let view = source.view.clone();
         let view_key = (integration, dialect.catalog_name(&view));
         if let Some(other) = self
             .view_index
@@ -694,7 +793,7 @@ impl Checker<'_> {
                 .help("give one of them another name with `view = …`"),
             );
         }
-        if let Some(&first) = self.source_index.get(&id) {
+        if let Some(&first) = self.source_index.get(id) {
             let first = self.model.sources[first].loc;
             self.push(
                 Diagnostic::error(
@@ -711,23 +810,12 @@ impl Checker<'_> {
             return;
         }
         self.source_index
-            .insert(id.clone(), self.model.sources.len());
+            .insert(id.to_string(), self.model.sources.len());
         self.view_index.insert(view_key, self.model.sources.len());
         for name in mistyped {
             self.mistyped.insert((self.model.sources.len(), name));
         }
-        self.model.sources.push(Source {
-            id,
-            integration,
-            dialect,
-            table,
-            view,
-            tags,
-            event_time,
-            columns,
-            cross_database,
-            loc: id_loc,
-        });
+        self.model.sources.push(source);
     }
 
     /// Builds the tag indexes: each tag is entered under itself and every
