@@ -135,6 +135,8 @@ impl Checker<'_> {
         );
     }
 
+    /// An integration declaration, checked property by property (the
+    /// methods below), then entered in the model.
     pub(super) fn integration(&mut self, file: FileId, it: &ast::Integration) {
         let name = it.name.node.clone();
         let name_loc = loc(file, it.name.span);
@@ -145,7 +147,76 @@ impl Checker<'_> {
             &INTEGRATION_KEYS,
             "an integration",
         );
-        let dialect = match props.get("dialect") {
+        let dialect = self.integration_dialect(file, &props);
+        let string =
+            |c: &mut Self, key: &str| props.get(key).and_then(|p| c.expect_string(file, p));
+        let host = string(self, "host");
+        let node_type = string(self, "node_type");
+        let port = self.port(file, &props);
+        let connection_env = self.connection_env(file, &props, &name);
+        let expose_profile = self.expose_profile(file, &props);
+        let system_prefix = self.system_prefix(file, &props);
+        let time_zone = self.time_zone(file, &props);
+        let grant_to = self.grant_to(file, &props, dialect);
+        let at = Place {
+            file,
+            id: &name,
+            id_loc: name_loc,
+        };
+        let (database, view_schema) = self.integration_places(&at, &props, dialect, &system_prefix);
+        if !dialect.sql().has_node_types()
+            && node_type.is_some()
+            && let Some(p) = props.get("node_type")
+        {
+            self.error(
+                Code::CheckPropertyValue,
+                "`node_type` is a Redshift setting",
+                loc(file, p.key.span),
+                "not for postgres",
+                "remove `node_type` from a postgres integration",
+            );
+        }
+        let integration = Integration {
+            name: name.clone(),
+            dialect,
+            host,
+            port,
+            database,
+            view_schema,
+            node_type,
+            connection_env,
+            grant_to,
+            expose_profile,
+            system_prefix,
+            time_zone,
+            loc: Loc {
+                file,
+                span: it.name.span,
+            },
+        };
+        if let Some(&first) = self.integration_index.get(&name) {
+            let first = self.model.integrations[first].loc;
+            self.push(
+                Diagnostic::error(
+                    Code::CheckDuplicate,
+                    format!("integration `{name}` is declared twice"),
+                )
+                .at_loc(name_loc, "declared again here")
+                .related(first, "first declared here")
+                .help(format!(
+                    "rename one of them; the first is at {}",
+                    self.cite(first)
+                )),
+            );
+            return;
+        }
+        self.integration_index
+            .insert(name.clone(), self.model.integrations.len());
+        self.model.integrations.push(integration);
+    }
+
+    fn integration_dialect(&mut self, file: FileId, props: &Props<'_>) -> Dialect {
+        match props.get("dialect") {
             Some(p) => match &p.value.node {
                 Value::Path(path) if let Some(d) = Dialect::named(&path.dotted()) => d,
                 _ => {
@@ -160,18 +231,11 @@ impl Checker<'_> {
                 }
             },
             None => Dialect::Redshift,
-        };
-        let string =
-            |c: &mut Self, key: &str| props.get(key).and_then(|p| c.expect_string(file, p));
-        let host = string(self, "host");
-        let node_type = string(self, "node_type");
-        let database = props
-            .get("database")
-            .and_then(|p| self.expect_name(file, p));
-        let view_schema = props
-            .get("view_schema")
-            .and_then(|p| self.expect_name(file, p));
-        let port = props.get("port").and_then(|p| match &p.value.node {
+        }
+    }
+
+    fn port(&mut self, file: FileId, props: &Props<'_>) -> Option<u16> {
+        props.get("port").and_then(|p| match &p.value.node {
             Value::Number(n) => match n.parse::<u16>() {
                 Ok(port) if port > 0 => Some(port),
                 _ => {
@@ -183,8 +247,13 @@ impl Checker<'_> {
                 self.wrong_value(file, p, "a port number from 1 to 65535");
                 None
             }
-        });
-        let connection_env = match props.get("connection") {
+        })
+    }
+
+    /// The environment variable of the connection URL: named, or
+    /// `VEIL_<NAME>_URL`.
+    fn connection_env(&mut self, file: FileId, props: &Props<'_>, name: &str) -> String {
+        match props.get("connection") {
             Some(p) => match &p.value.node {
                 Value::Env(var) if is_env_name(var) => var.clone(),
                 Value::Env(_) => {
@@ -202,9 +271,12 @@ impl Checker<'_> {
                     String::new()
                 }
             },
-            None => format!("VEIL_{}_URL", env_part(&name)),
-        };
-        let expose_profile = match props.get("expose_profile") {
+            None => format!("VEIL_{}_URL", env_part(name)),
+        }
+    }
+
+    fn expose_profile(&mut self, file: FileId, props: &Props<'_>) -> bool {
+        match props.get("expose_profile") {
             Some(p) => match p.value.node {
                 Value::Bool(b) => b,
                 _ => {
@@ -213,7 +285,11 @@ impl Checker<'_> {
                 }
             },
             None => true,
-        };
+        }
+    }
+
+    /// The prefix of veil's schemas: a plain lower-case word.
+    fn system_prefix(&mut self, file: FileId, props: &Props<'_>) -> String {
         let system_prefix = match props.get("system_prefix") {
             Some(p) => self.expect_name(file, p).unwrap_or_default(),
             None => "immuta".to_string(),
@@ -236,7 +312,12 @@ impl Checker<'_> {
                 );
             }
         }
-        let time_zone = match props.get("time_zone") {
+        system_prefix
+    }
+
+    /// The zone time filters count in: `UTC` or an IANA name.
+    fn time_zone(&mut self, file: FileId, props: &Props<'_>) -> String {
+        match props.get("time_zone") {
             Some(p) => {
                 let zone = self.expect_string(file, p).unwrap_or_default();
                 if !is_zone_name(&zone) {
@@ -251,7 +332,11 @@ impl Checker<'_> {
                 zone
             }
             None => "UTC".to_string(),
-        };
+        }
+    }
+
+    /// Who may select from the views.
+    fn grant_to(&mut self, file: FileId, props: &Props<'_>, dialect: Dialect) -> Vec<Grantee> {
         let mut grant_to = Vec::new();
         if let Some(p) = props.get("grant_to") {
             match &p.value.node {
@@ -278,6 +363,25 @@ impl Checker<'_> {
                 _ => self.wrong_value(file, p, "a list such as `[group \"analysts\"]`"),
             }
         }
+        grant_to
+    }
+
+    /// The database and the view schema: both required, the schema one of
+    /// its own.
+    fn integration_places(
+        &mut self,
+        at: &Place<'_>,
+        props: &Props<'_>,
+        dialect: Dialect,
+        system_prefix: &str,
+    ) -> (String, String) {
+        let (file, name, name_loc) = (at.file, at.id, at.id_loc);
+        let database = props
+            .get("database")
+            .and_then(|p| self.expect_name(file, p));
+        let view_schema = props
+            .get("view_schema")
+            .and_then(|p| self.expect_name(file, p));
         if database.is_none() && !props.contains_key("database") {
             self.error(
                 Code::CheckMissingProperty,
@@ -318,54 +422,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if !dialect.sql().has_node_types()
-            && node_type.is_some()
-            && let Some(p) = props.get("node_type")
-        {
-            self.error(
-                Code::CheckPropertyValue,
-                "`node_type` is a Redshift setting",
-                loc(file, p.key.span),
-                "not for postgres",
-                "remove `node_type` from a postgres integration",
-            );
-        }
-        if let Some(&first) = self.integration_index.get(&name) {
-            let first = self.model.integrations[first].loc;
-            self.push(
-                Diagnostic::error(
-                    Code::CheckDuplicate,
-                    format!("integration `{name}` is declared twice"),
-                )
-                .at_loc(name_loc, "declared again here")
-                .related(first, "first declared here")
-                .help(format!(
-                    "rename one of them; the first is at {}",
-                    self.cite(first)
-                )),
-            );
-            return;
-        }
-        self.integration_index
-            .insert(name.clone(), self.model.integrations.len());
-        self.model.integrations.push(Integration {
-            name,
-            dialect,
-            host,
-            port,
-            database,
-            view_schema,
-            node_type,
-            connection_env,
-            grant_to,
-            expose_profile,
-            system_prefix,
-            time_zone,
-            loc: Loc {
-                file,
-                span: it.name.span,
-            },
-        });
+        (database, view_schema)
     }
 
     /// A source declaration, checked property by property (each a method
