@@ -206,217 +206,38 @@ pub enum ProfileRows {
 }
 
 /// Renders every object of an integration, in the order to run them,
-/// handing each to `each` as soon as it is ready.
+/// handing each to `each` as soon as it is ready: veil's schemas, tables,
+/// key, profile view and routines, then the profile rows and the views side
+/// by side.
 pub fn render_integration(
     integration: &Integration,
     rows: ProfileRows,
     each: Each<'_>,
 ) -> Result<Vec<Object>, EmitError> {
-    let dialect = integration.dialect;
-    let schemas = &integration.schemas;
-    let exprs = Expr {
-        dialect,
-        schemas,
-        time_zone: &integration.time_zone,
-    };
-    let readers: Vec<Value> = if integration.grant_to.is_empty() {
-        vec![sql("PUBLIC")]
-    } else {
-        integration
-            .grant_to
-            .iter()
-            .map(|g| sql(grantee(g, dialect)))
-            .collect()
-    };
-    let system = |table: &str| qualified(&[&schemas.system, table]);
-    let mut objects = Vec::new();
-    let mut push = |kind: ObjectKind, name: QualifiedName, sql: String| {
-        objects.push(Object {
-            id: ObjectId::new(kind, name),
-            sql,
-            columns: None,
-        });
-    };
-
-    // Schemas: veil's own give nobody else any right but what is granted.
-    let schema_usage = [
-        (
-            &schemas.system,
-            if integration.expose_profile {
-                vec![sql("PUBLIC")]
-            } else {
-                vec![]
-            },
-        ),
-        (&schemas.functions, vec![sql("PUBLIC")]),
-        (&schemas.procedures, vec![]),
-        (&schemas.views, readers.clone()),
-    ];
-    for (schema, usage) in schema_usage {
-        let text = render(
-            dialect,
-            "schema",
-            context! { schema => sql(ident(schema)), usage => usage },
-        )?;
-        push(ObjectKind::Schema, QualifiedName::schema(schema), text);
-    }
-
-    // Tables: the profile, its side tables, the key, veil's state.
-    for table in tables(dialect) {
-        let name = system(table.name);
-        let columns: Vec<Value> = table
-            .columns
-            .iter()
-            .map(|(column, ty, not_null)| {
-                context! { name => sql(ident(column)), type => sql(*ty), not_null => *not_null }
-            })
-            .collect();
-        let key: Vec<String> = table.key.iter().map(|k| ident(k)).collect();
-        let text = render(
-            dialect,
-            "table",
-            context! {
-                table => sql(name.clone()),
-                columns => columns,
-                primary_key => sql(key.join(", ")),
-                sort_key => sql(ident(table.key[0])),
-            },
-        )?;
-        push(
-            ObjectKind::Table,
-            QualifiedName::new(&schemas.system, table.name),
-            text,
-        );
-    }
-    let text = render(
-        dialect,
-        "key_bootstrap",
-        context! { key_table => sql(system("hash_key")) },
-    )?;
-    push(
-        ObjectKind::Key,
-        QualifiedName::new(&schemas.system, "hash_key"),
-        text,
-    );
-
-    // The user's own profile row.
-    let profile_columns: Vec<Value> = PROFILE_COLUMNS.iter().map(|c| sql(ident(c))).collect();
-    let grants = if integration.expose_profile {
-        vec![sql("PUBLIC")]
-    } else {
-        vec![]
-    };
-    let text = render(
-        dialect,
-        "user_profile",
-        context! {
-            view => sql(system("user_profile")),
-            profile => sql(system("profile")),
-            columns => profile_columns,
-            grants => grants,
-            options => sql(dialect.sql().view_options()),
-            current_user => sql(dialect.sql().current_user()),
-        },
-    )?;
-    push(
-        ObjectKind::View,
-        QualifiedName::new(&schemas.system, "user_profile"),
-        text,
-    );
-
-    for (function, name) in FUNCTIONS {
-        let qualified_name = qualified(&[&schemas.functions, name]);
-        let text = render(
-            dialect,
-            "functions",
-            context! { function => function, name => sql(qualified_name) },
-        )?;
-        push(
-            ObjectKind::Function,
-            QualifiedName::new(&schemas.functions, name),
-            text,
-        );
-    }
-
-    let side: Vec<Value> = SIDE_TABLES.iter().map(|t| sql(system(t))).collect();
-    let delete = qualified(&[&schemas.procedures, "delete_profile"]);
-    for (procedure, name) in [("delete", "delete_profile"), ("upsert", "upsert_profile")] {
-        let text = render(
-            dialect,
-            "procedures",
-            context! {
-                procedure => procedure,
-                name => sql(qualified(&[&schemas.procedures, name])),
-                delete => sql(delete.clone()),
-                profile => sql(system("profile")),
-                side_tables => side.clone(),
-                groups => sql(system("profile_groups")),
-                attributes => sql(system("profile_attributes")),
-                purposes => sql(system("profile_purposes")),
-                tables => sql(system("profile_tables")),
-            },
-        )?;
-        push(
-            ObjectKind::Procedure,
-            QualifiedName::new(&schemas.procedures, name),
-            text,
-        );
-    }
-
-    let mut objects: Vec<Object> = objects
+    let r = Renderer::of(integration);
+    let mut fixed = Vec::new();
+    r.schemas(&mut fixed)?;
+    r.tables(&mut fixed)?;
+    r.user_profile(&mut fixed)?;
+    r.routines(&mut fixed)?;
+    let mut objects: Vec<Object> = fixed
         .into_iter()
         .enumerate()
         .map(|(position, object)| each(position, object))
         .collect();
-
     // The profile rows and the views are independent: build them side by
     // side.
     let profile_position = objects.len();
     let (profile, views) = std::thread::scope(|scope| {
-        let profile = scope.spawn(|| {
-            if rows == ProfileRows::Omit {
-                return Ok(None);
-            }
-            let mut text = render(
-                dialect,
-                "profile_rows",
-                context! { side_tables => side, profile => sql(system("profile")) },
-            )?;
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            let profiles: Vec<&Profile> = integration.profiles.iter().collect();
-            write_profile_inserts(&mut text, integration, &profiles);
-            let object = Object {
-                id: ObjectId::new(
-                    ObjectKind::Profile,
-                    QualifiedName::new(&schemas.system, "profile"),
-                ),
-                sql: text,
-                columns: None,
-            };
-            Ok(Some(each(profile_position, object)))
+        let profile = scope.spawn(|| match rows {
+            ProfileRows::Omit => Ok(None),
+            ProfileRows::Render => r.profile_rows().map(|o| Some(each(profile_position, o))),
         });
         let views: Result<Vec<Object>, EmitError> = integration
             .views
             .iter()
             .enumerate()
-            .map(|(i, view)| {
-                let object = Object {
-                    id: ObjectId::new(
-                        ObjectKind::View,
-                        QualifiedName::new(&schemas.views, &view.name),
-                    ),
-                    sql: render_view(view, integration, &exprs, &readers)?,
-                    columns: Some(
-                        view.columns
-                            .iter()
-                            .map(|c| (c.name.clone(), c.output_type.sql.clone()))
-                            .collect(),
-                    ),
-                };
-                Ok(each(profile_position + 1 + i, object))
-            })
+            .map(|(i, view)| Ok(each(profile_position + 1 + i, r.view(view)?)))
             .collect();
         let profile = profile
             .join()
@@ -426,6 +247,247 @@ pub fn render_integration(
     objects.extend(profile?);
     objects.extend(views?);
     Ok(objects)
+}
+
+/// What every object of one integration is rendered with.
+struct Renderer<'a> {
+    integration: &'a Integration,
+    dialect: Dialect,
+    schemas: &'a ir::Schemas,
+    exprs: Expr<'a>,
+    /// Who may read the views.
+    readers: Vec<Value>,
+}
+
+fn object(kind: ObjectKind, name: QualifiedName, sql: String) -> Object {
+    Object {
+        id: ObjectId::new(kind, name),
+        sql,
+        columns: None,
+    }
+}
+
+impl<'a> Renderer<'a> {
+    fn of(integration: &'a Integration) -> Renderer<'a> {
+        let dialect = integration.dialect;
+        let readers = if integration.grant_to.is_empty() {
+            vec![sql("PUBLIC")]
+        } else {
+            integration
+                .grant_to
+                .iter()
+                .map(|g| sql(grantee(g, dialect)))
+                .collect()
+        };
+        Renderer {
+            integration,
+            dialect,
+            schemas: &integration.schemas,
+            exprs: Expr {
+                dialect,
+                schemas: &integration.schemas,
+                time_zone: &integration.time_zone,
+            },
+            readers,
+        }
+    }
+
+    /// A table of veil's system schema, quoted.
+    fn system(&self, table: &str) -> String {
+        qualified(&[&self.schemas.system, table])
+    }
+
+    /// Schemas: veil's own give nobody else any right but what is granted.
+    fn schemas(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
+        let (integration, dialect, schemas) = (self.integration, self.dialect, self.schemas);
+        let readers = &self.readers;
+        let mut push = |kind, name, sql| out.push(object(kind, name, sql));
+        let schema_usage = [
+            (
+                &schemas.system,
+                if integration.expose_profile {
+                    vec![sql("PUBLIC")]
+                } else {
+                    vec![]
+                },
+            ),
+            (&schemas.functions, vec![sql("PUBLIC")]),
+            (&schemas.procedures, vec![]),
+            (&schemas.views, readers.clone()),
+        ];
+        for (schema, usage) in schema_usage {
+            let text = render(
+                dialect,
+                "schema",
+                context! { schema => sql(ident(schema)), usage => usage },
+            )?;
+            push(ObjectKind::Schema, QualifiedName::schema(schema), text);
+        }
+
+        Ok(())
+    }
+
+    /// Tables: the profile, its side tables, the key, veil's state.
+    fn tables(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
+        let (dialect, schemas) = (self.dialect, self.schemas);
+        let system = |table: &str| self.system(table);
+        let mut push = |kind, name, sql| out.push(object(kind, name, sql));
+        for table in tables(dialect) {
+            let name = system(table.name);
+            let columns: Vec<Value> = table
+                .columns
+                .iter()
+                .map(|(column, ty, not_null)| {
+                    context! { name => sql(ident(column)), type => sql(*ty), not_null => *not_null }
+                })
+                .collect();
+            let key: Vec<String> = table.key.iter().map(|k| ident(k)).collect();
+            let text = render(
+                dialect,
+                "table",
+                context! {
+                    table => sql(name.clone()),
+                    columns => columns,
+                    primary_key => sql(key.join(", ")),
+                    sort_key => sql(ident(table.key[0])),
+                },
+            )?;
+            push(
+                ObjectKind::Table,
+                QualifiedName::new(&schemas.system, table.name),
+                text,
+            );
+        }
+        let text = render(
+            dialect,
+            "key_bootstrap",
+            context! { key_table => sql(system("hash_key")) },
+        )?;
+        push(
+            ObjectKind::Key,
+            QualifiedName::new(&schemas.system, "hash_key"),
+            text,
+        );
+
+        Ok(())
+    }
+
+    /// The user's own profile row.
+    fn user_profile(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
+        let (integration, dialect, schemas) = (self.integration, self.dialect, self.schemas);
+        let system = |table: &str| self.system(table);
+        let mut push = |kind, name, sql| out.push(object(kind, name, sql));
+        let profile_columns: Vec<Value> = PROFILE_COLUMNS.iter().map(|c| sql(ident(c))).collect();
+        let grants = if integration.expose_profile {
+            vec![sql("PUBLIC")]
+        } else {
+            vec![]
+        };
+        let text = render(
+            dialect,
+            "user_profile",
+            context! {
+                view => sql(system("user_profile")),
+                profile => sql(system("profile")),
+                columns => profile_columns,
+                grants => grants,
+                options => sql(dialect.sql().view_options()),
+                current_user => sql(dialect.sql().current_user()),
+            },
+        )?;
+        push(
+            ObjectKind::View,
+            QualifiedName::new(&schemas.system, "user_profile"),
+            text,
+        );
+
+        Ok(())
+    }
+
+    /// The UDFs and the profile procedures.
+    fn routines(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
+        let (dialect, schemas) = (self.dialect, self.schemas);
+        let system = |table: &str| self.system(table);
+        let mut push = |kind, name, sql| out.push(object(kind, name, sql));
+        for (function, name) in FUNCTIONS {
+            let qualified_name = qualified(&[&schemas.functions, name]);
+            let text = render(
+                dialect,
+                "functions",
+                context! { function => function, name => sql(qualified_name) },
+            )?;
+            push(
+                ObjectKind::Function,
+                QualifiedName::new(&schemas.functions, name),
+                text,
+            );
+        }
+
+        let side: Vec<Value> = SIDE_TABLES.iter().map(|t| sql(system(t))).collect();
+        let delete = qualified(&[&schemas.procedures, "delete_profile"]);
+        for (procedure, name) in [("delete", "delete_profile"), ("upsert", "upsert_profile")] {
+            let text = render(
+                dialect,
+                "procedures",
+                context! {
+                    procedure => procedure,
+                    name => sql(qualified(&[&schemas.procedures, name])),
+                    delete => sql(delete.clone()),
+                    profile => sql(system("profile")),
+                    side_tables => side.clone(),
+                    groups => sql(system("profile_groups")),
+                    attributes => sql(system("profile_attributes")),
+                    purposes => sql(system("profile_purposes")),
+                    tables => sql(system("profile_tables")),
+                },
+            )?;
+            push(
+                ObjectKind::Procedure,
+                QualifiedName::new(&schemas.procedures, name),
+                text,
+            );
+        }
+
+        Ok(())
+    }
+
+    /// Every user's profile row, from the identities.
+    fn profile_rows(&self) -> Result<Object, EmitError> {
+        let integration = self.integration;
+        let side: Vec<Value> = SIDE_TABLES.iter().map(|t| sql(self.system(t))).collect();
+        let mut text = render(
+            self.dialect,
+            "profile_rows",
+            context! { side_tables => side, profile => sql(self.system("profile")) },
+        )?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let profiles: Vec<&Profile> = integration.profiles.iter().collect();
+        write_profile_inserts(&mut text, integration, &profiles);
+        Ok(object(
+            ObjectKind::Profile,
+            QualifiedName::new(&self.schemas.system, "profile"),
+            text,
+        ))
+    }
+
+    /// A governed view, with its columns and their types.
+    fn view(&self, view: &View) -> Result<Object, EmitError> {
+        Ok(Object {
+            columns: Some(
+                view.columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.output_type.sql.clone()))
+                    .collect(),
+            ),
+            ..object(
+                ObjectKind::View,
+                QualifiedName::new(&self.schemas.views, &view.name),
+                render_view(view, self.integration, &self.exprs, &self.readers)?,
+            )
+        })
+    }
 }
 
 /// The columns of the profile table, in order.
