@@ -263,121 +263,173 @@ impl Checker<'_> {
         let mut targets: Vec<(usize, usize)> = Vec::new();
         let scope = match &mask.target.node {
             MaskTarget::Columns { columns, sources } => {
-                let selected = self.select(file, sources);
-                for column in columns {
-                    let mut found = false;
-                    for &s in &selected {
-                        if let Some(c) = find_column(&self.model.sources[s], &column.node) {
-                            targets.push((s, c));
-                            found = true;
-                        } else if sources.iter().any(|sel| matches!(&sel.node, Selector::Source(p) if p.dotted() == self.model.sources[s].id)) {
-                            self.unknown_column(s, &column.node, loc(file, column.span), "name a column declared in the source's `columns` block");
-                            found = true;
-                        }
-                    }
-                    if !found && !selected.is_empty() {
-                        self.error(
-                            Code::CheckUnknownName,
-                            format!("no selected source has a column `{}`", column.node),
-                            loc(file, column.span),
-                            "no such column",
-                            "name a column declared in one of the selected sources",
-                        );
-                    }
-                }
-                MaskScope::Named
+                self.named_targets(file, columns, sources, &mut targets)
             }
             MaskTarget::Tagged { tag, sources } => {
-                let name = tag.dotted();
-                let selected = if sources.is_empty() {
-                    None
-                } else {
-                    Some(self.select(file, sources))
-                };
-                match self.column_tags.get(&name) {
-                    Some(pairs) => targets.extend(
-                        pairs
-                            .iter()
-                            .filter(|(s, _)| selected.as_ref().is_none_or(|sel| sel.contains(s)))
-                            .copied(),
-                    ),
-                    None => {
-                        let tags: Vec<String> = self.column_tags.keys().cloned().collect();
-                        let help =
-                            crate::suggest::did_you_mean(&name, tags.iter().map(String::as_str))
-                                .unwrap_or_else(|| {
-                                    "tag a column with `tags(…)` in its source's `columns` block"
-                                        .into()
-                                });
-                        self.error(
-                            Code::CheckUnknownTag,
-                            format!("no column is tagged `{name}`"),
-                            loc(file, tag.span),
-                            "no column carries this tag",
-                            help,
-                        );
-                    }
-                }
-                if targets.is_empty() && self.column_tags.contains_key(&name) {
-                    self.push(
-                        Diagnostic::warning(
-                            Code::CheckMaskNever,
-                            format!("no column of the selected sources is tagged `{name}`"),
-                        )
-                        .at_loc(loc(file, mask.target.span), "covers no column")
-                        .help("this rule can never apply; select other sources or remove it"),
-                    );
-                }
-                MaskScope::Tagged {
-                    depth: tag.parts.len(),
-                    tag: name,
-                }
+                self.tagged_targets(file, mask, tag, sources, &mut targets)
             }
             MaskTarget::Matching { pattern, sources } => {
-                let selected: Vec<usize> = if sources.is_empty() {
-                    (0..self.model.sources.len()).collect()
-                } else {
-                    self.select(file, sources)
-                };
-                match regex::RegexBuilder::new(&pattern.node).size_limit(1 << 20).build() {
-                    Ok(re) => {
-                        // Column names repeat across sources: test each once.
-                        let mut seen: HashMap<&str, bool> = HashMap::new();
-                        for s in selected {
-                            for (c, column) in self.model.sources[s].columns.iter().enumerate() {
-                                let hit = *seen
-                                    .entry(column.name.as_str())
-                                    .or_insert_with(|| re.is_match(&column.name));
-                                if hit {
-                                    targets.push((s, c));
-                                }
-                            }
-                        }
-                        if targets.is_empty() {
-                            self.push(
-                                Diagnostic::warning(Code::CheckMaskNever, "this pattern matches no column")
-                                    .at_loc(loc(file, pattern.span), "matches nothing")
-                                    .help("the pattern is matched against declared column names, unanchored; this rule can never apply"),
-                            );
-                        }
-                    }
-                    Err(error) => self.error(
-                        Code::CheckBadPattern,
-                        "invalid regular expression",
-                        loc(file, pattern.span),
-                        "does not compile",
-                        format!(
-                            "fix the regular expression ({}); column patterns use Rust's regex syntax, unanchored",
-                            error.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ")
-                        ),
-                    ),
-                }
-                MaskScope::Matching {
-                    pattern: pattern.node.clone(),
-                }
+                self.matching_targets(file, pattern, sources, &mut targets)
             }
         };
+        self.regex_method(file, mask);
+        let named = scope == MaskScope::Named;
+        self.attach_mask(file, mask, rule_index, named, &targets);
+        self.model.masks.push(MaskRule {
+            scope,
+            method: mask.method.node.clone(),
+            exemption: mask
+                .exemption
+                .as_ref()
+                .map(|e| (e.kind, e.subject.node.clone())),
+            when: mask.when.as_ref().map(|w| w.node.clone()),
+            priority: mask.priority.as_ref().map_or(0, |p| p.node),
+            loc: at,
+        });
+    }
 
+    /// The columns a rule names, in the sources it selects.
+    fn named_targets(
+        &mut self,
+        file: crate::span::FileId,
+        columns: &[Node<String>],
+        sources: &[Node<Selector>],
+        targets: &mut Vec<(usize, usize)>,
+    ) -> MaskScope {
+        let selected = self.select(file, sources);
+        for column in columns {
+            let mut found = false;
+            for &s in &selected {
+                if let Some(c) = find_column(&self.model.sources[s], &column.node) {
+                    targets.push((s, c));
+                    found = true;
+                } else if sources.iter().any(|sel| matches!(&sel.node, Selector::Source(p) if p.dotted() == self.model.sources[s].id)) {
+                    self.unknown_column(s, &column.node, loc(file, column.span), "name a column declared in the source's `columns` block");
+                    found = true;
+                }
+            }
+            if !found && !selected.is_empty() {
+                self.error(
+                    Code::CheckUnknownName,
+                    format!("no selected source has a column `{}`", column.node),
+                    loc(file, column.span),
+                    "no such column",
+                    "name a column declared in one of the selected sources",
+                );
+            }
+        }
+        MaskScope::Named
+    }
+
+    /// The columns carrying a tag (or one below it), in the sources a rule
+    /// selects (all when it selects none).
+    fn tagged_targets(
+        &mut self,
+        file: crate::span::FileId,
+        mask: &ast::Mask,
+        tag: &Node<ast::Path>,
+        sources: &[Node<Selector>],
+        targets: &mut Vec<(usize, usize)>,
+    ) -> MaskScope {
+        let name = tag.dotted();
+        let selected = if sources.is_empty() {
+            None
+        } else {
+            Some(self.select(file, sources))
+        };
+        match self.column_tags.get(&name) {
+            Some(pairs) => targets.extend(
+                pairs
+                    .iter()
+                    .filter(|(s, _)| selected.as_ref().is_none_or(|sel| sel.contains(s)))
+                    .copied(),
+            ),
+            None => {
+                let tags: Vec<String> = self.column_tags.keys().cloned().collect();
+                let help = crate::suggest::did_you_mean(&name, tags.iter().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        "tag a column with `tags(…)` in its source's `columns` block".into()
+                    });
+                self.error(
+                    Code::CheckUnknownTag,
+                    format!("no column is tagged `{name}`"),
+                    loc(file, tag.span),
+                    "no column carries this tag",
+                    help,
+                );
+            }
+        }
+        if targets.is_empty() && self.column_tags.contains_key(&name) {
+            self.push(
+                Diagnostic::warning(
+                    Code::CheckMaskNever,
+                    format!("no column of the selected sources is tagged `{name}`"),
+                )
+                .at_loc(loc(file, mask.target.span), "covers no column")
+                .help("this rule can never apply; select other sources or remove it"),
+            );
+        }
+        MaskScope::Tagged {
+            depth: tag.parts.len(),
+            tag: name,
+        }
+    }
+
+    /// The columns whose names match a pattern, in the sources a rule
+    /// selects (all when it selects none).
+    fn matching_targets(
+        &mut self,
+        file: crate::span::FileId,
+        pattern: &Node<String>,
+        sources: &[Node<Selector>],
+        targets: &mut Vec<(usize, usize)>,
+    ) -> MaskScope {
+        let selected: Vec<usize> = if sources.is_empty() {
+            (0..self.model.sources.len()).collect()
+        } else {
+            self.select(file, sources)
+        };
+        match regex::RegexBuilder::new(&pattern.node).size_limit(1 << 20).build() {
+            Ok(re) => {
+                // Column names repeat across sources: test each once.
+                let mut seen: HashMap<&str, bool> = HashMap::new();
+                for s in selected {
+                    for (c, column) in self.model.sources[s].columns.iter().enumerate() {
+                        let hit = *seen
+                            .entry(column.name.as_str())
+                            .or_insert_with(|| re.is_match(&column.name));
+                        if hit {
+                            targets.push((s, c));
+                        }
+                    }
+                }
+                if targets.is_empty() {
+                    self.push(
+                        Diagnostic::warning(Code::CheckMaskNever, "this pattern matches no column")
+                            .at_loc(loc(file, pattern.span), "matches nothing")
+                            .help("the pattern is matched against declared column names, unanchored; this rule can never apply"),
+                    );
+                }
+            }
+            Err(error) => self.error(
+                Code::CheckBadPattern,
+                "invalid regular expression",
+                loc(file, pattern.span),
+                "does not compile",
+                format!(
+                    "fix the regular expression ({}); column patterns use Rust's regex syntax, unanchored",
+                    error.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ")
+                ),
+            ),
+        }
+        MaskScope::Matching {
+            pattern: pattern.node.clone(),
+        }
+    }
+
+    /// A regex mask: a literal replacement, a pattern both databases read
+    /// alike.
+    fn regex_method(&mut self, file: crate::span::FileId, mask: &ast::Mask) {
         if let Method::Regex { replacement, .. } = &mask.method.node
             && replacement.contains(['\\', '$'])
         {
@@ -394,7 +446,20 @@ impl Checker<'_> {
         {
             self.error(Code::CheckBadPattern, format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
         }
+    }
 
+    /// Checks the rule's `when` against every targeted source and the
+    /// method against every targeted column's type, and attaches the rule
+    /// to each column it fits (`null` where a tag or pattern rule's method
+    /// does not).
+    fn attach_mask(
+        &mut self,
+        file: crate::span::FileId,
+        mask: &ast::Mask,
+        rule_index: usize,
+        named: bool,
+        targets: &[(usize, usize)],
+    ) {
         // The `when` condition, against every targeted source.
         let mut when_sources: Vec<usize> = targets.iter().map(|(s, _)| *s).collect();
         when_sources.dedup();
@@ -407,9 +472,8 @@ impl Checker<'_> {
             }
         }
 
-        let named = scope == MaskScope::Named;
         let mut fallback_warned = false;
-        for (s, c) in targets {
+        for &(s, c) in targets {
             let column = &self.model.sources[s].columns[c];
             let mut method = mask.method.node.clone();
             let mut fallback = false;
@@ -453,18 +517,6 @@ impl Checker<'_> {
                 when: whens.get(&s).cloned().flatten(),
             });
         }
-
-        self.model.masks.push(MaskRule {
-            scope,
-            method: mask.method.node.clone(),
-            exemption: mask
-                .exemption
-                .as_ref()
-                .map(|e| (e.kind, e.subject.node.clone())),
-            when: mask.when.as_ref().map(|w| w.node.clone()),
-            priority: mask.priority.as_ref().map_or(0, |p| p.node),
-            loc: at,
-        });
     }
 
     /// Sorts each column's masks into precedence order, reports ties, rules
