@@ -4,8 +4,7 @@
 
 use crate::catalog::CatalogObject;
 use crate::db::{self, Db};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::script as sql;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use crate::plan::script::{KEY_VARIABLE, LOCKING, Prepared, Statement, shown};

@@ -4,8 +4,7 @@
 //! this file.
 
 use crate::catalog::{self, CatalogObject, RowDigest};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::{reads, script as sql};
 use crate::ir::{Profile, Schemas};
 use crate::live;

@@ -3,8 +3,7 @@
 //! structures. Every name keeps the span it was read from, so the checker can
 //! point at it; YAML errors point at their line and column.
 
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::span::{FileId, Node, Span, floor_char_boundary};
 use crate::suggest::did_you_mean;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};

@@ -7,8 +7,7 @@
 //! queries and reading their rows are pure functions, so a test can run the
 //! Redshift queries against a recorded catalog.
 
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
 

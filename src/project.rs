@@ -3,8 +3,7 @@
 //! load) and collects their diagnostics.
 
 use crate::check::{self, Checked};
-use crate::diagnostic::Code;
-use crate::diagnostic::{Diagnostic, Files};
+use crate::diagnostic::{Code, Diagnostic, Files};
 use crate::identities::{self, Identities};
 use crate::span::FileId;
 use crate::syntax::{self, Parsed};

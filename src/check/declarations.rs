@@ -2,8 +2,7 @@
 
 use super::{Checker, loc, types};
 use crate::ast::{self, ListItem, SourceEntry, Value};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::hash::FastMap;
 use crate::model::{Column, Dialect, Grantee, Integration, Source, TableRef, TypeKind};
 use crate::span::{FileId, Loc, Node, Span};

@@ -1,8 +1,7 @@
 //! `identities.yaml`: the declared vocabulary and the users, cross-checked.
 
 use super::{Checker, loc, valid_name};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::hash::{FastMap, FastSet};
 use crate::identities::{Identities, YamlName};
 use crate::model::{Dialect, User};

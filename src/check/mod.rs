@@ -11,8 +11,7 @@ pub mod types;
 pub use rules::{check_posix_pattern, find_column, fits, method_name, resolve_tagged};
 
 use crate::ast;
-use crate::diagnostic::Code;
-use crate::diagnostic::{Diagnostic, Files};
+use crate::diagnostic::{Code, Diagnostic, Files};
 use crate::hash::{FastMap, FastSet};
 use crate::identities::Identities;
 use crate::model::{Dialect, Directory, Model};

@@ -6,8 +6,7 @@ use crate::ast::{
     self, AccessKind, FilterKind, Literal, MaskTarget, Method, Operand, Predicate, Selector,
     Subject,
 };
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{AccessRule, ColumnMask, FilterRule, MaskRule, MaskScope, Source, TypeKind};
 use crate::span::{Loc, Node};
 use crate::sql_expr;

@@ -5,8 +5,7 @@
 use super::{Outcome, Status};
 use crate::apply;
 use crate::db;
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic, Files};
 use crate::plan::online::plan_online;
 use crate::plan::render;
 use crate::plan::saved::{load, same_plan};
@@ -49,80 +48,19 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Runs `veil apply`: a saved plan (derived again and compared) or a fresh
+/// plan of a directory, approved, then applied one integration after
+/// another.
 pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut(&str)) -> Outcome {
     let mut outcome = Outcome::default();
-    let (prepared, shown) = if target.is_file() {
-        let saved = match load(target) {
-            Ok(saved) => saved,
-            Err(d) => {
-                outcome.diagnostics.push(d);
-                return outcome;
-            }
-        };
-        if saved.offline {
-            outcome.diagnostics.push(
-                Diagnostic::error(Code::ApplyOfflinePlan, "an offline plan cannot be applied")
-                    .help("it was made without looking at the databases; run `veil plan --out FILE` against them"),
-            );
-            return outcome;
-        }
-        // Nothing in the file is trusted that can be derived again: its
-        // recorded policy files are compiled and planned against the
-        // databases now, and the file must say exactly that.
-        let files = saved
-            .prepared
-            .first()
-            .map(|p| p.policy_files.clone())
-            .unwrap_or_default();
-        let only: Vec<String> = saved
-            .prepared
-            .iter()
-            .map(|p| p.integration.clone())
-            .collect();
-        let recover = saved.prepared.iter().any(|p| p.recover);
-        let online = match plan_online(ProjectSource::Files(&files), &only, "pii", recover) {
-            Ok(online) => online,
-            Err((files, mut diagnostics)) => {
-                diagnostics.insert(
-                    0,
-                    Diagnostic::error(
-                        Code::ApplyPlanMismatch,
-                        format!(
-                            "`{}` does not match a plan of its recorded policy files: they do not plan",
-                            target.display()
-                        ),
-                    )
-                    .help("plan again and review the new plan; nothing was changed"),
-                );
-                return Outcome::failed(files, diagnostics);
-            }
-        };
-        let derived = online.prepare_all();
-        let shown = render::text(&online.plan, options.color);
-        drop(online.targets);
-        if let Err(d) = same_plan(target, &saved.prepared, &derived) {
-            outcome.diagnostics.push(d);
-            return outcome;
-        }
-        (derived, shown)
+    let planned = if target.is_file() {
+        saved_plan(target, options)
     } else {
-        match plan_online(
-            ProjectSource::Dir(target),
-            options.integrations,
-            "pii",
-            options.recover,
-        ) {
-            Ok(online) => {
-                let shown = render::text(&online.plan, options.color);
-                let prepared = online.prepare_all();
-                // Apply opens its own connections, as for a saved plan.
-                drop(online.targets);
-                outcome.files = online.built.files;
-                outcome.diagnostics = online.built.warnings;
-                (prepared, shown)
-            }
-            Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
-        }
+        fresh_plan(target, options, &mut outcome)
+    };
+    let (prepared, shown) = match planned {
+        Ok(planned) => planned,
+        Err(failed) => return failed,
     };
     let prepared: Vec<Prepared> = prepared
         .into_iter()
@@ -136,6 +74,102 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         outcome.status = Status::Succeeded;
         return outcome;
     }
+    if !approved(options, shown, progress, &mut outcome) {
+        return outcome;
+    }
+    run_all(&prepared, options, progress, outcome)
+}
+
+/// A saved plan's scripts, once its recorded policy files plan to exactly
+/// what it says; and the plan as shown.
+fn saved_plan(
+    target: &Path,
+    options: &ApplyOptions<'_>,
+) -> Result<(Vec<Prepared>, String), Outcome> {
+    let saved = load(target).map_err(|d| Outcome::failed(Files::default(), vec![d]))?;
+    if saved.offline {
+        let offline = Diagnostic::error(
+            Code::ApplyOfflinePlan,
+            "an offline plan cannot be applied",
+        )
+        .help(
+            "it was made without looking at the databases; run `veil plan --out FILE` against them",
+        );
+        return Err(Outcome::failed(Files::default(), vec![offline]));
+    }
+    // Nothing in the file is trusted that can be derived again: its
+    // recorded policy files are compiled and planned against the
+    // databases now, and the file must say exactly that.
+    let files = saved
+        .prepared
+        .first()
+        .map(|p| p.policy_files.clone())
+        .unwrap_or_default();
+    let only: Vec<String> = saved
+        .prepared
+        .iter()
+        .map(|p| p.integration.clone())
+        .collect();
+    let recover = saved.prepared.iter().any(|p| p.recover);
+    let online = match plan_online(ProjectSource::Files(&files), &only, "pii", recover) {
+        Ok(online) => online,
+        Err((files, mut diagnostics)) => {
+            diagnostics.insert(
+                0,
+                Diagnostic::error(
+                    Code::ApplyPlanMismatch,
+                    format!(
+                        "`{}` does not match a plan of its recorded policy files: they do not plan",
+                        target.display()
+                    ),
+                )
+                .help("plan again and review the new plan; nothing was changed"),
+            );
+            return Err(Outcome::failed(files, diagnostics));
+        }
+    };
+    let derived = online.prepare_all();
+    let shown = render::text(&online.plan, options.color);
+    drop(online.targets);
+    if let Err(d) = same_plan(target, &saved.prepared, &derived) {
+        return Err(Outcome::failed(Files::default(), vec![d]));
+    }
+    Ok((derived, shown))
+}
+
+/// A plan of the project directory `target`, its warnings kept in `outcome`.
+fn fresh_plan(
+    target: &Path,
+    options: &ApplyOptions<'_>,
+    outcome: &mut Outcome,
+) -> Result<(Vec<Prepared>, String), Outcome> {
+    match plan_online(
+        ProjectSource::Dir(target),
+        options.integrations,
+        "pii",
+        options.recover,
+    ) {
+        Ok(online) => {
+            let shown = render::text(&online.plan, options.color);
+            let prepared = online.prepare_all();
+            // Apply opens its own connections, as for a saved plan.
+            drop(online.targets);
+            outcome.files = online.built.files;
+            outcome.diagnostics = online.built.warnings;
+            Ok((prepared, shown))
+        }
+        Err((files, diagnostics)) => Err(Outcome::failed(files, diagnostics)),
+    }
+}
+
+/// Whether the plan is approved: by `--auto-approve`, or by `yes` on the
+/// terminal. `outcome` says why not.
+fn approved(
+    options: &ApplyOptions<'_>,
+    shown: String,
+    progress: &mut dyn FnMut(&str),
+    outcome: &mut Outcome,
+) -> bool {
     if !options.auto_approve {
         if !options.interactive {
             outcome.output = shown;
@@ -146,7 +180,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 )
                 .help("review the plan, then run `veil apply --auto-approve` (as CI does)"),
             );
-            return outcome;
+            return false;
         }
         progress(&format!(
             "{shown}\nApply these changes? Only `yes` is accepted: "
@@ -161,11 +195,21 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
                 )
                 .help("answer `yes` to apply"),
             );
-            return outcome;
+            return false;
         }
     } else {
         outcome.output = shown;
     }
+    true
+}
+
+/// Applies each integration that has changes, one after the other.
+fn run_all(
+    prepared: &[Prepared],
+    options: &ApplyOptions<'_>,
+    progress: &mut dyn FnMut(&str),
+    mut outcome: Outcome,
+) -> Outcome {
     let mut applied = Vec::new();
     for work in prepared.iter().filter(|p| p.has_changes()) {
         progress(&format!("applying integration {}", work.integration));

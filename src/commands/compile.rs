@@ -2,8 +2,7 @@
 //! fresh directory, byte for byte the same on every run.
 
 use super::{Outcome, Status};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::{Compiled, ProfileRows, compile_each};
 use crate::ir;
 use crate::model::Dialect;

@@ -3,8 +3,7 @@
 
 use super::OutputFormat;
 use super::{Outcome, Status};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::explain::{self, SourceView, State};
 use serde::Serialize;
 use std::fmt::Write as _;

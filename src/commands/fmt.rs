@@ -2,8 +2,7 @@
 //! `--check` list those that are not.
 
 use super::{Outcome, Status};
-use crate::diagnostic::Code;
-use crate::diagnostic::Files;
+use crate::diagnostic::{Code, Files};
 use crate::{fmt as layout, project, syntax};
 use std::path::{Path, PathBuf};
 

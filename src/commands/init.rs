@@ -1,8 +1,7 @@
 //! `veil init`: writes a small working example project.
 
 use super::{Outcome, Status};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use std::path::Path;
 
 /// The files of the example project, embedded in the binary.

@@ -2,8 +2,7 @@
 
 use super::OutputFormat;
 use super::{Outcome, Status};
-use crate::diagnostic::Code;
-use crate::diagnostic::{Diagnostic, Files};
+use crate::diagnostic::{Code, Diagnostic, Files};
 use crate::plan::build::{build, offline, unknown_integration};
 use crate::plan::online::plan_online;
 use crate::plan::saved::{SavedPlan, load, save};

@@ -3,8 +3,7 @@
 //! would refuse are checked.
 
 use super::{ProfileRows, render_integration};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::ir;
 use crate::model::Dialect;
 use crate::object::Object;

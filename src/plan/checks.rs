@@ -5,8 +5,7 @@
 
 use super::IntegrationPlan;
 use crate::catalog;
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::Compiled;
 use crate::ir;
 use crate::object::{Object, ObjectId, ObjectKind};

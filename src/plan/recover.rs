@@ -16,8 +16,7 @@
 
 use super::{Action, Change, IntegrationPlan, ProfileChange, diff_profiles, unified};
 use crate::catalog::{self, CatalogObject};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::Compiled;
 use crate::ir::{self, Profile, Schemas};
 use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};

@@ -3,8 +3,7 @@
 
 use super::online::Online;
 use super::script::Prepared;
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -5,8 +5,7 @@
 use super::errors::{pest_error, suggest};
 use super::{Comment, Rule, SyntaxError, VeilParser};
 use crate::ast::*;
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::span::{FileId, Node, Span};
 use pest::Parser;
 use pest::iterators::Pair;

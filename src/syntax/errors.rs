@@ -3,8 +3,7 @@
 
 use super::scan::{MAX_NESTING, ScanError};
 use super::{Rule, SyntaxError};
-use crate::diagnostic::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::span::{FileId, Loc, Span, floor_char_boundary};
 use pest::error::{ErrorVariant, InputLocation};
 
