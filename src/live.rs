@@ -158,15 +158,41 @@ fn type_matches(declared: &str, actual: &CatalogColumn) -> bool {
 
 /// What the rows say: errors for missing tables, missing columns and
 /// mismatched types; warnings for grants on base tables.
-pub fn findings<'a>(
+pub fn findings(
     integration: &str,
     dialect: Dialect,
     database: &str,
-    tables: &'a [DeclaredTable],
-    columns: &'a [CatalogColumn],
+    tables: &[DeclaredTable],
+    columns: &[CatalogColumn],
     grants: &[CatalogGrant],
     exposure: &[Exposure],
 ) -> (Vec<Diagnostic>, Vec<String>) {
+    let errors = column_errors(integration, dialect, tables, columns, exposure);
+    let mut warnings = grant_warnings(dialect, database, tables, grants);
+    warnings.extend(exposure_warnings(exposure));
+    let elsewhere: Vec<String> = tables
+        .iter()
+        .filter(|t| dialect.sql().names_database() && t.database != database)
+        .map(|t| t.key(dialect))
+        .collect();
+    if !elsewhere.is_empty() {
+        warnings.push(format!(
+            "grants on tables of other databases are not checked from `{database}` ({}): check them on their own database",
+            elsewhere.join(", ")
+        ));
+    }
+    (errors, warnings)
+}
+
+/// Declared tables and columns the catalog does not have, or has with
+/// another type.
+fn column_errors<'a>(
+    integration: &str,
+    dialect: Dialect,
+    tables: &'a [DeclaredTable],
+    columns: &'a [CatalogColumn],
+    exposure: &[Exposure],
+) -> Vec<Diagnostic> {
     // PostgreSQL has one database per connection; Redshift's column view
     // spans the cluster's.
     let database_of = |name: &'a str| {
@@ -262,6 +288,17 @@ pub fn findings<'a>(
         }
     }
 
+    errors
+}
+
+/// Grants on the declared tables to anyone but their owner, by table and
+/// grantee (tables of the connected database only).
+fn grant_warnings(
+    dialect: Dialect,
+    database: &str,
+    tables: &[DeclaredTable],
+    grants: &[CatalogGrant],
+) -> Vec<String> {
     let declared: BTreeSet<(&str, &str)> = tables
         .iter()
         .filter(|t| !dialect.sql().names_database() || t.database == database)
@@ -292,7 +329,7 @@ pub fn findings<'a>(
             .or_default()
             .insert(privilege);
     }
-    let mut warnings: Vec<String> = granted
+    granted
         .into_iter()
         .map(|((table, grantee), privileges)| {
             let privileges: Vec<String> = privileges.into_iter().collect();
@@ -301,7 +338,12 @@ pub fn findings<'a>(
                 privileges.join(", ")
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Who reads around the views, and what is writable on the search path.
+fn exposure_warnings(exposure: &[Exposure]) -> Vec<String> {
+    let mut warnings = Vec::new();
     for e in exposure {
         match e.what.as_str() {
             "reads_all" => warnings.push(format!(
@@ -323,18 +365,7 @@ pub fn findings<'a>(
             _ => {}
         }
     }
-    let elsewhere: Vec<String> = tables
-        .iter()
-        .filter(|t| dialect.sql().names_database() && t.database != database)
-        .map(|t| t.key(dialect))
-        .collect();
-    if !elsewhere.is_empty() {
-        warnings.push(format!(
-            "grants on tables of other databases are not checked from `{database}` ({}): check them on their own database",
-            elsewhere.join(", ")
-        ));
-    }
-    (errors, warnings)
+    warnings
 }
 
 #[cfg(test)]
