@@ -379,23 +379,21 @@ impl Db {
 }
 
 /// Reads veil's state and the catalog through any client (a connection or
-/// a transaction), in six queries.
+/// a transaction), in a fixed number of queries whatever the number of
+/// objects.
 pub fn read_state(
     client: &mut impl postgres::GenericClient,
     schemas: &Schemas,
     dialect: Dialect,
     integration: &str,
 ) -> Result<State, Diagnostic> {
-    let mut query = |sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| {
-        count_round_trip();
-        let _waiting = waiting("reading the deployed state");
-        client
-            .query(sql, params)
-            .map_err(|e| db_error(integration, "reading the deployed state", &e))
-    };
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
-    let rows = query(&reads::existing_objects(schemas, dialect), &[])?;
+    let rows = query(
+        client,
+        integration,
+        &reads::existing_objects(schemas, dialect),
+    )?;
     for row in &rows {
         let (kind, name): (String, String) = (row.get(0), row.get(1));
         match ObjectKind::parse(&kind) {
@@ -407,20 +405,68 @@ pub fn read_state(
         }
     }
     state.initialized = state.has_table(schemas, "state");
-    if !state.initialized {
-        if state.existing.is_empty() {
-            return Ok(state);
-        }
-        // veil's schemas are there but its state is not: what is there, for
-        // the diagnosis and a recovery (`plan::recover`).
-        state.serial = read_serial(client, schemas, &state, integration)?;
-        state.dependents = read_dependents(client, schemas, dialect, integration)?;
-        state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
+    if !state.initialized && state.existing.is_empty() {
         return Ok(state);
     }
-    // 2. The objects veil applied, in order, with what the catalog said of
-    // each after the apply.
-    let rows = query(&reads::state_rows(schemas, state.records_catalog), &[])?;
+    if state.initialized {
+        // 2. What veil applied; 3. the profile rows; 4. the policy files.
+        read_records(client, schemas, integration, &mut state)?;
+        if state.has_table(schemas, "profile") {
+            let rows = query(client, integration, &reads::profiles(schemas))?;
+            state.deployed.profiles = rows.iter().map(profile_from_row).collect();
+        }
+        if state.has_table(schemas, "policy_files") {
+            let rows = query(client, integration, &reads::policy_files(schemas))?;
+            for row in rows {
+                let (path, text): (String, String) = (row.get(0), row.get(1));
+                match state.policy_files.last_mut() {
+                    Some((last, body)) if *last == path => body.push_str(&text),
+                    _ => state.policy_files.push((path, text)),
+                }
+            }
+        }
+    }
+    // 5. The deployment serial; the views that read veil's relations; what
+    // the catalog says of every object in veil's schemas and of the key.
+    // (With veil's schemas there but its state not, this is what a
+    // diagnosis and a recovery read: `plan::recover`.)
+    state.serial = read_serial(client, schemas, &state, integration)?;
+    state.dependents = read_dependents(client, schemas, dialect, integration)?;
+    state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
+    if state.initialized {
+        // 6. The side tables' digests, and the rows that differ.
+        read_side_tables(client, schemas, dialect, integration, &mut state)?;
+    }
+    Ok(state)
+}
+
+/// One query of a plan's reads.
+fn query(
+    client: &mut impl postgres::GenericClient,
+    integration: &str,
+    sql: &str,
+) -> Result<Vec<postgres::Row>, Diagnostic> {
+    count_round_trip();
+    let _waiting = waiting("reading the deployed state");
+    client
+        .query(sql, &[])
+        .map_err(|e| db_error(integration, "reading the deployed state", &e))
+}
+
+/// The objects veil applied, in order, with what the catalog said of each
+/// after the apply, and their texts (in parts: a Redshift VARCHAR holds
+/// 64 kB; rows of an earlier veil hold their text in the state row).
+fn read_records(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    integration: &str,
+    state: &mut State,
+) -> Result<(), Diagnostic> {
+    let rows = query(
+        client,
+        integration,
+        &reads::state_rows(schemas, state.records_catalog),
+    )?;
     for row in rows {
         let kind: String = row.get(0);
         let name: String = row.get(1);
@@ -441,10 +487,8 @@ pub fn read_state(
             columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
         });
     }
-    // The texts of the objects, in parts (a Redshift VARCHAR holds 64 kB;
-    // rows of an earlier veil hold their text in the state row itself).
     if state.has_table(schemas, "state_text") {
-        let rows = query(&reads::state_texts(schemas), &[])?;
+        let rows = query(client, integration, &reads::state_texts(schemas))?;
         let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
         // Keyed by the texts the state rows hold.
         for row in rows {
@@ -464,30 +508,18 @@ pub fn read_state(
             }
         }
     }
-    // 4. The profile rows.
-    if state.has_table(schemas, "profile") {
-        let rows = query(&reads::profiles(schemas), &[])?;
-        state.deployed.profiles = rows.iter().map(profile_from_row).collect();
-    }
-    // 5. The policy files of the last apply.
-    if state.has_table(schemas, "policy_files") {
-        let rows = query(&reads::policy_files(schemas), &[])?;
-        for row in rows {
-            let (path, text): (String, String) = (row.get(0), row.get(1));
-            match state.policy_files.last_mut() {
-                Some((last, body)) if *last == path => body.push_str(&text),
-                _ => state.policy_files.push((path, text)),
-            }
-        }
-    }
-    // 3. The deployment serial; the views that read veil's relations.
-    state.serial = read_serial(client, schemas, &state, integration)?;
-    state.dependents = read_dependents(client, schemas, dialect, integration)?;
-    // 6. What the catalog says of every object in veil's schemas, and 7.
-    // of the key.
-    state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
-    // 8. A digest of every user's side-table rows, and the rows of those
-    // that differ from their profile row.
+    Ok(())
+}
+
+/// A digest of every user's side-table rows, and the rows of those whose
+/// digest differs from what their profile row implies.
+fn read_side_tables(
+    client: &mut impl postgres::GenericClient,
+    schemas: &Schemas,
+    dialect: Dialect,
+    integration: &str,
+    state: &mut State,
+) -> Result<(), Diagnostic> {
     let present: Vec<&str> = crate::emit::SIDE_TABLES
         .into_iter()
         .filter(|t| state.has_table(schemas, t))
@@ -532,7 +564,7 @@ pub fn read_state(
             }
         }
     }
-    Ok(state)
+    Ok(())
 }
 
 /// The last deployment's serial (0 before the first).
