@@ -1,7 +1,7 @@
 //! A plan for people (text, with colour on a terminal), for pull requests
 //! (markdown, under GitHub's comment limit) and for programs (JSON).
 
-use super::{Action, IntegrationPlan, Plan, ProfileAction};
+use super::{Action, Change, IntegrationPlan, Plan, ProfileAction};
 use crate::span::visible;
 use std::fmt::Write as _;
 
@@ -375,161 +375,171 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
         out.push_str("No changes.\n");
     }
     for i in &plan.integrations {
-        let (c, r, rc, d) = counts(i);
-        let (pa, pc, pr) = profile_counts(i);
-        let _ = writeln!(
-            out,
-            "### Integration {} ({})\n\n{c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove.\n",
-            code(&i.name),
-            i.dialect.name()
-        );
-        let destructive: Vec<_> = i
-            .changes
-            .iter()
-            .filter(|c| c.action.is_destructive())
-            .collect();
-        if !destructive.is_empty() {
-            out.push_str("#### ⚠️ Destructive changes\n\n");
-            for (n, change) in destructive.iter().enumerate() {
-                if n == per_section {
-                    let _ = writeln!(out, "- … and {} more\n", destructive.len() - n);
-                    break;
-                }
-                let _ = writeln!(
-                    out,
-                    "- **{}** {} {}{}",
-                    change.action.word(),
-                    change.id.kind,
-                    code(&change.id.name.to_string()),
-                    change
-                        .reason
-                        .as_ref()
-                        .map_or(String::new(), |r| format!(": {}", code(r)))
-                );
-                if diffs && change.action == Action::Recreate {
-                    out.push_str(&md_diff(&change.diff));
-                }
-            }
-            out.push('\n');
-        }
-        let sensitive: Vec<_> = i
-            .access_impact
-            .iter()
-            .filter(|x| x.sensitive && matches!(x.change.as_str(), "column clear" | "gains access"))
-            .collect();
-        if !sensitive.is_empty() {
-            out.push_str("#### 🔓 New access to sensitive columns\n\n");
-            for (n, x) in sensitive.iter().enumerate() {
-                if n == per_section {
-                    let _ = writeln!(out, "- … and {} more\n", sensitive.len() - n);
-                    break;
-                }
-                let _ = writeln!(out, "- {}", impact_markdown(x));
-            }
-            out.push('\n');
-        }
-        let rest: Vec<_> = i
-            .changes
-            .iter()
-            .filter(|c| !c.action.is_destructive())
-            .collect();
-        if !rest.is_empty() {
-            out.push_str("#### Changes\n\n");
-            for (n, change) in rest.iter().enumerate() {
-                if n == per_section {
-                    let _ = writeln!(out, "- … and {} more\n", rest.len() - n);
-                    break;
-                }
-                let _ = writeln!(
-                    out,
-                    "- {} {} {}{}",
-                    change.action.word(),
-                    change.id.kind,
-                    code(&change.id.name.to_string()),
-                    change
-                        .reason
-                        .as_ref()
-                        .map_or(String::new(), |r| format!(": {}", code(r)))
-                );
-                if diffs && change.action == Action::Replace {
-                    out.push_str(&md_diff(&change.diff));
-                }
-            }
-            out.push('\n');
-        }
-        if !i.drift.is_empty() {
-            out.push_str("#### Drift\n\n");
-            for d in i.drift.iter().take(per_section) {
-                let _ = writeln!(out, "- {} {}: {}", d.kind, code(&d.object), code(&d.detail));
-            }
-            out.push('\n');
-        }
-        if !i.profile.is_empty() {
-            out.push_str("#### Profile rows\n\n| user | change | fields |\n| --- | --- | --- |\n");
-            for (n, p) in i.profile.iter().enumerate() {
-                if n == per_section {
-                    let _ = writeln!(out, "| … | {} more | |", i.profile.len() - n);
-                    break;
-                }
-                let word = match p.action {
-                    ProfileAction::Add => "add",
-                    ProfileAction::Change => "change",
-                    ProfileAction::Remove => "remove",
-                };
-                let fields: Vec<String> = p
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        if p.action == ProfileAction::Change {
-                            format!("{} {}", f.field, cell(&field_words(f)))
-                        } else {
-                            f.field.clone()
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "| {} | {word} | {} |",
-                    cell(&p.user),
-                    fields.join("; ")
-                );
-            }
-            out.push('\n');
-        }
-        if !i.access_impact_known {
-            out.push_str("#### Access impact\n\nNot computed: see the warnings.\n\n");
-        } else if i.access_impact.is_empty() {
-            out.push_str("#### Access impact\n\nNone: nobody gains or loses access, a clear column or a row filter.\n\n");
-        }
-        if !i.access_impact.is_empty() {
-            out.push_str("#### Access impact\n\n");
-            let mut counts: std::collections::BTreeMap<&str, usize> =
-                std::collections::BTreeMap::new();
-            for x in &i.access_impact {
-                *counts.entry(x.change.as_str()).or_default() += x.users.len();
-            }
-            let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
-            let _ = writeln!(out, "{}\n", summary.join(", "));
-            for (n, x) in i.access_impact.iter().enumerate() {
-                if n == per_section.min(50) {
-                    let _ = writeln!(
-                        out,
-                        "- … and {} more (the JSON plan lists all)\n",
-                        i.access_impact.len() - n
-                    );
-                    break;
-                }
-                let _ = writeln!(out, "- {}", impact_markdown(x));
-            }
-            out.push('\n');
-        }
-        if !i.escape_hatches.is_empty() {
-            out.push_str("#### Escape hatches in force\n\n");
-            for e in i.escape_hatches.iter().take(per_section) {
-                let _ = writeln!(out, "- {} ({})", code(&hatch(e)), code(&e.rule));
-            }
-            out.push('\n');
-        }
+        integration_markdown(&mut out, i, diffs, per_section);
     }
     out
+}
+
+/// One integration's section of the markdown plan: what is destroyed and
+/// who newly sees sensitive columns first, then every other change, drift,
+/// profile rows, the access impact and the escape hatches; at most
+/// `per_section` entries a section.
+fn integration_markdown(out: &mut String, i: &IntegrationPlan, diffs: bool, per_section: usize) {
+    let (c, r, rc, d) = counts(i);
+    let (pa, pc, pr) = profile_counts(i);
+    let _ = writeln!(
+        out,
+        "### Integration {} ({})\n\n{c} to create, {r} to replace, {rc} to recreate, {d} to drop; profile rows: {pa} to add, {pc} to change, {pr} to remove.\n",
+        code(&i.name),
+        i.dialect.name()
+    );
+    let (destructive, rest): (Vec<&Change>, Vec<&Change>) =
+        i.changes.iter().partition(|c| c.action.is_destructive());
+    let shown = |diff_of: Action| move |c: &Change| diffs && c.action == diff_of;
+    change_list(
+        out,
+        "#### ⚠️ Destructive changes",
+        &destructive,
+        per_section,
+        true,
+        shown(Action::Recreate),
+    );
+    let sensitive: Vec<_> = i
+        .access_impact
+        .iter()
+        .filter(|x| x.sensitive && matches!(x.change.as_str(), "column clear" | "gains access"))
+        .collect();
+    if !sensitive.is_empty() {
+        out.push_str("#### 🔓 New access to sensitive columns\n\n");
+        for (n, x) in sensitive.iter().enumerate() {
+            if n == per_section {
+                let _ = writeln!(out, "- … and {} more\n", sensitive.len() - n);
+                break;
+            }
+            let _ = writeln!(out, "- {}", impact_markdown(x));
+        }
+        out.push('\n');
+    }
+    change_list(
+        out,
+        "#### Changes",
+        &rest,
+        per_section,
+        false,
+        shown(Action::Replace),
+    );
+    if !i.drift.is_empty() {
+        out.push_str("#### Drift\n\n");
+        for d in i.drift.iter().take(per_section) {
+            let _ = writeln!(out, "- {} {}: {}", d.kind, code(&d.object), code(&d.detail));
+        }
+        out.push('\n');
+    }
+    if !i.profile.is_empty() {
+        out.push_str("#### Profile rows\n\n| user | change | fields |\n| --- | --- | --- |\n");
+        for (n, p) in i.profile.iter().enumerate() {
+            if n == per_section {
+                let _ = writeln!(out, "| … | {} more | |", i.profile.len() - n);
+                break;
+            }
+            let word = match p.action {
+                ProfileAction::Add => "add",
+                ProfileAction::Change => "change",
+                ProfileAction::Remove => "remove",
+            };
+            let fields: Vec<String> = p
+                .fields
+                .iter()
+                .map(|f| {
+                    if p.action == ProfileAction::Change {
+                        format!("{} {}", f.field, cell(&field_words(f)))
+                    } else {
+                        f.field.clone()
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {word} | {} |",
+                cell(&p.user),
+                fields.join("; ")
+            );
+        }
+        out.push('\n');
+    }
+    if !i.access_impact_known {
+        out.push_str("#### Access impact\n\nNot computed: see the warnings.\n\n");
+    } else if i.access_impact.is_empty() {
+        out.push_str("#### Access impact\n\nNone: nobody gains or loses access, a clear column or a row filter.\n\n");
+    }
+    if !i.access_impact.is_empty() {
+        out.push_str("#### Access impact\n\n");
+        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for x in &i.access_impact {
+            *counts.entry(x.change.as_str()).or_default() += x.users.len();
+        }
+        let summary: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        let _ = writeln!(out, "{}\n", summary.join(", "));
+        for (n, x) in i.access_impact.iter().enumerate() {
+            if n == per_section.min(50) {
+                let _ = writeln!(
+                    out,
+                    "- … and {} more (the JSON plan lists all)\n",
+                    i.access_impact.len() - n
+                );
+                break;
+            }
+            let _ = writeln!(out, "- {}", impact_markdown(x));
+        }
+        out.push('\n');
+    }
+    if !i.escape_hatches.is_empty() {
+        out.push_str("#### Escape hatches in force\n\n");
+        for e in i.escape_hatches.iter().take(per_section) {
+            let _ = writeln!(out, "- {} ({})", code(&hatch(e)), code(&e.rule));
+        }
+        out.push('\n');
+    }
+}
+
+/// A list of object changes under `title`, each with its diff where
+/// `with_diff` says, the action in bold when `bold`.
+fn change_list(
+    out: &mut String,
+    title: &str,
+    changes: &[&Change],
+    per_section: usize,
+    bold: bool,
+    with_diff: impl Fn(&Change) -> bool,
+) {
+    if changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{title}\n");
+    for (n, change) in changes.iter().enumerate() {
+        if n == per_section {
+            let _ = writeln!(out, "- … and {} more\n", changes.len() - n);
+            break;
+        }
+        let word = change.action.word();
+        let _ = writeln!(
+            out,
+            "- {} {} {}{}",
+            if bold {
+                format!("**{word}**")
+            } else {
+                word.to_string()
+            },
+            change.id.kind,
+            code(&change.id.name.to_string()),
+            change
+                .reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(": {}", code(r)))
+        );
+        if with_diff(change) {
+            out.push_str(&md_diff(&change.diff));
+        }
+    }
+    out.push('\n');
 }
