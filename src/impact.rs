@@ -84,25 +84,13 @@ fn sensitive(source: &Source, column: &str, tag: &str) -> bool {
 /// The impact of moving from `before` to `after`, for the sources of the
 /// integration named `integration`.
 pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) -> Vec<Impact> {
-    let in_integration = |m: &Model, s: &Source| m.integrations[s.integration].name == integration;
     let old_rules = eval::access_rules_by_source(old);
     let new_rules = eval::access_rules_by_source(new);
-    let old_index: HashMap<&str, usize> = old
-        .sources
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| in_integration(old, s))
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let new_index: HashMap<&str, usize> = new
-        .sources
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| in_integration(new, s))
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
+    let old_index = sources_of(old, integration);
+    let new_index = sources_of(new, integration);
     // Sources whose effective policy changed, appeared or went.
     let ids: BTreeSet<&str> = old_index.keys().chain(new_index.keys()).copied().collect();
+    let all_sources: Vec<&str> = ids.iter().copied().collect();
     let changed: Vec<&str> = ids
         .into_iter()
         .filter(|id| match (old_index.get(id), new_index.get(id)) {
@@ -113,20 +101,63 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         })
         .collect();
     let changed_set: std::collections::HashSet<&str> = changed.iter().copied().collect();
-    let old_users: HashMap<&str, &User> = old
-        .directory
+    let versions = Versions {
+        old: (old, &old_index, &old_rules),
+        new: (new, &new_index, &new_rules),
+    };
+    let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
+    for (ou, nu, user_changed, members) in classes(old, new) {
+        // A user whose entry changed may see any source differently;
+        // others only the sources whose policy changed.
+        let sources = if user_changed { &all_sources } else { &changed };
+        let found = versions.class_changes((ou, nu), sources, &changed_set, sensitive_tag);
+        for change in found {
+            grouped
+                .entry(change)
+                .or_default()
+                .extend(members.iter().map(|m| m.to_string()));
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|((source, change, column, detail, sensitive), mut users)| {
+            users.sort();
+            Impact {
+                source,
+                change,
+                column,
+                detail,
+                sensitive,
+                users,
+            }
+        })
+        .collect()
+}
+
+/// The sources of one integration, by id.
+fn sources_of<'m>(m: &'m Model, integration: &str) -> HashMap<&'m str, usize> {
+    m.sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| m.integrations[s.integration].name == integration)
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect()
+}
+
+/// The users of a model, by name.
+fn users_of(m: &Model) -> HashMap<&str, &User> {
+    m.directory
         .users
         .iter()
         .map(|u| (u.name.as_str(), u))
-        .collect();
-    let new_users: HashMap<&str, &User> = new
-        .directory
-        .users
-        .iter()
-        .map(|u| (u.name.as_str(), u))
-        .collect();
-    // Users alike in both versions form a class: everything but the name,
-    // unless a rule of either version names the user.
+        .collect()
+}
+
+/// The users of both versions in classes: users alike in both versions
+/// (everything but the name, unless a rule of either version names the
+/// user) are decided once.
+fn classes<'m>(old: &'m Model, new: &'m Model) -> Vec<Class<'m>> {
+    let (old_users, new_users) = (users_of(old), users_of(new));
     let names: BTreeSet<&str> = old_users.keys().chain(new_users.keys()).copied().collect();
     let named: std::collections::HashSet<&str> = eval::named_users(old)
         .into_iter()
@@ -153,16 +184,29 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
             .3
             .push(name);
     }
-    let all_sources: Vec<&str> = old_index
-        .keys()
-        .chain(new_index.keys())
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
-    for (ou, nu, user_changed, members) in classes.into_values() {
-        let sources = if user_changed { &all_sources } else { &changed };
+    classes.into_values().collect()
+}
+
+/// A model, its sources by id and each source's access rules.
+type Version<'m> = (&'m Model, &'m HashMap<&'m str, usize>, &'m [Vec<usize>]);
+
+/// The two versions an impact compares.
+struct Versions<'m> {
+    old: Version<'m>,
+    new: Version<'m>,
+}
+
+impl Versions<'_> {
+    /// What changes for one class of users (as it is in each version) on
+    /// `sources`.
+    fn class_changes(
+        &self,
+        (ou, nu): (Option<&User>, Option<&User>),
+        sources: &[&str],
+        changed_set: &std::collections::HashSet<&str>,
+        sensitive_tag: &str,
+    ) -> Vec<Change> {
+        let ((old, old_index, old_rules), (new, new_index, new_rules)) = (self.old, self.new);
         let mut found = Vec::new();
         for &id in sources {
             // A user who is not in a version has no profile row there, and
@@ -192,27 +236,8 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
                 &mut found,
             );
         }
-        for change in found {
-            grouped
-                .entry(change)
-                .or_default()
-                .extend(members.iter().map(|m| m.to_string()));
-        }
+        found
     }
-    grouped
-        .into_iter()
-        .map(|((source, change, column, detail, sensitive), mut users)| {
-            users.sort();
-            Impact {
-                source,
-                change,
-                column,
-                detail,
-                sensitive,
-                users,
-            }
-        })
-        .collect()
 }
 
 /// The differences between two sets of decisions for one class of users
