@@ -43,6 +43,8 @@ pub const KNOWN: [&str; 35] = [
 ];
 
 /// Classifies a declared type, or says why it is not valid.
+///
+/// Long, because it is one arm per type name, each with its arguments and limits.
 pub fn classify(ty: &TypeExpr, dialect: Dialect) -> Result<SqlType, String> {
     let sql = dialect.sql();
     let args: Vec<Option<u32>> = ty

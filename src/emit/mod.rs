@@ -328,6 +328,8 @@ impl<'a> Renderer<'a> {
     }
 
     /// Tables: the profile, its side tables, the key, veil's state.
+    ///
+    /// Long, because it is data: every table of veil's system schema, column by column.
     fn tables(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
         let (dialect, schemas) = (self.dialect, self.schemas);
         let system = |table: &str| self.system(table);

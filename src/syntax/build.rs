@@ -694,6 +694,7 @@ impl Builder<'_> {
         Node::new(target, span)
     }
 
+    /// Long, because it is one arm per masking method, each reading that method's arguments.
     fn method(&mut self, pair: Pair<'_, Rule>) -> Node<Method> {
         const METHODS: [&str; 9] = [
             "hash",

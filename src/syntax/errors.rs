@@ -25,6 +25,8 @@ pub(super) fn scan_error(file: FileId, error: ScanError) -> Diagnostic {
 }
 
 /// Converts a pest error in the text that starts at `offset` of `text`.
+///
+/// Long, because it is one arm per grammar rule a parse can stop at, each with its own message and hint.
 pub(super) fn pest_error(
     file: FileId,
     text: &str,
