@@ -232,6 +232,31 @@ impl Checker<'_> {
         for g in declared_groups {
             self.declared(file, "group", g, group_set, "groups");
         }
+        user.attributes = self.user_attributes(file, name, def, attributes);
+        for p in &def.projects {
+            if self.declared(file, "project", p, project_names, "projects") {
+                user.projects.push(p.node.clone());
+            }
+        }
+        for a in &def.acknowledged {
+            if self.declared(file, "purpose", a, purpose_names, "purposes") {
+                user.acknowledged.push(a.node.clone());
+            }
+        }
+        self.current_project(file, name, def, projects, project_names, &mut user);
+        user.approved = def.approved.iter().map(|a| a.node.clone()).collect();
+        user
+    }
+
+    /// A user's attributes: known keys, allowed values, each key once.
+    fn user_attributes(
+        &mut self,
+        file: FileId,
+        name: &YamlName,
+        def: &crate::identities::UserDef,
+        attributes: &BTreeMap<String, Vec<String>>,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut user_attributes = BTreeMap::new();
         for (key, values) in &def.attributes.0 {
             let Some(allowed) = attributes.get(&key.node) else {
                 let keys: FastSet<String> = attributes.keys().cloned().collect();
@@ -258,7 +283,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            if user.attributes.insert(key.node.clone(), list).is_some() {
+            if user_attributes.insert(key.node.clone(), list).is_some() {
                 self.error(
                     Code::CheckDuplicate,
                     format!(
@@ -271,16 +296,20 @@ impl Checker<'_> {
                 );
             }
         }
-        for p in &def.projects {
-            if self.declared(file, "project", p, project_names, "projects") {
-                user.projects.push(p.node.clone());
-            }
-        }
-        for a in &def.acknowledged {
-            if self.declared(file, "purpose", a, purpose_names, "purposes") {
-                user.acknowledged.push(a.node.clone());
-            }
-        }
+        user_attributes
+    }
+
+    /// A user's current project, one of the user's own, and the purposes
+    /// in effect: its purposes the user has acknowledged.
+    fn current_project(
+        &mut self,
+        file: FileId,
+        name: &YamlName,
+        def: &crate::identities::UserDef,
+        projects: &BTreeMap<String, Vec<String>>,
+        project_names: &FastSet<String>,
+        user: &mut User,
+    ) {
         if let Some(current) = &def.current_project
             && self.declared(file, "project", current, project_names, "projects")
         {
@@ -313,8 +342,6 @@ impl Checker<'_> {
                     .unwrap_or_default();
             }
         }
-        user.approved = def.approved.iter().map(|a| a.node.clone()).collect();
-        user
     }
 
     /// Every source a user's entry approves must exist.
