@@ -334,6 +334,19 @@ fn compare(
             _ => {}
         }
     }
+    let was = before.filter(|_| !gained);
+    for (change, kind) in filter_changes((old, was), (new, (*s, decisions))) {
+        push(out, change, None, Some(kind));
+    }
+}
+
+/// How the filters in force on a source change for a class of users: each
+/// filter added, exempted or removed, with its text. (A source newly
+/// queryable, `before` none, had none in force.)
+fn filter_changes(
+    (old, before): (&Model, Option<&(usize, Decisions)>),
+    (new, (s, decisions)): (&Model, (usize, &Decisions)),
+) -> Vec<(&'static str, String)> {
     let kinds = |model: &Model, s: usize, applies: &[bool]| -> Vec<(String, bool)> {
         model
             .filters
@@ -343,15 +356,15 @@ fn compare(
             .map(|(f, a)| (crate::fmt::filter_kind(&f.kind), *a))
             .collect()
     };
-    let now = kinds(new, *s, &decisions.filters);
-    // A source newly queryable had no filters in force before.
+    let now = kinds(new, s, &decisions.filters);
     let was = match before {
-        Some((os, od)) if !gained => kinds(old, *os, &od.filters),
-        _ => Vec::new(),
+        Some((os, od)) => kinds(old, *os, &od.filters),
+        None => Vec::new(),
     };
+    let mut out = Vec::new();
     for (kind, applies) in &now {
         if *applies && !was.iter().any(|(k, a)| k == kind && *a) {
-            push(out, "filter added", None, Some(kind.clone()));
+            out.push(("filter added", kind.clone()));
         }
     }
     for (kind, applied) in &was {
@@ -361,7 +374,8 @@ fn compare(
             } else {
                 "filter removed"
             };
-            push(out, change, None, Some(kind.clone()));
+            out.push((change, kind.clone()));
         }
     }
+    out
 }
