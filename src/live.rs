@@ -249,45 +249,63 @@ fn column_errors<'a>(
             ));
             continue;
         };
-        for (i, (column, declared)) in table.columns.iter().enumerate() {
-            let column_loc = table.column_locs.get(i).copied().or(table.loc);
-            match found.get(column.as_str()) {
-                None => errors.push(at(
+        errors.extend(column_findings(integration, &key, table, found, &unseen));
+    }
+
+    errors
+}
+
+/// The declared columns of one table against the catalog's (`found`):
+/// missing ones, and ones of another type.
+fn column_findings(
+    integration: &str,
+    key: &str,
+    table: &DeclaredTable,
+    found: &BTreeMap<&str, &CatalogColumn>,
+    unseen: &dyn Fn(&str) -> String,
+) -> Vec<Diagnostic> {
+    let at = |d: Diagnostic, loc: Option<crate::span::Loc>, label: &str| match loc {
+        Some(loc) => d.at_loc(loc, label),
+        None => d,
+    };
+    let mut errors = Vec::new();
+    for (i, (column, declared)) in table.columns.iter().enumerate() {
+        let column_loc = table.column_locs.get(i).copied().or(table.loc);
+        match found.get(column.as_str()) {
+            None => errors.push(at(
+                Diagnostic::error(
+                    Code::PlanColumnMissing,
+                    format!(
+                        "integration `{integration}`: table `{key}` has no column `{column}` declared by source `{}`",
+                        table.source
+                    ),
+                )
+                .help(unseen("correct the source's `columns` block to match the table")),
+                column_loc,
+                "declared here",
+            )),
+            Some(actual) if !type_matches(declared, actual) => {
+                let (base, args) = actual.canonical();
+                let shown = match args {
+                    Some(args) => format!("{base}({args})"),
+                    None => base,
+                };
+                errors.push(at(
                     Diagnostic::error(
-                        Code::PlanColumnMissing,
+                        Code::PlanColumnType,
                         format!(
-                            "integration `{integration}`: table `{key}` has no column `{column}` declared by source `{}`",
+                            "integration `{integration}`: column `{column}` of `{key}` is `{shown}`, but source `{}` declares `{declared}`",
                             table.source
                         ),
                     )
-                    .help(unseen("correct the source's `columns` block to match the table")),
+                    .help(format!("declare the column as `{shown}`, the table's type")),
                     column_loc,
                     "declared here",
-                )),
-                Some(actual) if !type_matches(declared, actual) => {
-                    let (base, args) = actual.canonical();
-                    let shown = match args {
-                        Some(args) => format!("{base}({args})"),
-                        None => base,
-                    };
-                    errors.push(at(
-                        Diagnostic::error(
-                            Code::PlanColumnType,
-                            format!(
-                                "integration `{integration}`: column `{column}` of `{key}` is `{shown}`, but source `{}` declares `{declared}`",
-                                table.source
-                            ),
-                        )
-                        .help(format!("declare the column as `{shown}`, the table's type")),
-                        column_loc,
-                        "declared here",
-                    ))
-                }
-                Some(_) => {}
+                ))
             }
+            Some(_) => {}
         }
     }
-
     errors
 }
 

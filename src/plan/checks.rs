@@ -56,8 +56,18 @@ pub fn online_checks(
         }
     }
     drift(compiled, state, connected_as, plan);
-    // A view veil drops (or drops to create again) that other views read:
-    // the drop would fail in the middle of the apply. Said now instead.
+    errors.extend(dependent_views(compiled, state, plan));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Views veil drops (or drops to create again) that other views read: the
+/// drop would fail in the middle of the apply. Said now instead.
+fn dependent_views(compiled: &Compiled, state: &State, plan: &IntegrationPlan) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
     let managed: HashSet<String> = compiled
         .objects
         .iter()
@@ -94,11 +104,7 @@ pub fn online_checks(
             );
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 /// Relations of another kind where veil keeps a view or a table (a table
@@ -230,6 +236,12 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
             "not created by veil, in one of its schemas: veil leaves it alone; drop it or move it elsewhere".into(),
         ));
     }
+    side_table_drift(state, plan);
+}
+
+/// Side-table rows against the deployed profile rows: each user whose rows
+/// differ is reported, and the user's rows written again.
+fn side_table_drift(state: &State, plan: &mut IntegrationPlan) {
     // Side-table rows against the deployed profile rows.
     let expected = catalog::expected_digests(&state.deployed.profiles);
     let deployed: HashMap<&str, &ir::Profile> = state
