@@ -170,28 +170,7 @@ pub fn state_rows(
             out.push(delete(&object.id));
         }
         rewritten.push(object.id.clone());
-        let (kind, name) = (lit(object.kind().as_str()), lit(&object.name().to_string()));
-        let mut row = format!(
-            "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({kind}, {name}, {position}, {}, '', NULL, NULL, {version}, {clock});",
-            lit(&crate::state::checksum(&object.sql)),
-        );
-        let columns = object
-            .columns
-            .as_ref()
-            .map(|c| serde_json::to_string(c).unwrap_or_default());
-        for (field, text) in [
-            ("sql", Some(object.sql.as_str())),
-            ("columns", columns.as_deref()),
-        ] {
-            let Some(text) = text else { continue };
-            for (part, chunk) in chunks(text, TEXT_PART_BYTES).enumerate() {
-                row.push_str(&format!(
-                    "\nINSERT INTO {system}.\"state_text\" (object_kind, object_name, field, part, text) VALUES ({kind}, {name}, '{field}', {part}, {});",
-                    lit(chunk)
-                ));
-            }
-        }
-        out.push(row);
+        out.push(object_row(dialect, schemas, object, position));
     }
     // The policies this deployment enforces, in parts a Redshift VARCHAR
     // holds; rewritten only when they changed.
@@ -216,6 +195,36 @@ pub fn state_rows(
         recorded.serial + 1
     ));
     (out, rewritten)
+}
+
+/// The state row of one object at `position`, its texts in parts.
+fn object_row(dialect: Dialect, schemas: &Schemas, object: &Object, position: usize) -> String {
+    let system = ident(&schemas.system);
+    let lit = |s: &str| literal(s, dialect);
+    let version = lit(env!("CARGO_PKG_VERSION"));
+    let clock = dialect.clock();
+    let (kind, name) = (lit(object.kind().as_str()), lit(&object.name().to_string()));
+    let mut row = format!(
+        "INSERT INTO {system}.\"state\" (object_kind, object_name, position, checksum, sql_text, columns_json, catalog_checksum, veil_version, applied_at) VALUES ({kind}, {name}, {position}, {}, '', NULL, NULL, {version}, {clock});",
+        lit(&crate::state::checksum(&object.sql)),
+    );
+    let columns = object
+        .columns
+        .as_ref()
+        .map(|c| serde_json::to_string(c).unwrap_or_default());
+    for (field, text) in [
+        ("sql", Some(object.sql.as_str())),
+        ("columns", columns.as_deref()),
+    ] {
+        let Some(text) = text else { continue };
+        for (part, chunk) in chunks(text, TEXT_PART_BYTES).enumerate() {
+            row.push_str(&format!(
+                "\nINSERT INTO {system}.\"state_text\" (object_kind, object_name, field, part, text) VALUES ({kind}, {name}, '{field}', {part}, {});",
+                lit(chunk)
+            ));
+        }
+    }
+    row
 }
 
 /// The catalog's word on an object after apply, written to its state row:

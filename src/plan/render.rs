@@ -435,6 +435,19 @@ fn integration_markdown(out: &mut String, i: &IntegrationPlan, diffs: bool, per_
         }
         out.push('\n');
     }
+    profile_table(out, i, per_section);
+    impact_section(out, i, per_section);
+    if !i.escape_hatches.is_empty() {
+        out.push_str("#### Escape hatches in force\n\n");
+        for e in i.escape_hatches.iter().take(per_section) {
+            let _ = writeln!(out, "- {} ({})", code(&hatch(e)), code(&e.rule));
+        }
+        out.push('\n');
+    }
+}
+
+/// The profile rows that change, as a table.
+fn profile_table(out: &mut String, i: &IntegrationPlan, per_section: usize) {
     if !i.profile.is_empty() {
         out.push_str("#### Profile rows\n\n| user | change | fields |\n| --- | --- | --- |\n");
         for (n, p) in i.profile.iter().enumerate() {
@@ -467,6 +480,10 @@ fn integration_markdown(out: &mut String, i: &IntegrationPlan, diffs: bool, per_
         }
         out.push('\n');
     }
+}
+
+/// Who gains or loses what, counted and listed.
+fn impact_section(out: &mut String, i: &IntegrationPlan, per_section: usize) {
     if !i.access_impact_known {
         out.push_str("#### Access impact\n\nNot computed: see the warnings.\n\n");
     } else if i.access_impact.is_empty() {
@@ -490,13 +507,6 @@ fn integration_markdown(out: &mut String, i: &IntegrationPlan, diffs: bool, per_
                 break;
             }
             let _ = writeln!(out, "- {}", impact_markdown(x));
-        }
-        out.push('\n');
-    }
-    if !i.escape_hatches.is_empty() {
-        out.push_str("#### Escape hatches in force\n\n");
-        for e in i.escape_hatches.iter().take(per_section) {
-            let _ = writeln!(out, "- {} ({})", code(&hatch(e)), code(&e.rule));
         }
         out.push('\n');
     }
