@@ -592,7 +592,12 @@ impl Checker<'_> {
                 );
             }
         }
-        // A `when` that reads a column some users see masked reveals it.
+        self.when_reads_masked();
+    }
+
+    /// Warns of each `when` that reads a column some users see masked: the
+    /// condition reveals it.
+    fn when_reads_masked(&mut self) {
         let mut warnings = Vec::new();
         for source in &self.model.sources {
             for column in &source.columns {

@@ -329,7 +329,6 @@ impl<'a> Renderer<'a> {
 
     /// Tables: the profile, its side tables, the key, veil's state.
     ///
-    /// Long, because it is data: every table of veil's system schema, column by column.
     fn tables(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
         let (dialect, schemas) = (self.dialect, self.schemas);
         let system = |table: &str| self.system(table);
@@ -511,6 +510,7 @@ struct Table {
     key: Vec<&'static str>,
 }
 
+/// Long, because it is data: every table of veil's system schema, column by column.
 fn tables(dialect: Dialect) -> Vec<Table> {
     let sql = dialect.sql();
     let (name, list, text, now) = (

@@ -124,59 +124,12 @@ pub fn recovery(
     for o in &objects {
         let now = found.catalog.get(&o.id).unwrap_or(&none);
         let (action, sql, reason) = match o.kind() {
-            ObjectKind::Key => {
-                let rows = found
-                    .catalog
-                    .get(&o.id)
-                    .and_then(|k| k.options.iter().find_map(|r| r.strip_prefix("rows ")))
-                    .unwrap_or("0");
-                match rows {
-                    "1" => continue,
-                    "0" => (Action::Create, o.sql.clone(), None),
-                    _ => {
-                        warnings.push(format!(
-                            "the hash key's table `{}` holds {rows} rows, where veil keeps one: a new key is made, and every hashed value changes",
-                            o.name()
-                        ));
-                        (
-                            Action::Replace,
-                            o.sql.clone(),
-                            Some(format!("recovery: the table holds {rows} keys")),
-                        )
-                    }
-                }
-            }
+            ObjectKind::Key => match key_step(o, found, &mut warnings) {
+                Some(step) => step,
+                None => continue,
+            },
             kind if exists(&o.id) && (kept(&o.id, schemas) || kind.is_routine()) => {
-                if now.signatures.len() > 1 {
-                    warnings.push(format!(
-                        "{kind} `{}` has other signatures beside veil's ({}): veil leaves them; drop the ones veil did not make by hand",
-                        o.name(),
-                        now.signatures.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ));
-                }
-                // The key is kept, but nobody can say who read or wrote it
-                // while veil's record was gone: say who could have.
-                let key_table = QualifiedName::new(&schemas.system, "hash_key");
-                if *o.name() == key_table && (now.owner != connected_as || !now.grants.is_empty()) {
-                    warnings.push(format!(
-                        "the hash key's table `{key_table}` is owned by {} and granted to {}: they could have read or replaced the key; to make a new one (every hashed value changes), delete its row and apply again",
-                        now.owner,
-                        if now.grants.is_empty() {
-                            "nobody else".to_string()
-                        } else {
-                            now.grants.iter().cloned().collect::<Vec<_>>().join(", ")
-                        }
-                    ));
-                }
-                let sql = catalog::repair_sql(&o.id, now, now, &o.sql, connected_as, dialect);
-                let reason = match kind {
-                    ObjectKind::Schema => "recovery: kept, its grants and owner reset to veil's",
-                    _ if kind.is_routine() => {
-                        "recovery: replaced from the policies, its grants and owner reset"
-                    }
-                    _ => "recovery: kept with its rows, its grants and owner reset to veil's",
-                };
-                (Action::Replace, sql, Some(reason.to_string()))
+                kept_step(o, now, (schemas, connected_as, dialect), &mut warnings)
             }
             _ => {
                 let reason =
@@ -198,6 +151,76 @@ pub fn recovery(
         profile: diff_profiles(profiles, &[]),
         warnings,
     }
+}
+
+/// One step of a recovery: its action, SQL and reason.
+type Step = (Action, String, Option<String>);
+
+/// The hashing key: kept when its table holds one key, made when none,
+/// made anew (with a warning) when several; `None` to keep it.
+fn key_step(o: &Object, found: &Found<'_>, warnings: &mut Vec<String>) -> Option<Step> {
+    let rows = found
+        .catalog
+        .get(&o.id)
+        .and_then(|k| k.options.iter().find_map(|r| r.strip_prefix("rows ")))
+        .unwrap_or("0");
+    Some(match rows {
+        "1" => return None,
+        "0" => (Action::Create, o.sql.clone(), None),
+        _ => {
+            warnings.push(format!(
+                    "the hash key's table `{}` holds {rows} rows, where veil keeps one: a new key is made, and every hashed value changes",
+                    o.name()
+                ));
+            (
+                Action::Replace,
+                o.sql.clone(),
+                Some(format!("recovery: the table holds {rows} keys")),
+            )
+        }
+    })
+}
+
+/// An object a recovery keeps (a schema, the key's table, the deployment
+/// history) or replaces in place (a routine): every grant revoked and the
+/// owner set back, with warnings of what others could have done meanwhile.
+fn kept_step(
+    o: &Object,
+    now: &CatalogObject,
+    (schemas, connected_as, dialect): (&Schemas, &str, crate::dialect::Dialect),
+    warnings: &mut Vec<String>,
+) -> Step {
+    let kind = o.kind();
+    if now.signatures.len() > 1 {
+        warnings.push(format!(
+                "{kind} `{}` has other signatures beside veil's ({}): veil leaves them; drop the ones veil did not make by hand",
+                o.name(),
+                now.signatures.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+    }
+    // The key is kept, but nobody can say who read or wrote it
+    // while veil's record was gone: say who could have.
+    let key_table = QualifiedName::new(&schemas.system, "hash_key");
+    if *o.name() == key_table && (now.owner != connected_as || !now.grants.is_empty()) {
+        warnings.push(format!(
+                "the hash key's table `{key_table}` is owned by {} and granted to {}: they could have read or replaced the key; to make a new one (every hashed value changes), delete its row and apply again",
+                now.owner,
+                if now.grants.is_empty() {
+                    "nobody else".to_string()
+                } else {
+                    now.grants.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ));
+    }
+    let sql = catalog::repair_sql(&o.id, now, now, &o.sql, connected_as, dialect);
+    let reason = match kind {
+        ObjectKind::Schema => "recovery: kept, its grants and owner reset to veil's",
+        _ if kind.is_routine() => {
+            "recovery: replaced from the policies, its grants and owner reset"
+        }
+        _ => "recovery: kept with its rows, its grants and owner reset to veil's",
+    };
+    (Action::Replace, sql, Some(reason.to_string()))
 }
 
 /// Turns `plan` into a recovery of lost state (`plan::recover`), or says

@@ -76,91 +76,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     let mut totals = [0usize; 7];
     for i in &plan.integrations {
-        let _ = writeln!(
-            out,
-            "\nintegration {} ({})",
-            visible(&i.name),
-            i.dialect.name()
-        );
-        for change in &i.changes {
-            let _ = writeln!(
-                out,
-                "  {} {} {}{}",
-                paint.action(change.action),
-                change.id.kind,
-                visible(&change.id.name.to_string()),
-                change
-                    .reason
-                    .as_ref()
-                    .map_or(String::new(), |r| format!(" ({})", visible(r)))
-            );
-            if matches!(change.action, Action::Replace | Action::Recreate) {
-                out.push_str(&paint.diff(&change.diff));
-            }
-        }
-        for d in &i.drift {
-            let _ = writeln!(
-                out,
-                "  {} {} {}: {}",
-                paint.color("35", "! drift"),
-                d.kind,
-                visible(&d.object),
-                visible(&d.detail)
-            );
-        }
-        if !i.profile.is_empty() {
-            out.push_str("  profile rows:\n");
-            for p in &i.profile {
-                let (mark, word) = match p.action {
-                    ProfileAction::Add => (paint.color("32", "+"), "add"),
-                    ProfileAction::Change => (paint.color("33", "~"), "change"),
-                    ProfileAction::Remove => (paint.color("31", "-"), "remove"),
-                };
-                if p.action == ProfileAction::Change {
-                    let fields: Vec<String> = p
-                        .fields
-                        .iter()
-                        .map(|f| format!("{} {}", f.field, visible(&field_words(f))))
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "    {mark} {word} {}: {}",
-                        visible(&p.user),
-                        fields.join("; ")
-                    );
-                } else {
-                    let _ = writeln!(out, "    {mark} {word} {}", visible(&p.user));
-                }
-            }
-        }
-        if !i.access_impact_known {
-            out.push_str("  access impact: not computed (see the warning below)\n");
-        } else if i.access_impact.is_empty() {
-            out.push_str("  access impact: none\n");
-        }
-        if !i.access_impact.is_empty() {
-            out.push_str("  access impact:\n");
-            for (n, impact) in i.access_impact.iter().enumerate() {
-                if n == TEXT_IMPACT_LINES {
-                    let _ = writeln!(
-                        out,
-                        "    … and {} more (all of them with --format json)",
-                        i.access_impact.len() - n
-                    );
-                    break;
-                }
-                let _ = writeln!(out, "    {}", visible(&impact_line(impact)));
-            }
-        }
-        if !i.escape_hatches.is_empty() {
-            out.push_str("  escape hatches in force:\n");
-            for e in &i.escape_hatches {
-                let _ = writeln!(out, "    {}  ({})", visible(&hatch(e)), visible(&e.rule));
-            }
-        }
-        for w in &i.warnings {
-            let _ = writeln!(out, "  {} {}", paint.color("33", "warning:"), visible(w));
-        }
+        integration_text(&mut out, i, &paint);
         let (c, r, rc, d) = counts(i);
         let (pa, pc, pr) = profile_counts(i);
         for (t, n) in totals.iter_mut().zip([c, r, rc, d, pa, pc, pr]) {
@@ -176,6 +92,96 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push_str("No changes: the deployment matches the policies.\n");
     }
     out
+}
+
+/// One integration's part of the text plan: its changes with their diffs,
+/// drift, profile rows, access impact, escape hatches and warnings.
+fn integration_text(out: &mut String, i: &IntegrationPlan, paint: &Paint) {
+    let _ = writeln!(
+        out,
+        "\nintegration {} ({})",
+        visible(&i.name),
+        i.dialect.name()
+    );
+    for change in &i.changes {
+        let _ = writeln!(
+            out,
+            "  {} {} {}{}",
+            paint.action(change.action),
+            change.id.kind,
+            visible(&change.id.name.to_string()),
+            change
+                .reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(" ({})", visible(r)))
+        );
+        if matches!(change.action, Action::Replace | Action::Recreate) {
+            out.push_str(&paint.diff(&change.diff));
+        }
+    }
+    for d in &i.drift {
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {}",
+            paint.color("35", "! drift"),
+            d.kind,
+            visible(&d.object),
+            visible(&d.detail)
+        );
+    }
+    if !i.profile.is_empty() {
+        out.push_str("  profile rows:\n");
+        for p in &i.profile {
+            let (mark, word) = match p.action {
+                ProfileAction::Add => (paint.color("32", "+"), "add"),
+                ProfileAction::Change => (paint.color("33", "~"), "change"),
+                ProfileAction::Remove => (paint.color("31", "-"), "remove"),
+            };
+            if p.action == ProfileAction::Change {
+                let fields: Vec<String> = p
+                    .fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.field, visible(&field_words(f))))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "    {mark} {word} {}: {}",
+                    visible(&p.user),
+                    fields.join("; ")
+                );
+            } else {
+                let _ = writeln!(out, "    {mark} {word} {}", visible(&p.user));
+            }
+        }
+    }
+    if !i.access_impact_known {
+        out.push_str("  access impact: not computed (see the warning below)\n");
+    } else if i.access_impact.is_empty() {
+        out.push_str("  access impact: none\n");
+    }
+    if !i.access_impact.is_empty() {
+        out.push_str("  access impact:\n");
+        for (n, impact) in i.access_impact.iter().enumerate() {
+            if n == TEXT_IMPACT_LINES {
+                let _ = writeln!(
+                    out,
+                    "    … and {} more (all of them with --format json)",
+                    i.access_impact.len() - n
+                );
+                break;
+            }
+            let _ = writeln!(out, "    {}", visible(&impact_line(impact)));
+        }
+    }
+    if !i.escape_hatches.is_empty() {
+        out.push_str("  escape hatches in force:\n");
+        for e in &i.escape_hatches {
+            let _ = writeln!(out, "    {}  ({})", visible(&hatch(e)), visible(&e.rule));
+        }
+    }
+    for w in &i.warnings {
+        let _ = writeln!(out, "  {} {}", paint.color("33", "warning:"), visible(w));
+    }
 }
 
 /// How many access impact lines the text output shows.
