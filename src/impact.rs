@@ -242,6 +242,9 @@ impl Versions<'_> {
 
 /// The differences between two sets of decisions for one class of users
 /// and one source.
+///
+/// Long, because it walks access and then each column of one source in
+/// one pass, each step a few lines (the filters are `filter_changes`).
 fn compare(
     source_id: &str,
     before: (&Model, Option<&(usize, Decisions)>),

@@ -691,23 +691,9 @@ impl Checker<'_> {
                         continue;
                     }
                     seen.insert(folded, column.name.span);
-                    let ty = match types::classify(&column.ty.node, dialect) {
-                        Ok(ty) => ty,
-                        Err(problem) => {
-                            let help = did_you_mean(&column.ty.name, types::KNOWN.iter().copied())
-                                .unwrap_or_else(|| {
-                                    "declare the column's type as the database knows it, such as `varchar(256)`, `bigint`, `numeric(12,2)` or `timestamp`".into()
-                                });
-                            self.error(
-                                Code::CheckColumnType,
-                                problem,
-                                loc(file, column.ty.span),
-                                "this type",
-                                help,
-                            );
-                            mistyped.push(dialect.catalog_name(&name));
-                            continue;
-                        }
+                    let Some(ty) = self.column_type(file, column, dialect) else {
+                        mistyped.push(dialect.catalog_name(&name));
+                        continue;
                     };
                     columns.push(Column {
                         name,
@@ -723,6 +709,33 @@ impl Checker<'_> {
             }
         }
         (columns, mistyped)
+    }
+
+    /// A declared column's type, or `None` (reported) when it is not one
+    /// the dialect has.
+    fn column_type(
+        &mut self,
+        file: FileId,
+        column: &Node<ast::Column>,
+        dialect: Dialect,
+    ) -> Option<crate::model::SqlType> {
+        match types::classify(&column.ty.node, dialect) {
+            Ok(ty) => Some(ty),
+            Err(problem) => {
+                let help = did_you_mean(&column.ty.name, types::KNOWN.iter().copied())
+                    .unwrap_or_else(|| {
+                        "declare the column's type as the database knows it, such as `varchar(256)`, `bigint`, `numeric(12,2)` or `timestamp`".into()
+                    });
+                self.error(
+                    Code::CheckColumnType,
+                    problem,
+                    loc(file, column.ty.span),
+                    "this type",
+                    help,
+                );
+                None
+            }
+        }
     }
 
     /// The column time filters read: a declared date or timestamp.

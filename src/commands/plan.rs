@@ -35,41 +35,13 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         return saved_script(dir, options);
     }
     if !options.offline {
-        return match plan_online(
-            ProjectSource::Dir(dir),
-            options.integrations,
-            options.sensitive_tag,
-            options.recover,
-        ) {
-            Ok(online) => {
-                let output = if options.format == OutputFormat::Sql {
-                    scripts(&online.prepare_all(), options)
-                } else {
-                    render_plan(&online.plan, options)
-                };
-                let changes = online.plan.has_changes();
-                let mut diagnostics = online.built.warnings.clone();
-                let mut success = true;
-                if let Some(out) = options.out
-                    && let Err(d) = save(out, &SavedPlan::of(&online))
-                {
-                    diagnostics.push(d);
-                    success = false;
-                }
-                Outcome {
-                    files: online.built.files,
-                    diagnostics,
-                    output,
-                    status: match (success, options.detailed_exitcode && changes) {
-                        (false, _) => Status::Failed,
-                        (true, true) => Status::Changes,
-                        (true, false) => Status::Succeeded,
-                    },
-                }
-            }
-            Err((files, diagnostics)) => Outcome::failed(files, diagnostics),
-        };
+        return online(dir, options);
     }
+    offline_plan(dir, options)
+}
+
+/// `veil plan --offline`: against nothing, or against another checkout.
+fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     let planned = match build(dir) {
         Ok(built) => built,
         Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
@@ -121,6 +93,44 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             true => Status::Changes,
             false => Status::Succeeded,
         },
+    }
+}
+
+/// `veil plan` against the databases, saved with `--out`.
+fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
+    match plan_online(
+        ProjectSource::Dir(dir),
+        options.integrations,
+        options.sensitive_tag,
+        options.recover,
+    ) {
+        Ok(online) => {
+            let output = if options.format == OutputFormat::Sql {
+                scripts(&online.prepare_all(), options)
+            } else {
+                render_plan(&online.plan, options)
+            };
+            let changes = online.plan.has_changes();
+            let mut diagnostics = online.built.warnings.clone();
+            let mut success = true;
+            if let Some(out) = options.out
+                && let Err(d) = save(out, &SavedPlan::of(&online))
+            {
+                diagnostics.push(d);
+                success = false;
+            }
+            Outcome {
+                files: online.built.files,
+                diagnostics,
+                output,
+                status: match (success, options.detailed_exitcode && changes) {
+                    (false, _) => Status::Failed,
+                    (true, true) => Status::Changes,
+                    (true, false) => Status::Succeeded,
+                },
+            }
+        }
+        Err((files, diagnostics)) => Outcome::failed(files, diagnostics),
     }
 }
 
