@@ -114,16 +114,19 @@ pub fn add_catalog_column(dialect: Dialect, schemas: &Schemas) -> String {
     )
 }
 
-/// What was recorded at the last apply, for [`state_rows`].
+/// What was recorded at the last apply, and what the plan changes, for
+/// [`state_rows`].
 pub struct Recorded<'a> {
     pub objects: &'a [Object],
+    /// The objects the plan creates, replaces or recreates.
+    pub changed: HashSet<&'a ObjectId>,
     pub serial: i64,
     pub policy_files: &'a [(String, String)],
 }
 
 /// The statements that record veil's state after the changes: the state
-/// rows of the objects whose SQL, place or columns changed (others stay
-/// as they are), their texts in parts a Redshift VARCHAR holds, the policy
+/// rows of the objects the plan changes, or whose place in the order moved
+/// (others stay as they are), their texts in parts a Redshift VARCHAR holds, the policy
 /// files when they changed, and the new deployment serial. Returns them and
 /// the objects whose rows are rewritten.
 pub fn state_rows(
@@ -163,8 +166,8 @@ pub fn state_rows(
     }
     let mut rewritten = Vec::new();
     for (position, object) in objects.iter().enumerate() {
-        if let Some((old_position, old)) = before.get(&object.id) {
-            if *old_position == position && old.sql == object.sql && old.columns == object.columns {
+        if let Some((old_position, _)) = before.get(&object.id) {
+            if *old_position == position && !recorded.changed.contains(&object.id) {
                 continue;
             }
             out.push(delete(&object.id));

@@ -96,16 +96,23 @@ pub fn prepare(
     policy_files: Vec<(String, String)>,
 ) -> Prepared {
     let (changes, profile) = (&plan.changes, &plan.profile);
+    let changed = changes
+        .iter()
+        .filter(|c| c.action != Action::Drop)
+        .map(|c| &c.id)
+        .collect::<std::collections::HashSet<_>>();
     // A recovery makes veil's record anew, whatever is left of the old one.
     let recorded = if plan.recovery {
         sql::Recorded {
             objects: &[],
+            changed,
             serial: state.serial,
             policy_files: &[],
         }
     } else {
         sql::Recorded {
             objects: &state.deployed.objects,
+            changed,
             serial: state.serial,
             policy_files: &state.policy_files,
         }
