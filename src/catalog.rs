@@ -6,9 +6,7 @@
 //! record, and everything that differs is drift. Building the queries and
 //! comparing their rows are pure functions; `db` runs the queries.
 
-use crate::emit::quote::ident;
 use crate::ir::Profile;
-use crate::model::Dialect;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -256,60 +254,8 @@ pub fn side_rows_shown(profile: &Profile, table: &str) -> Vec<String> {
     rows
 }
 
-/// The statements that put an object other than a view back as veil made
-/// it: every grant revoked (the object's own statements grant again what
-/// veil grants), the owner set back to the account applying, and the
-/// object's statements run again.
-pub fn repair_sql(
-    id: &ObjectId,
-    recorded: &CatalogObject,
-    now: &CatalogObject,
-    object_sql: &str,
-    owner: &str,
-    dialect: Dialect,
-) -> String {
-    let qualified = crate::emit::quote::qualified_name(&id.name);
-    let signature = recorded
-        .signatures
-        .iter()
-        .next()
-        .cloned()
-        .unwrap_or_else(|| qualified.clone());
-    let target = match id.kind {
-        ObjectKind::Schema => format!("SCHEMA {qualified}"),
-        ObjectKind::Table => format!("TABLE {qualified}"),
-        ObjectKind::Function => format!("FUNCTION {signature}"),
-        ObjectKind::Procedure => format!("PROCEDURE {signature}"),
-        _ => return object_sql.to_string(),
-    };
-    let mut sql = String::new();
-    for grantee in grantees(&now.grants, dialect) {
-        sql.push_str(&format!("REVOKE ALL ON {target} FROM {grantee};\n"));
-    }
-    if now.owner != owner && !owner.is_empty() {
-        sql.push_str(&format!("ALTER {target} OWNER TO {};\n", ident(owner)));
-    }
-    sql.push_str(object_sql);
-    sql
-}
-
 fn shown(name: &str) -> &str {
     if name.is_empty() { "(nobody)" } else { name }
-}
-
-/// The grantees of a set of grants (`grantee PRIVILEGE …`), for revoking
-/// what was granted by hand; `PUBLIC` as is, others quoted. On Redshift a
-/// grant reads `kind name PRIVILEGE`.
-pub fn grantees(grants: &BTreeSet<String>, dialect: Dialect) -> BTreeSet<String> {
-    grants
-        .iter()
-        .filter_map(|g| {
-            Some(match dialect.sql().grant_holder(g)? {
-                None => "PUBLIC".to_string(),
-                Some((kind, name)) => dialect.sql().grantee(kind, &ident(name)),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -353,25 +299,5 @@ mod tests {
         assert_eq!(a, digest(&["y".into(), "x".into()]));
         assert_ne!(a, digest(&["x".into()]));
         assert_ne!(a, digest(&["x".into(), "z".into()]));
-    }
-
-    #[test]
-    fn grantees_are_quoted_for_revoking() {
-        let grants: BTreeSet<String> = ["PUBLIC EXECUTE", "a b SELECT", "a\"c SELECT (k)"]
-            .iter()
-            .map(|g| g.to_string())
-            .collect();
-        let got: Vec<String> = grantees(&grants, Dialect::Postgres).into_iter().collect();
-        assert_eq!(got, ["\"a b\"", "\"a\"\"c\"", "PUBLIC"]);
-        let grants: BTreeSet<String> = [
-            "group analysts SELECT",
-            "public public SELECT",
-            "user bo b USAGE",
-        ]
-        .iter()
-        .map(|g| g.to_string())
-        .collect();
-        let got: Vec<String> = grantees(&grants, Dialect::Redshift).into_iter().collect();
-        assert_eq!(got, ["\"bo b\"", "GROUP \"analysts\"", "PUBLIC"]);
     }
 }

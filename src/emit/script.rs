@@ -4,10 +4,11 @@
 //! and value goes through `quote`, as for the objects.
 
 use super::quote::{comment, ident, literal, qualified, qualified_name};
+use crate::catalog::CatalogObject;
 use crate::ir::{Integration, Profile, Schemas};
 use crate::model::Dialect;
 use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 pub use crate::dialect::STATEMENT_TIMEOUT_MS;
@@ -318,6 +319,58 @@ pub fn profile_rewrite(
     out
 }
 
+/// The statements that put an object other than a view back as veil made
+/// it: every grant revoked (the object's own statements grant again what
+/// veil grants), the owner set back to the account applying, and the
+/// object's statements run again.
+pub fn repair(
+    id: &ObjectId,
+    recorded: &CatalogObject,
+    now: &CatalogObject,
+    object_sql: &str,
+    owner: &str,
+    dialect: Dialect,
+) -> String {
+    let qualified = qualified_name(&id.name);
+    let signature = recorded
+        .signatures
+        .iter()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| qualified.clone());
+    let target = match id.kind {
+        ObjectKind::Schema => format!("SCHEMA {qualified}"),
+        ObjectKind::Table => format!("TABLE {qualified}"),
+        ObjectKind::Function => format!("FUNCTION {signature}"),
+        ObjectKind::Procedure => format!("PROCEDURE {signature}"),
+        _ => return object_sql.to_string(),
+    };
+    let mut sql = String::new();
+    for grantee in grantees(&now.grants, dialect) {
+        sql.push_str(&format!("REVOKE ALL ON {target} FROM {grantee};\n"));
+    }
+    if now.owner != owner && !owner.is_empty() {
+        sql.push_str(&format!("ALTER {target} OWNER TO {};\n", ident(owner)));
+    }
+    sql.push_str(object_sql);
+    sql
+}
+
+/// The grantees of a set of grants (`grantee PRIVILEGE …`), for revoking
+/// what was granted by hand; `PUBLIC` as is, others quoted. On Redshift a
+/// grant reads `kind name PRIVILEGE`.
+pub fn grantees(grants: &BTreeSet<String>, dialect: Dialect) -> BTreeSet<String> {
+    grants
+        .iter()
+        .filter_map(|g| {
+            Some(match dialect.sql().grant_holder(g)? {
+                None => "PUBLIC".to_string(),
+                Some((kind, name)) => dialect.sql().grantee(kind, &ident(name)),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +405,25 @@ mod tests {
             format!("SET statement_timeout TO {STATEMENT_TIMEOUT_MS};")
         );
         assert_eq!(first_lock(Dialect::Redshift, &schemas), None);
+    }
+
+    #[test]
+    fn grantees_are_quoted_for_revoking() {
+        let grants: BTreeSet<String> = ["PUBLIC EXECUTE", "a b SELECT", "a\"c SELECT (k)"]
+            .iter()
+            .map(|g| g.to_string())
+            .collect();
+        let got: Vec<String> = grantees(&grants, Dialect::Postgres).into_iter().collect();
+        assert_eq!(got, ["\"a b\"", "\"a\"\"c\"", "PUBLIC"]);
+        let grants: BTreeSet<String> = [
+            "group analysts SELECT",
+            "public public SELECT",
+            "user bo b USAGE",
+        ]
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+        let got: Vec<String> = grantees(&grants, Dialect::Redshift).into_iter().collect();
+        assert_eq!(got, ["\"bo b\"", "GROUP \"analysts\"", "PUBLIC"]);
     }
 }

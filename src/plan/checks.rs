@@ -213,7 +213,7 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
             (_, None) => (super::Action::Create, object.sql.clone()),
             (_, Some(now)) => (
                 super::Action::Replace,
-                catalog::repair_sql(id, recorded, now, &object.sql, connected_as, dialect),
+                crate::emit::script::repair(id, recorded, now, &object.sql, connected_as, dialect),
             ),
         };
         plan.changes.push(super::Change {

@@ -15,7 +15,7 @@
 //! Pure: the catalog was read by the plan.
 
 use super::{Action, Change, IntegrationPlan, ProfileChange, diff_profiles, unified};
-use crate::catalog::{self, CatalogObject};
+use crate::catalog::CatalogObject;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::Compiled;
 use crate::ir::{self, Profile, Schemas};
@@ -212,7 +212,7 @@ fn kept_step(
                 }
             ));
     }
-    let sql = catalog::repair_sql(&o.id, now, now, &o.sql, connected_as, dialect);
+    let sql = crate::emit::script::repair(&o.id, now, now, &o.sql, connected_as, dialect);
     let reason = match kind {
         ObjectKind::Schema => "recovery: kept, its grants and owner reset to veil's",
         _ if kind.is_routine() => {
