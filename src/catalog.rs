@@ -56,12 +56,12 @@ pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectId,
                 let hash = if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
                     value
                 } else {
-                    crate::state::checksum(&value)
+                    crate::hash::checksum(&value)
                 };
                 object.definition = if object.definition.is_empty() {
                     hash
                 } else {
-                    crate::state::checksum(&format!("{}{hash}", object.definition))
+                    crate::hash::checksum(&format!("{}{hash}", object.definition))
                 };
             }
             "signature" => {

@@ -1,8 +1,10 @@
-//! A fast hash for the compiler's own tables (names, tags, source ids).
-//! The keys come from the project being compiled, not from an adversary,
+//! Hashing: the SHA-256 veil fingerprints texts with ([`checksum`]), and
+//! a fast hash for the compiler's own tables (names, tags, source ids).
+//! Those keys come from the project being compiled, not from an adversary,
 //! so the standard library's DoS-resistant SipHash buys nothing there and
 //! costs a third of the checker's time on large projects.
 
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -61,6 +63,14 @@ impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
         self.hash
     }
+}
+
+/// The hex SHA-256 of a text.
+pub fn checksum(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -52,3 +52,4 @@ pub mod sql_expr;
 pub mod state;
 pub mod suggest;
 pub mod syntax;
+pub mod types;

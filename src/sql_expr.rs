@@ -2,7 +2,7 @@
 //! tree so that veil re-emits it from the tree (quoting every name itself)
 //! instead of pasting text. No `;`, comments, subqueries or unknown functions.
 
-use crate::model::Dialect;
+use crate::dialect::Dialect;
 use serde::Serialize;
 
 /// How deeply an escape-hatch expression may nest.

@@ -6,8 +6,9 @@
 use crate::catalog::{CatalogObject, RowDigest};
 use crate::ir::{Profile, Schemas};
 use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+
+pub use crate::hash::checksum;
 
 /// What veil finds deployed in one database.
 #[derive(Debug, Clone, Default)]
@@ -57,14 +58,6 @@ pub fn deployed_from(objects: &[Object], profiles: &[Profile]) -> Deployed {
             .collect(),
         profiles: profiles.to_vec(),
     }
-}
-
-/// The hex SHA-256 of a text.
-pub fn checksum(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl State {

@@ -12,7 +12,7 @@ pub use postgres::Postgres;
 pub use redshift::Redshift;
 
 use crate::ast::GranteeKind;
-use crate::model::{SqlType, TypeKind};
+use crate::types::{SqlType, TypeKind};
 use serde::{Deserialize, Serialize};
 
 /// The longest any one statement of veil's may run, in milliseconds: a
@@ -162,8 +162,8 @@ pub trait SqlDialect: Sync {
     }
 
     /// How `text` is stored.
-    fn text_is(&self) -> (crate::model::TypeKind, &'static str) {
-        (crate::model::TypeKind::Varchar(None), "text")
+    fn text_is(&self) -> (crate::types::TypeKind, &'static str) {
+        (crate::types::TypeKind::Varchar(None), "text")
     }
 
     /// Types only this dialect has, kept as declared.

@@ -1,7 +1,7 @@
 //! PostgreSQL: the common SQL, with its own settings and timeouts.
 
 use super::{STATEMENT_TIMEOUT_MS, SqlDialect, builtin};
-use crate::model::{SqlType, TypeKind};
+use crate::types::{SqlType, TypeKind};
 
 pub struct Postgres;
 

@@ -3,7 +3,7 @@
 
 use super::{STATEMENT_TIMEOUT_MS, SqlDialect, builtin};
 use crate::ast::GranteeKind;
-use crate::model::{SqlType, TypeKind};
+use crate::types::{SqlType, TypeKind};
 
 pub struct Redshift;
 
