@@ -4,11 +4,10 @@
 //! which it applies, and the type every user sees); every view its access
 //! check and row filters; every user a profile row.
 
-use crate::ast::{self, CompareOp, Interval, Literal, Method, TimeUnit};
+use crate::ast::{self, Literal, Method, TimeUnit};
 use crate::eval;
 use crate::model::{self, Dialect, Grantee, Model, SqlType, TableRef, TypeKind};
 use crate::span::Loc;
-use crate::sql_expr::SqlExpr;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -204,62 +203,11 @@ pub struct RowFilter {
     pub keep: Cond,
 }
 
-/// A condition on a row, columns resolved.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum RowPred {
-    Or(Vec<RowPred>),
-    And(Vec<RowPred>),
-    Not(Box<RowPred>),
-    Compare {
-        left: Operand,
-        op: CompareOp,
-        right: Operand,
-    },
-    IsNull {
-        operand: Operand,
-        negated: bool,
-    },
-    InList {
-        operand: Operand,
-        negated: bool,
-        values: Vec<Literal>,
-    },
-    InUserGroups {
-        operand: Operand,
-        negated: bool,
-    },
-    InUserAttribute {
-        operand: Operand,
-        negated: bool,
-        key: String,
-    },
-    /// A boolean operand standing alone.
-    Operand(Operand),
-    /// `event_time` within (`newer`) or beyond `amount` units of the clock.
-    Age {
-        column: String,
-        column_type: TypeKind,
-        newer: bool,
-        amount: u32,
-        unit: Interval,
-    },
-    /// A stable hash bucket of the column (0–9999) under `threshold`.
-    Sample {
-        column: String,
-        column_type: SqlType,
-        threshold: u32,
-    },
-}
+/// A condition on a row, columns by their catalog names.
+pub type RowPred = model::Predicate<String>;
 
 /// A value in a row predicate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Operand {
-    Column(String),
-    Literal(Literal),
-    UserName,
-    Sql(SqlExpr),
-    Paren(Box<RowPred>),
-}
+pub type Operand = model::Operand<String>;
 
 /// One user's profile row in one integration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -507,29 +455,8 @@ fn lower_filter(
     source: &model::Source,
     decisions: &mut Decisions,
 ) -> Cond {
-    let column = |c: usize| source.dialect.catalog_name(&source.columns[c].name);
     let keep = match keep {
-        model::Filter::Where(predicate) => Cond::RowOrFalse(lower_predicate(predicate, source)),
-        model::Filter::Time {
-            column: c,
-            newer,
-            amount,
-            unit,
-        } => Cond::RowOrFalse(RowPred::Age {
-            column: column(*c),
-            column_type: source.columns[*c].ty.kind,
-            newer: *newer,
-            amount: *amount,
-            unit: *unit,
-        }),
-        model::Filter::Sample {
-            threshold,
-            column: c,
-        } => Cond::RowOrFalse(RowPred::Sample {
-            column: column(*c),
-            column_type: source.columns[*c].ty.clone(),
-            threshold: *threshold,
-        }),
+        model::Filter::Rows(predicate) => Cond::RowOrFalse(lower_predicate(predicate, source)),
         model::Filter::LimitToPurpose(purpose) => {
             decisions.subject(&ast::Subject::Purpose(purpose.clone()))
         }
@@ -542,64 +469,13 @@ fn lower_filter(
     }
 }
 
-fn lower_predicate(p: &model::Predicate, source: &model::Source) -> RowPred {
-    use model::Predicate as P;
-    let operand = |o: &model::Operand| lower_operand(o, source);
-    let all = |parts: &[P]| parts.iter().map(|p| lower_predicate(p, source)).collect();
-    match p {
-        P::Or(parts) => RowPred::Or(all(parts)),
-        P::And(parts) => RowPred::And(all(parts)),
-        P::Not(inner) => RowPred::Not(Box::new(lower_predicate(inner, source))),
-        P::Compare { left, op, right } => RowPred::Compare {
-            left: operand(left),
-            op: *op,
-            right: operand(right),
-        },
-        P::IsNull {
-            operand: o,
-            negated,
-        } => RowPred::IsNull {
-            operand: operand(o),
-            negated: *negated,
-        },
-        P::InList {
-            operand: o,
-            negated,
-            values,
-        } => RowPred::InList {
-            operand: operand(o),
-            negated: *negated,
-            values: values.clone(),
-        },
-        P::InUserGroups {
-            operand: o,
-            negated,
-        } => RowPred::InUserGroups {
-            operand: operand(o),
-            negated: *negated,
-        },
-        P::InUserAttribute {
-            operand: o,
-            negated,
-            key,
-        } => RowPred::InUserAttribute {
-            operand: operand(o),
-            negated: *negated,
-            key: key.clone(),
-        },
-        P::Operand(o) => RowPred::Operand(operand(o)),
-    }
-}
-
-fn lower_operand(o: &model::Operand, source: &model::Source) -> Operand {
+/// A resolved condition with its columns named as the catalog stores them.
+fn lower_predicate(p: &model::Predicate<usize>, source: &model::Source) -> RowPred {
     let catalog = |name: &str| source.dialect.catalog_name(name);
-    match o {
-        model::Operand::Literal(l) => Operand::Literal(l.clone()),
-        model::Operand::Column(c) => Operand::Column(catalog(&source.columns[*c].name)),
-        model::Operand::UserName => Operand::UserName,
-        model::Operand::Sql { expr, .. } => Operand::Sql(expr.clone().rename_columns(&catalog)),
-        model::Operand::Paren(inner) => Operand::Paren(Box::new(lower_predicate(inner, source))),
-    }
+    p.rename(&model::Rename {
+        column: &|c: &usize| catalog(&source.columns[*c].name),
+        sql: &catalog,
+    })
 }
 
 fn lower_mask(method: &Method, source: &str) -> Mask {

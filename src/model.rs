@@ -99,74 +99,202 @@ pub struct ColumnMask {
     pub method: ast::Method,
     pub fallback_to_null: bool,
     /// The rule's `when`, resolved against this column's source.
-    pub when: Option<Arc<Predicate>>,
+    pub when: Option<Arc<Predicate<usize>>>,
 }
 
-/// A row condition resolved against one source: columns by index (a
-/// `column tagged` one too), each escape hatch parsed, its column names the
-/// declared ones.
+/// A condition on a row. `C` names a column: its index among the source's
+/// columns in the model (resolved by the checker, a `column tagged` one
+/// too, each escape hatch parsed with the declared names), its catalog name
+/// in the IR (`ir::RowPred`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Predicate {
-    Or(Vec<Predicate>),
-    And(Vec<Predicate>),
-    Not(Box<Predicate>),
+pub enum Predicate<C> {
+    Or(Vec<Predicate<C>>),
+    And(Vec<Predicate<C>>),
+    Not(Box<Predicate<C>>),
     Compare {
-        left: Operand,
+        left: Operand<C>,
         op: CompareOp,
-        right: Operand,
+        right: Operand<C>,
     },
     IsNull {
-        operand: Operand,
+        operand: Operand<C>,
         negated: bool,
     },
     InList {
-        operand: Operand,
+        operand: Operand<C>,
         negated: bool,
         values: Vec<Literal>,
     },
     InUserGroups {
-        operand: Operand,
+        operand: Operand<C>,
         negated: bool,
     },
     InUserAttribute {
-        operand: Operand,
+        operand: Operand<C>,
         negated: bool,
         key: String,
     },
-    Operand(Operand),
+    /// A boolean operand standing alone.
+    Operand(Operand<C>),
+    /// `event_time` within (`newer`) or beyond `amount` units of the clock.
+    Age {
+        column: C,
+        column_type: TypeKind,
+        newer: bool,
+        amount: u32,
+        unit: Interval,
+    },
+    /// A stable hash bucket of the column (0–9999) under `threshold`.
+    Sample {
+        column: C,
+        column_type: SqlType,
+        threshold: u32,
+    },
 }
 
-/// A value in a resolved condition.
+/// A value in a condition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Operand {
+pub enum Operand<C> {
+    Column(C),
     Literal(Literal),
-    /// A column of the source, by index.
-    Column(usize),
     UserName,
-    /// `sql "…"`: its text, and the expression it parses to.
-    Sql {
-        text: String,
-        expr: SqlExpr,
-    },
-    Paren(Box<Predicate>),
+    /// `sql "…"`, parsed.
+    Sql(SqlExpr),
+    Paren(Box<Predicate<C>>),
+}
+
+/// How a condition's columns are named anew: each column, and the column
+/// names inside an escape hatch.
+pub struct Rename<'f, C, D> {
+    pub column: &'f dyn Fn(&C) -> D,
+    pub sql: &'f dyn Fn(&str) -> String,
+}
+
+impl<C> Predicate<C> {
+    /// The same condition with its columns named by `rename`.
+    pub fn rename<D>(&self, rename: &Rename<'_, C, D>) -> Predicate<D> {
+        let all = |parts: &[Predicate<C>]| parts.iter().map(|p| p.rename(rename)).collect();
+        match self {
+            Predicate::Or(parts) => Predicate::Or(all(parts)),
+            Predicate::And(parts) => Predicate::And(all(parts)),
+            Predicate::Not(inner) => Predicate::Not(Box::new(inner.rename(rename))),
+            Predicate::Compare { left, op, right } => Predicate::Compare {
+                left: left.rename(rename),
+                op: *op,
+                right: right.rename(rename),
+            },
+            Predicate::IsNull { operand, negated } => Predicate::IsNull {
+                operand: operand.rename(rename),
+                negated: *negated,
+            },
+            Predicate::InList {
+                operand,
+                negated,
+                values,
+            } => Predicate::InList {
+                operand: operand.rename(rename),
+                negated: *negated,
+                values: values.clone(),
+            },
+            Predicate::InUserGroups { operand, negated } => Predicate::InUserGroups {
+                operand: operand.rename(rename),
+                negated: *negated,
+            },
+            Predicate::InUserAttribute {
+                operand,
+                negated,
+                key,
+            } => Predicate::InUserAttribute {
+                operand: operand.rename(rename),
+                negated: *negated,
+                key: key.clone(),
+            },
+            Predicate::Operand(o) => Predicate::Operand(o.rename(rename)),
+            Predicate::Age {
+                column,
+                column_type,
+                newer,
+                amount,
+                unit,
+            } => Predicate::Age {
+                column: (rename.column)(column),
+                column_type: *column_type,
+                newer: *newer,
+                amount: *amount,
+                unit: *unit,
+            },
+            Predicate::Sample {
+                column,
+                column_type,
+                threshold,
+            } => Predicate::Sample {
+                column: (rename.column)(column),
+                column_type: column_type.clone(),
+                threshold: *threshold,
+            },
+        }
+    }
+
+    /// Calls `found` with every column the condition reads.
+    pub fn columns<'p>(&'p self, found: &mut dyn FnMut(ColumnRef<'p, C>)) {
+        let operand = |o: &'p Operand<C>, found: &mut dyn FnMut(ColumnRef<'p, C>)| match o {
+            Operand::Column(c) => found(ColumnRef::Column(c)),
+            Operand::Sql(expr) => {
+                let mut names = Vec::new();
+                expr.columns(&mut names);
+                for name in names {
+                    found(ColumnRef::Named(name));
+                }
+            }
+            Operand::Paren(inner) => inner.columns(found),
+            Operand::Literal(_) | Operand::UserName => {}
+        };
+        match self {
+            Predicate::Or(parts) | Predicate::And(parts) => {
+                parts.iter().for_each(|p| p.columns(found))
+            }
+            Predicate::Not(inner) => inner.columns(found),
+            Predicate::Compare { left, right, .. } => {
+                operand(left, found);
+                operand(right, found);
+            }
+            Predicate::IsNull { operand: o, .. }
+            | Predicate::InList { operand: o, .. }
+            | Predicate::InUserGroups { operand: o, .. }
+            | Predicate::InUserAttribute { operand: o, .. }
+            | Predicate::Operand(o) => operand(o, found),
+            Predicate::Age { column, .. } | Predicate::Sample { column, .. } => {
+                found(ColumnRef::Column(column))
+            }
+        }
+    }
+}
+
+/// A column a condition reads: a column operand, or a name in an escape
+/// hatch.
+pub enum ColumnRef<'p, C> {
+    Column(&'p C),
+    Named(String),
+}
+
+impl<C> Operand<C> {
+    fn rename<D>(&self, rename: &Rename<'_, C, D>) -> Operand<D> {
+        match self {
+            Operand::Column(c) => Operand::Column((rename.column)(c)),
+            Operand::Literal(l) => Operand::Literal(l.clone()),
+            Operand::UserName => Operand::UserName,
+            Operand::Sql(expr) => Operand::Sql(expr.clone().rename_columns(rename.sql)),
+            Operand::Paren(inner) => Operand::Paren(Box::new(inner.rename(rename))),
+        }
+    }
 }
 
 /// What a filter keeps of one source, resolved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Filter {
-    Where(Predicate),
-    /// Rows whose event time (`column`) is newer (or older) than the span.
-    Time {
-        column: usize,
-        newer: bool,
-        amount: u32,
-        unit: Interval,
-    },
-    /// A stable share of the rows, in hundredths of a percent, by `column`.
-    Sample {
-        threshold: u32,
-        column: usize,
-    },
+    /// Rows for which the condition holds (`where`, a time window, a
+    /// sample).
+    Rows(Predicate<usize>),
     LimitToPurpose(String),
     LimitToAnyPurpose,
     Never,

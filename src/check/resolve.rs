@@ -12,9 +12,9 @@ use crate::sql_expr;
 
 /// A condition resolved against `source`; `None` if a column does not
 /// resolve or an escape hatch does not parse.
-pub fn predicate(p: &ast::Predicate, source: &Source) -> Option<Predicate> {
+pub fn predicate(p: &ast::Predicate, source: &Source) -> Option<Predicate<usize>> {
     let operand = |o: &Node<ast::Operand>| self::operand(&o.node, source);
-    let all = |parts: &[Node<ast::Predicate>]| -> Option<Vec<Predicate>> {
+    let all = |parts: &[Node<ast::Predicate>]| -> Option<Vec<Predicate<usize>>> {
         parts.iter().map(|p| predicate(&p.node, source)).collect()
     };
     Some(match p {
@@ -62,7 +62,7 @@ pub fn predicate(p: &ast::Predicate, source: &Source) -> Option<Predicate> {
     })
 }
 
-fn operand(o: &ast::Operand, source: &Source) -> Option<Operand> {
+fn operand(o: &ast::Operand, source: &Source) -> Option<Operand<usize>> {
     Some(match o {
         ast::Operand::Literal(l) => Operand::Literal(l.clone()),
         ast::Operand::Column(name) => Operand::Column(find_column(source, name)?),
@@ -82,10 +82,7 @@ fn operand(o: &ast::Operand, source: &Source) -> Option<Operand> {
                 find_column(source, name)
                     .map_or_else(|| name.to_string(), |c| source.columns[c].name.clone())
             };
-            Operand::Sql {
-                text: text.clone(),
-                expr: expr.rename_columns(&declared),
-            }
+            Operand::Sql(expr.rename_columns(&declared))
         }
         ast::Operand::Paren(inner) => Operand::Paren(Box::new(predicate(&inner.node, source)?)),
     })
@@ -94,23 +91,32 @@ fn operand(o: &ast::Operand, source: &Source) -> Option<Operand> {
 /// What a filter keeps of `source`.
 pub fn filter(kind: &ast::FilterKind, source: &Source) -> Filter {
     let resolved = match kind {
-        ast::FilterKind::Where(p) => predicate(&p.node, source).map(Filter::Where),
+        ast::FilterKind::Where(p) => predicate(&p.node, source).map(Filter::Rows),
         ast::FilterKind::Time {
             newer,
             amount,
             unit,
-        } => source.event_time.map(|column| Filter::Time {
-            column,
-            newer: *newer,
-            amount: *amount,
-            unit: *unit,
+        } => source.event_time.map(|column| {
+            Filter::Rows(Predicate::Age {
+                column,
+                column_type: source.columns[column].ty.kind,
+                newer: *newer,
+                amount: *amount,
+                unit: *unit,
+            })
         }),
         ast::FilterKind::Sample { percent, column } => {
             let threshold = percent
                 .parse::<f64>()
                 .map(|p| (p * 100.0).round().clamp(0.0, 10_000.0) as u32)
                 .unwrap_or(0);
-            find_column(source, &column.node).map(|column| Filter::Sample { threshold, column })
+            find_column(source, &column.node).map(|column| {
+                Filter::Rows(Predicate::Sample {
+                    column,
+                    column_type: source.columns[column].ty.clone(),
+                    threshold,
+                })
+            })
         }
         ast::FilterKind::LimitToPurpose(purpose) => {
             Some(Filter::LimitToPurpose(purpose.node.clone()))

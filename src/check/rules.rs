@@ -963,31 +963,11 @@ pub fn resolve_tagged(source: &Source, tag: &str) -> Result<usize, usize> {
 }
 
 /// The columns of its source a resolved condition reads.
-fn columns_read(p: &crate::model::Predicate, source: &Source, out: &mut Vec<usize>) {
-    use crate::model::{Operand as O, Predicate as P};
-    let operand = |o: &O, out: &mut Vec<usize>| match o {
-        O::Column(c) => out.push(*c),
-        O::Sql { expr, .. } => {
-            let mut names = Vec::new();
-            expr.columns(&mut names);
-            out.extend(names.iter().filter_map(|n| find_column(source, n)));
-        }
-        O::Paren(inner) => columns_read(inner, source, out),
-        O::Literal(_) | O::UserName => {}
-    };
-    match p {
-        P::Or(parts) | P::And(parts) => parts.iter().for_each(|p| columns_read(p, source, out)),
-        P::Not(inner) => columns_read(inner, source, out),
-        P::Compare { left, right, .. } => {
-            operand(left, out);
-            operand(right, out);
-        }
-        P::IsNull { operand: o, .. }
-        | P::InList { operand: o, .. }
-        | P::InUserGroups { operand: o, .. }
-        | P::InUserAttribute { operand: o, .. }
-        | P::Operand(o) => operand(o, out),
-    }
+fn columns_read(p: &crate::model::Predicate<usize>, source: &Source, out: &mut Vec<usize>) {
+    p.columns(&mut |c| match c {
+        crate::model::ColumnRef::Column(c) => out.push(*c),
+        crate::model::ColumnRef::Named(name) => out.extend(find_column(source, &name)),
+    });
 }
 
 /// Whether a method fits a column type; why not otherwise.
