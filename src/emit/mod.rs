@@ -7,6 +7,7 @@
 
 mod driver;
 mod expr;
+pub mod profile;
 pub mod quote;
 pub mod reads;
 pub mod script;
@@ -31,13 +32,7 @@ pub struct EmitError {
     message: String,
 }
 
-/// The profile side tables: one row per user and value.
-pub const SIDE_TABLES: [&str; 4] = [
-    "profile_groups",
-    "profile_attributes",
-    "profile_purposes",
-    "profile_tables",
-];
+pub use profile::SIDE_TABLES;
 
 /// The UDFs every integration gets.
 const FUNCTIONS: [(&str, &str); 4] = [
@@ -378,7 +373,7 @@ impl<'a> Renderer<'a> {
         let (integration, dialect, schemas) = (self.integration, self.dialect, self.schemas);
         let system = |table: &str| self.system(table);
         let mut push = |kind, name, sql| out.push(object(kind, name, sql));
-        let profile_columns: Vec<Value> = PROFILE_COLUMNS.iter().map(|c| sql(ident(c))).collect();
+        let profile_columns: Vec<Value> = profile::columns().map(|c| sql(ident(c))).collect();
         let grants = if integration.expose_profile {
             vec![sql("PUBLIC")]
         } else {
@@ -491,18 +486,6 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// The columns of the profile table, in order.
-pub const PROFILE_COLUMNS: [&str; 8] = [
-    "immuta__userid",
-    "groups",
-    "attributes",
-    "projects",
-    "current_project",
-    "purposes",
-    "valid_tables",
-    "updated_at",
-];
-
 /// A table veil creates in its system schema.
 struct Table {
     name: &'static str,
@@ -520,45 +503,33 @@ fn tables(dialect: Dialect) -> Vec<Table> {
         sql.written_at(),
     );
     let user = sql.user_name();
-    vec![
-        Table {
-            name: "profile",
-            columns: vec![
-                ("immuta__userid", user, true),
-                ("groups", list, true),
-                ("attributes", list, true),
-                ("projects", list, true),
-                ("current_project", name, false),
-                ("purposes", list, true),
-                ("valid_tables", list, true),
-                ("updated_at", now, true),
-            ],
-            key: vec!["immuta__userid"],
-        },
-        Table {
-            name: "profile_groups",
-            columns: vec![("userid", user, true), ("name", name, true)],
-            key: vec!["userid", "name"],
-        },
-        Table {
-            name: "profile_attributes",
-            columns: vec![
-                ("userid", user, true),
-                ("key", name, true),
-                ("value", name, true),
-            ],
-            key: vec!["userid", "key", "value"],
-        },
-        Table {
-            name: "profile_purposes",
-            columns: vec![("userid", user, true), ("name", name, true)],
-            key: vec!["userid", "name"],
-        },
-        Table {
-            name: "profile_tables",
-            columns: vec![("userid", user, true), ("source", name, true)],
-            key: vec!["userid", "source"],
-        },
+    let sides = profile::SIDES.iter().map(|side| Table {
+        name: side.table,
+        columns: std::iter::once((profile::SIDE_USER, user, true))
+            .chain(side.columns.iter().map(|c| (*c, name, true)))
+            .collect(),
+        key: std::iter::once(profile::SIDE_USER)
+            .chain(side.columns.iter().copied())
+            .collect(),
+    });
+    let mut tables = vec![Table {
+        name: profile::TABLE,
+        columns: std::iter::once((profile::USER, user, true))
+            .chain(profile::FIELDS.iter().map(|f| {
+                // Every user has lists (empty ones too), not always a
+                // current project.
+                let (ty, not_null) = match *f {
+                    "current_project" => (name, false),
+                    _ => (list, true),
+                };
+                (*f, ty, not_null)
+            }))
+            .chain(std::iter::once((profile::WRITTEN, now, true)))
+            .collect(),
+        key: vec![profile::USER],
+    }];
+    tables.extend(sides);
+    tables.extend([
         Table {
             name: "hash_key",
             columns: vec![("k", "CHAR(64)", true)],
@@ -613,7 +584,8 @@ fn tables(dialect: Dialect) -> Vec<Table> {
             ],
             key: vec!["serial"],
         },
-    ]
+    ]);
+    tables
 }
 
 /// Writes `INSERT … VALUES` statements of one table straight into the
@@ -690,7 +662,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
     let table = |name: &str| qualified(&[&integration.schemas.system, name]);
     let users: Vec<String> = profiles.iter().map(|p| lit(&p.user)).collect();
 
-    let profile_columns: Vec<String> = PROFILE_COLUMNS.iter().map(|c| ident(c)).collect();
+    let profile_columns: Vec<String> = profile::columns().map(ident).collect();
     let mut rows = Inserts::new(out, &table("profile"), &profile_columns.join(", "));
     // Users alike share one list of valid tables: written out once.
     let mut shared: FastMap<*const [String], String> = FastMap::default();

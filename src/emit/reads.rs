@@ -3,6 +3,7 @@
 //! the declared tables. Names and values go through `quote`; the queries
 //! the dialects write wholly apart are `dialect::SqlDialect`'s.
 
+use super::profile;
 use super::quote::{ident, literal, qualified};
 use crate::ir::Schemas;
 use crate::model::Dialect;
@@ -90,9 +91,12 @@ pub fn state_texts(schemas: &Schemas) -> String {
 
 /// Every profile row.
 pub fn profiles(schemas: &Schemas) -> String {
+    let fields: Vec<String> = profile::FIELDS.iter().map(|f| ident(f)).collect();
     format!(
-        "SELECT immuta__userid, groups, attributes, projects, current_project, purposes, valid_tables FROM {} ORDER BY immuta__userid",
-        qualified(&[&schemas.system, "profile"])
+        "SELECT {user}, {} FROM {} ORDER BY {user}",
+        fields.join(", "),
+        qualified(&[&schemas.system, profile::TABLE]),
+        user = ident(profile::USER)
     )
 }
 
@@ -116,16 +120,8 @@ pub fn key(dialect: Dialect, schemas: &Schemas) -> String {
         .key_query(&qualified(&[&schemas.system, "hash_key"]))
 }
 
-/// The profile side tables and the columns of one row (a digest reads an
-/// attribute row as the key's length in bytes, `:`, the key and the value).
-const SIDE_TABLES: [(&str, &[&str]); 4] = [
-    ("profile_groups", &["name"]),
-    ("profile_attributes", &["key", "value"]),
-    ("profile_purposes", &["name"]),
-    ("profile_tables", &["source"]),
-];
-
-/// One side-table row as text, in SQL.
+/// One side-table row as text, in SQL (a digest reads an attribute row as
+/// the key's length in bytes, `:`, the key and the value).
 fn row_text(columns: &[&str], dialect: Dialect) -> String {
     match columns {
         [value] => format!("x.{}", ident(value)),
@@ -143,10 +139,11 @@ fn row_text(columns: &[&str], dialect: Dialect) -> String {
 /// of slices of each row's SHA-256. `present` are the side tables that
 /// exist.
 pub fn side_digests(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
-    SIDE_TABLES
+    profile::SIDES
         .iter()
-        .filter(|(table, _)| present.contains(table))
-        .map(|(table, columns)| {
+        .filter(|side| present.contains(&side.table))
+        .map(|side| {
+            let (table, columns) = (side.table, side.columns);
             let row = row_text(columns, dialect);
             let slice = |at: u32| dialect.sql().digest_slice(&row, at);
             format!(
@@ -165,10 +162,11 @@ pub fn side_digests(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> St
 /// table, user, row text.
 pub fn side_rows(dialect: Dialect, schemas: &Schemas, present: &[&str], users: &[&str]) -> String {
     let who = in_list(users.iter().copied(), dialect);
-    SIDE_TABLES
+    profile::SIDES
         .iter()
-        .filter(|(table, _)| present.contains(table))
-        .map(|(table, columns)| {
+        .filter(|side| present.contains(&side.table))
+        .map(|side| {
+            let (table, columns) = (side.table, side.columns);
             let text = columns
                 .iter()
                 .map(|c| format!("x.{}", ident(c)))

@@ -3,6 +3,7 @@
 //! the profile rows of the users whose rows change, and drops. Every name
 //! and value goes through `quote`, as for the objects.
 
+use super::profile;
 use super::quote::{comment, ident, literal, qualified, qualified_name};
 use crate::catalog::CatalogObject;
 use crate::ir::{Integration, Profile, Schemas};
@@ -297,15 +298,17 @@ pub fn profile_rewrite(
     for chunk in users.chunks(500) {
         let list = chunk.join(", ");
         let mut sql = String::new();
-        for table in super::SIDE_TABLES {
+        for table in profile::SIDE_TABLES {
             sql.push_str(&format!(
-                "DELETE FROM {} WHERE \"userid\" IN ({list});\n",
-                qualified(&[system, table])
+                "DELETE FROM {} WHERE {} IN ({list});\n",
+                qualified(&[system, table]),
+                ident(profile::SIDE_USER)
             ));
         }
         sql.push_str(&format!(
-            "DELETE FROM {} WHERE \"immuta__userid\" IN ({list});",
-            qualified(&[system, "profile"])
+            "DELETE FROM {} WHERE {} IN ({list});",
+            qualified(&[system, profile::TABLE]),
+            ident(profile::USER)
         ));
         out.push(sql);
     }

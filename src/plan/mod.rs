@@ -281,8 +281,7 @@ fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange>
             ]
         })
     };
-    // The profile's columns between the user name and the update time.
-    crate::emit::PROFILE_COLUMNS[1..7]
+    crate::emit::profile::FIELDS
         .iter()
         .zip(values(before).into_iter().zip(values(after)))
         .filter(|(_, (before, after))| before != after)
