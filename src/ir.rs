@@ -226,28 +226,9 @@ pub struct Profile {
 /// Lowers a checked model. Integrations are independent and lowered on
 /// separate threads.
 pub fn lower(model: &Model) -> Project {
-    let integrations = parallel_map(model.integrations.len(), |i| lower_integration(model, i));
+    let integrations =
+        crate::parallel::map(model.integrations.len(), |i| lower_integration(model, i));
     Project { integrations }
-}
-
-/// `f(0), …, f(n - 1)` on up to as many threads as the machine has cores, in
-/// order.
-pub fn parallel_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    if n < 2 || threads < 2 {
-        return (0..n).map(f).collect();
-    }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n).map(|i| scope.spawn(move || f(i))).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 fn lower_integration(model: &Model, i: usize) -> Integration {
@@ -256,38 +237,36 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
         .filter(|&s| model.sources[s].integration == i)
         .collect();
     // Views and profiles are independent: lower them side by side.
-    let (views, profiles) = std::thread::scope(|scope| {
-        let views = scope.spawn(|| {
+    let (views, profiles) = crate::parallel::both(
+        || {
             sources
                 .iter()
                 .map(|&s| lower_view(model, s, integration.dialect))
                 .collect::<Vec<_>>()
-        });
-        // Users alike share their list of valid tables.
-        let users = &model.directory.users;
-        let (representatives, classes) = eval::user_classes(model, users);
-        let valid: Vec<Arc<[String]>> = eval::valid_tables(model, &sources, &representatives)
-            .into_iter()
-            .map(|valid| valid.iter().map(|&s| model.sources[s].id.clone()).collect())
-            .collect();
-        let profiles: Vec<Profile> = users
-            .iter()
-            .zip(classes)
-            .map(|(user, class)| Profile {
-                user: user.name.clone(),
-                groups: user.groups.clone(),
-                attributes: user.attributes.clone(),
-                projects: user.projects.clone(),
-                current_project: user.current_project.clone(),
-                purposes: user.purposes.clone(),
-                valid_tables: valid[class].clone(),
-            })
-            .collect();
-        let views = views
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (views, profiles)
-    });
+        },
+        || {
+            // Users alike share their list of valid tables.
+            let users = &model.directory.users;
+            let (representatives, classes) = eval::user_classes(model, users);
+            let valid: Vec<Arc<[String]>> = eval::valid_tables(model, &sources, &representatives)
+                .into_iter()
+                .map(|valid| valid.iter().map(|&s| model.sources[s].id.clone()).collect())
+                .collect();
+            users
+                .iter()
+                .zip(classes)
+                .map(|(user, class)| Profile {
+                    user: user.name.clone(),
+                    groups: user.groups.clone(),
+                    attributes: user.attributes.clone(),
+                    projects: user.projects.clone(),
+                    current_project: user.current_project.clone(),
+                    purposes: user.purposes.clone(),
+                    valid_tables: valid[class].clone(),
+                })
+                .collect::<Vec<Profile>>()
+        },
+    );
     Integration {
         name: integration.name.clone(),
         dialect: integration.dialect,

@@ -45,6 +45,7 @@ pub mod ir;
 pub mod live;
 pub mod model;
 pub mod object;
+pub mod parallel;
 pub mod plan;
 pub mod project;
 pub mod span;

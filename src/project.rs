@@ -165,15 +165,15 @@ fn parse_all(
     mut diagnostics: Vec<Diagnostic>,
 ) -> Result<Project, LoadError> {
     let files_ref = &files;
-    let (parsed, identities) = std::thread::scope(|scope| {
-        let yaml = identities_file
-            .map(|id| scope.spawn(move || (id, identities::load(id, &files_ref.get(id).text))));
-        let parsed: Vec<_> = texts
-            .into_iter()
-            .map(|(id, path)| (id, path, syntax::parse(id, &files_ref.get(id).text)))
-            .collect();
-        (parsed, yaml.and_then(|handle| handle.join().ok()))
-    });
+    let (identities, parsed) = crate::parallel::both(
+        || identities_file.map(|id| (id, identities::load(id, &files_ref.get(id).text))),
+        || {
+            texts
+                .into_iter()
+                .map(|(id, path)| (id, path, syntax::parse(id, &files_ref.get(id).text)))
+                .collect::<Vec<_>>()
+        },
+    );
     let mut policies = Vec::new();
     for (id, path, result) in parsed {
         match result {

@@ -41,7 +41,7 @@ pub fn compile_each(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let rendered = ir::parallel_map(project.integrations.len(), |i| {
+    let rendered = crate::parallel::map(project.integrations.len(), |i| {
         render_integration(&project.integrations[i], rows, &|position, object| {
             each(i, position, object)
         })

@@ -223,22 +223,20 @@ pub fn render_integration(
     // The profile rows and the views are independent: build them side by
     // side.
     let profile_position = objects.len();
-    let (profile, views) = std::thread::scope(|scope| {
-        let profile = scope.spawn(|| match rows {
+    let (profile, views) = crate::parallel::both(
+        || match rows {
             ProfileRows::Omit => Ok(None),
             ProfileRows::Render => r.profile_rows().map(|o| Some(each(profile_position, o))),
-        });
-        let views: Result<Vec<Object>, EmitError> = integration
-            .views
-            .iter()
-            .enumerate()
-            .map(|(i, view)| Ok(each(profile_position + 1 + i, r.view(view)?)))
-            .collect();
-        let profile = profile
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (profile, views)
-    });
+        },
+        || {
+            integration
+                .views
+                .iter()
+                .enumerate()
+                .map(|(i, view)| Ok(each(profile_position + 1 + i, r.view(view)?)))
+                .collect::<Result<Vec<Object>, EmitError>>()
+        },
+    );
     objects.extend(profile?);
     objects.extend(views?);
     Ok(objects)

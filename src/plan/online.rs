@@ -59,19 +59,15 @@ pub fn plan_online(
     let selected = selected(&model, only);
     // Reading the databases waits on them; lowering and emitting is work
     // for this machine: do both at once.
-    let (lowered, reads) = std::thread::scope(|scope| {
-        let reader = scope.spawn(|| {
+    let (reads, lowered) = crate::parallel::both(
+        || {
             selected
                 .iter()
                 .map(|&i| read_live(&model, i))
                 .collect::<Vec<_>>()
-        });
-        let lowered = lower_and_emit(&model);
-        let reads = reader
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (lowered, reads)
-    });
+        },
+        || lower_and_emit(&model),
+    );
     let built = finish(files, model, warnings, lowered)?;
     let mut integrations = Vec::new();
     let mut targets = Vec::new();

@@ -88,9 +88,7 @@ fn parse_in_parts(
     item_starts: &[usize],
 ) -> Option<Vec<crate::span::Node<ast::Item>>> {
     const PART: usize = 32 * 1024;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = crate::parallel::cores().min(8);
     if threads < 2 || text.len() < 4 * PART {
         return None;
     }
@@ -113,14 +111,10 @@ fn parse_in_parts(
             done.push((i, build::parse_range(file, text, comments, start, end)));
         }
     };
-    let mut results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .flatten()
-            .collect()
-    });
+    let mut results: Vec<_> = crate::parallel::workers(threads, work)
+        .into_iter()
+        .flatten()
+        .collect();
     if results.len() != parts.len() {
         return None;
     }
