@@ -2,9 +2,7 @@
 //! statements read by an independent parser, hostile names kept inside their
 //! quoting, and the PostgreSQL output run on a real server, twice.
 
-mod common;
-
-use common::{Database, Rng, psql_available};
+use crate::common::{Database, Rng, psql_available};
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
 use std::path::{Path, PathBuf};
@@ -64,7 +62,7 @@ fn compiled_sql_matches_reviewed_snapshots() {
         let name = dir.file_name().expect("name").to_string_lossy().to_string();
         for compiled in compile_dir(&dir) {
             let mut settings = insta::Settings::clone_current();
-            settings.set_snapshot_path("fixtures/snapshots");
+            settings.set_snapshot_path("../fixtures/snapshots");
             settings.set_prepend_module_to_snapshot(false);
             settings.set_omit_expression(true);
             settings.set_description(format!(
@@ -84,7 +82,7 @@ fn compiled_sql_matches_reviewed_snapshots() {
 
 fn stage_settings(description: String) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("fixtures/snapshots");
+    settings.set_snapshot_path("../fixtures/snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_description(description);
@@ -100,7 +98,7 @@ fn ir_and_offline_plan_match_reviewed_snapshots() {
         let project = project::load(&dir).expect("loads");
         let model = project.check().model.expect("checks");
         let ir = serde_json::to_string_pretty(&ir::lower(&model)).expect("IR serialises");
-        let run = common::veil_with(&["plan", "--offline", &dir.to_string_lossy()], &[]);
+        let run = crate::common::veil_with(&["plan", "--offline", &dir.to_string_lossy()], &[]);
         assert_eq!(run.status, 0, "{}", run.stderr);
         stage_settings(format!("IR of {}", dir.display())).bind(|| {
             insta::assert_snapshot!(format!("ir@{name}"), ir);
@@ -417,7 +415,7 @@ fn write_project(dir: &Path, policy: &str, identities: &str) {
 #[test]
 fn hostile_names_stay_inside_their_quoting() {
     let mut rng = Rng(0xC0FF_EE00_1234_5678);
-    let scratch = common::Scratch::new("hostile");
+    let scratch = crate::common::Scratch::new("hostile");
     for round in 0..40 {
         let names = Hostile::new(&mut rng);
         for dialect in ["redshift", "postgres"] {
@@ -509,7 +507,7 @@ fn hostile_names_work_on_postgres() {
         panic!("psql and a PostgreSQL server on 127.0.0.1:5432 are required (see .ci/run)");
     }
     let mut rng = Rng(0xBAD_5EED);
-    let scratch = common::Scratch::new("hostile-pg");
+    let scratch = crate::common::Scratch::new("hostile-pg");
     for round in 0..3 {
         let names = Hostile::new(&mut rng);
         let dir = scratch.path().join(round.to_string());

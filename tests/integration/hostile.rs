@@ -5,9 +5,7 @@
 //! see exactly what the policies give them, and nothing veil runs as its own
 //! account ever calls what they made.
 
-mod common;
-
-use common::{Database, Scratch, Session, ident, literal, ok, refused, veil_on as veil};
+use crate::common::{Database, Scratch, Session, ident, literal, ok, refused, veil_on as veil};
 use std::path::Path;
 
 /// The governed estate: tables with secrets, the project that governs them,
@@ -1092,7 +1090,7 @@ fn every_regex_pattern_veil_accepts_postgresql_runs() {
     // server, on a value it matches and one it does not.
     let db = Database::create("patterns");
     let alphabet: Vec<char> = "ab.*+?|()[]{}^$-,0123456789\\:".chars().collect();
-    let mut rng = common::Rng(0x5eed_cafe);
+    let mut rng = crate::common::Rng(0x5eed_cafe);
     let mut accepted = Vec::new();
     for _ in 0..4000 {
         let len = 1 + rng.below(8);

@@ -7,9 +7,7 @@
 //! sessions' search path to `pg_catalog`). The plan runs veil's Redshift
 //! catalog SQL, unchanged, against them.
 
-mod common;
-
-use common::{Database, Scratch};
+use crate::common::{Database, Scratch};
 use std::process::Command;
 
 fn policy(database: &str) -> String {

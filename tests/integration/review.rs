@@ -1,9 +1,7 @@
 //! What a reviewer and an operator are told: reasons, causes and outcomes
 //! that point at what happened, on the real PostgreSQL server.
 
-mod common;
-
-use common::{Database, Scratch, ok, veil_with};
+use crate::common::{Database, Scratch, ok, veil_with};
 use std::path::Path;
 
 const POLICY: &str = r#"integration shop {
@@ -60,14 +58,14 @@ impl Estate {
         self.dir.path().to_str().expect("utf-8")
     }
 
-    fn veil(&self, args: &[&str]) -> common::Run {
+    fn veil(&self, args: &[&str]) -> crate::common::Run {
         self.veil_at(
             args,
             &format!("postgres://postgres@127.0.0.1:5432/{}", self.db.name),
         )
     }
 
-    fn veil_at(&self, args: &[&str], url: &str) -> common::Run {
+    fn veil_at(&self, args: &[&str], url: &str) -> crate::common::Run {
         veil_with(args, &[("VEIL_SHOP_URL", url)])
     }
 }

@@ -1,12 +1,10 @@
 //! What users see, on both dialects' SQL: the same project applied to
 //! PostgreSQL by `veil apply`, and its Redshift script run on the Redshift
-//! emulation (`common::redshift`), queried as the same users, must give
+//! emulation (`crate::common::redshift`), queried as the same users, must give
 //! the same rows, and the rows the policies mean.
 
-mod common;
-
-use common::redshift::{emulate, run_script};
-use common::{Database, Scratch, literal, ok, veil_with};
+use crate::common::redshift::{emulate, run_script};
+use crate::common::{Database, Scratch, literal, ok, veil_with};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -18,7 +18,7 @@ fn sorted_entries(dir: &str) -> Vec<PathBuf> {
 
 fn snapshot_settings(description: &str) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("fixtures/snapshots");
+    settings.set_snapshot_path("../fixtures/snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_description(description);
     settings.set_omit_expression(true);

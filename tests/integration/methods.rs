@@ -1,9 +1,7 @@
 //! Every mask method, exemption form, filter kind and allow form, applied
 //! with `veil apply` to PostgreSQL and checked as the users see it.
 
-mod common;
-
-use common::{Database, Scratch};
+use crate::common::{Database, Scratch};
 use std::process::Command;
 
 const TABLE: &str = "CREATE TABLE public.t (

@@ -1,10 +1,8 @@
 //! The apply script `veil plan --format sql` prints is what apply sends,
 //! and it runs by hand.
 
-mod common;
-
-use common::redshift::{emulate, run_script};
-use common::{Database, Scratch, ok, veil_with};
+use crate::common::redshift::{emulate, run_script};
+use crate::common::{Database, Scratch, ok, veil_with};
 
 const POLICY: &str = r##"integration shop {
   dialect     = @DIALECT@
@@ -176,13 +174,13 @@ impl ByHand {
         self.dir.path().to_str().expect("utf-8")
     }
 
-    fn veil(&self, args: &[&str]) -> common::Run {
+    fn veil(&self, args: &[&str]) -> crate::common::Run {
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         veil_with(args, &env)
     }
 
     /// Prints the script of `veil ARGS` and runs it as a DBA would.
-    fn run_printed(&self, args: &[&str]) -> common::Session {
+    fn run_printed(&self, args: &[&str]) -> crate::common::Session {
         let script = ok(self.veil(args)).stdout;
         if self.dialect == "redshift" {
             run_script(&self.db, &script)

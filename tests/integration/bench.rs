@@ -1,7 +1,7 @@
 //! The benchmark suite at a small size, so it keeps working. It checks what
 //! each step did, never how fast.
 
-#[path = "../benches/suite/mod.rs"]
+#[path = "../../benches/suite/mod.rs"]
 mod suite;
 
 #[test]

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: a seeded generator, scratch
 //! directories, and throw-away PostgreSQL databases and roles.
 
-#![allow(dead_code)]
 
 pub mod redshift;
 

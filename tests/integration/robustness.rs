@@ -25,8 +25,8 @@ impl Rng {
     }
 }
 
-const POLICY: &str = include_str!("fixtures/ok/constructs/main.veil");
-const IDENTITIES: &str = include_str!("fixtures/ok/constructs/identities.yaml");
+const POLICY: &str = include_str!("../fixtures/ok/constructs/main.veil");
+const IDENTITIES: &str = include_str!("../fixtures/ok/constructs/identities.yaml");
 
 /// Pieces that make parsers stumble.
 const NASTY: [&str; 24] = [

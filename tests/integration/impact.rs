@@ -2,9 +2,7 @@
 //! their policies and identities, it lists, user by user, exactly the
 //! differences between what `explain` decides before and after.
 
-mod common;
-
-use common::Rng;
+use crate::common::Rng;
 use std::collections::BTreeSet;
 use veil::explain::{Decisions, State, decide};
 use veil::model::Model;

@@ -1,11 +1,9 @@
 //! The Redshift dialect's apply script: every statement parses with an
 //! independent Redshift grammar, and the whole script runs on the Redshift
-//! emulation (`common::redshift`), twice in a row.
+//! emulation (`crate::common::redshift`), twice in a row.
 
-mod common;
-
-use common::redshift::{emulate, run_script, split_sql};
-use common::{Database, Scratch, ok, veil_with};
+use crate::common::redshift::{emulate, run_script, split_sql};
+use crate::common::{Database, Scratch, ok, veil_with};
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
 use std::path::Path;
@@ -48,7 +46,7 @@ fn warehouse_tables(db: &Database) {
     }
 }
 
-fn plan(dir: &Path, db: &Database, extra: &[&str]) -> common::Run {
+fn plan(dir: &Path, db: &Database, extra: &[&str]) -> crate::common::Run {
     let url = format!("postgres://postgres@127.0.0.1:5432/{}", db.name);
     let mut args = vec![
         "plan",

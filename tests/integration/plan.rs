@@ -1,12 +1,10 @@
 //! Offline plans: against an empty deployment and against another checkout.
 
-mod common;
-
-use common::{Run, Scratch};
+use crate::common::{Run, Scratch};
 use std::path::Path;
 
 fn veil(args: &[&str]) -> Run {
-    common::veil_with(args, &[])
+    crate::common::veil_with(args, &[])
 }
 
 /// Copies the example project to `dir`, applying text replacements to files.

@@ -1,8 +1,6 @@
 //! explain: each decision it can report, against the per-cell precedence.
 
-mod common;
-
-use common::Scratch;
+use crate::common::Scratch;
 use veil::explain::{self, SourceView, State};
 use veil::project;
 

@@ -1,9 +1,7 @@
 //! End to end on the PostgreSQL server: apply a project with known data,
 //! then query as each user (`SET ROLE`) and check what they see.
 
-mod common;
-
-use common::{Database, Scratch, literal, ok, veil_on as veil};
+use crate::common::{Database, Scratch, literal, ok, veil_on as veil};
 use std::path::Path;
 use std::process::Command;
 
