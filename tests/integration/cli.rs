@@ -1,66 +1,8 @@
 //! The command line as a user runs it: exit codes, output, diagnostics.
 
+use crate::common::Veil;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// One run of the `veil` binary and what it must produce.
-struct Test {
-    args: Vec<String>,
-    dir: Option<PathBuf>,
-}
-
-/// What a run produced.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Test {
-    fn new() -> Test {
-        Test {
-            args: Vec::new(),
-            dir: None,
-        }
-    }
-
-    fn args(mut self, args: &[&str]) -> Test {
-        self.args.extend(args.iter().map(|a| a.to_string()));
-        self
-    }
-
-    fn current_dir(mut self, dir: &Path) -> Test {
-        self.dir = Some(dir.to_path_buf());
-        self
-    }
-
-    fn run(self) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_veil"));
-        command.args(&self.args).env("NO_COLOR", "1");
-        if let Some(dir) = &self.dir {
-            command.current_dir(dir);
-        }
-        let output = command.output().expect("runs veil");
-        Run {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Runs and checks the exit status.
-    fn status(self, expected: i32) -> Run {
-        let args = self.args.join(" ");
-        let run = self.run();
-        assert_eq!(
-            run.status, expected,
-            "veil {args}\nstdout:\n{}\nstderr:\n{}",
-            run.stdout, run.stderr
-        );
-        run
-    }
-}
 
 /// A scratch directory, removed when dropped.
 struct Scratch(PathBuf);
@@ -104,14 +46,14 @@ const IDENTITIES: &str = "groups: [analysts]\nusers:\n  ann:\n    groups: [analy
 
 #[test]
 fn the_example_project_is_valid_and_formatted() {
-    let run = Test::new().args(&["validate", "policies"]).status(0);
+    let run = Veil::new().args(["validate", "policies"]).status(0);
     assert!(run.stdout.contains("policies: valid"), "{}", run.stdout);
     assert!(
         run.stderr.is_empty(),
         "no warnings expected:\n{}",
         run.stderr
     );
-    Test::new().args(&["fmt", "--check", "policies"]).status(0);
+    Veil::new().args(["fmt", "--check", "policies"]).status(0);
 }
 
 #[test]
@@ -119,7 +61,7 @@ fn validate_reports_errors_with_exit_1() {
     let dir = Scratch::new();
     dir.write("p.veil", &POLICY.replace("analysts", "analyst"));
     dir.write("identities.yaml", IDENTITIES);
-    let run = Test::new().args(&["validate", dir.arg()]).status(1);
+    let run = Veil::new().args(["validate", dir.arg()]).status(1);
     assert!(
         run.stderr.contains("unknown group `analyst`"),
         "{}",
@@ -141,7 +83,7 @@ fn warnings_alone_exit_0() {
         &format!("{POLICY}mask columns matching \"phone\" using null\n"),
     );
     dir.write("identities.yaml", IDENTITIES);
-    let run = Test::new().args(&["validate", dir.arg()]).status(0);
+    let run = Veil::new().args(["validate", dir.arg()]).status(0);
     assert!(
         run.stderr.contains("this pattern matches no column"),
         "{}",
@@ -155,8 +97,8 @@ fn json_diagnostics_carry_file_line_column_and_help() {
     let dir = Scratch::new();
     let file = dir.write("p.veil", &POLICY.replace("using hash", "using hsah"));
     dir.write("identities.yaml", IDENTITIES);
-    let run = Test::new()
-        .args(&["validate", "--error-format", "json", dir.arg()])
+    let run = Veil::new()
+        .args(["validate", "--error-format", "json", dir.arg()])
         .status(1);
     let line = run.stderr.lines().next().expect("one diagnostic");
     let json: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
@@ -170,8 +112,8 @@ fn json_diagnostics_carry_file_line_column_and_help() {
 
 #[test]
 fn validate_json_output_summarises() {
-    let run = Test::new()
-        .args(&["validate", "--format", "json", "policies"])
+    let run = Veil::new()
+        .args(["validate", "--format", "json", "policies"])
         .status(0);
     let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("valid JSON");
     assert_eq!(json["format_version"], 1);
@@ -188,8 +130,8 @@ fn every_file_reports_its_errors() {
         "identities.yaml",
         "groups: [analysts]\nusers:\n  ann:\n    grups: []\n",
     );
-    let run = Test::new()
-        .args(&["validate", "--error-format", "json", dir.arg()])
+    let run = Veil::new()
+        .args(["validate", "--error-format", "json", dir.arg()])
         .status(1);
     let files: Vec<String> = run
         .stderr
@@ -216,12 +158,12 @@ fn every_file_reports_its_errors() {
 #[test]
 fn project_problems_are_errors() {
     let empty = Scratch::new();
-    let run = Test::new().args(&["validate", empty.arg()]).status(1);
+    let run = Veil::new().args(["validate", empty.arg()]).status(1);
     assert!(run.stderr.contains("no `*.veil` files"), "{}", run.stderr);
     assert!(run.stderr.contains("identities.yaml"), "{}", run.stderr);
 
-    let run = Test::new()
-        .args(&["validate", "/nonexistent/veil/project"])
+    let run = Veil::new()
+        .args(["validate", "/nonexistent/veil/project"])
         .status(1);
     assert!(
         run.stderr.contains("cannot read directory"),
@@ -232,15 +174,15 @@ fn project_problems_are_errors() {
     let binary = Scratch::new();
     std::fs::write(binary.path().join("p.veil"), b"mask \xff\xfe").expect("writes");
     binary.write("identities.yaml", IDENTITIES);
-    let run = Test::new().args(&["validate", binary.arg()]).status(1);
+    let run = Veil::new().args(["validate", binary.arg()]).status(1);
     assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
 }
 
 #[test]
 fn usage_errors_exit_1() {
-    Test::new().args(&["validate", "--no-such-flag"]).status(1);
-    Test::new().args(&["frobnicate"]).status(1);
-    Test::new().args(&["--help"]).status(0);
+    Veil::new().args(["validate", "--no-such-flag"]).status(1);
+    Veil::new().args(["frobnicate"]).status(1);
+    Veil::new().args(["--help"]).status(0);
 }
 
 #[test]
@@ -250,16 +192,16 @@ fn fmt_check_lists_then_fmt_rewrites() {
         .replace("  dialect     = postgres", "dialect=postgres")
         .replace("\n\n", "\n\n\n\n");
     let file = dir.write("p.veil", &messy);
-    let run = Test::new().args(&["fmt", "--check", dir.arg()]).status(1);
+    let run = Veil::new().args(["fmt", "--check", dir.arg()]).status(1);
     assert!(run.stdout.contains("would reformat"), "{}", run.stdout);
     assert_eq!(
         std::fs::read_to_string(&file).expect("reads"),
         messy,
         "--check wrote"
     );
-    Test::new().args(&["fmt", dir.arg()]).status(0);
+    Veil::new().args(["fmt", dir.arg()]).status(0);
     assert_eq!(std::fs::read_to_string(&file).expect("reads"), POLICY);
-    Test::new().args(&["fmt", "--check", dir.arg()]).status(0);
+    Veil::new().args(["fmt", "--check", dir.arg()]).status(0);
 }
 
 #[test]
@@ -267,8 +209,8 @@ fn fmt_leaves_broken_files_alone() {
     let dir = Scratch::new();
     let broken = "mask x on s.t using\n";
     let file = dir.write("p.veil", broken);
-    let run = Test::new()
-        .args(&["fmt", file.to_str().expect("utf-8")])
+    let run = Veil::new()
+        .args(["fmt", file.to_str().expect("utf-8")])
         .status(1);
     assert!(
         run.stderr.contains("expected a mask method"),
@@ -283,12 +225,12 @@ fn init_writes_a_project_that_validates() {
     let dir = Scratch::new();
     let target = dir.path().join("new");
     let target = target.to_str().expect("utf-8");
-    Test::new().args(&["init", target]).status(0);
-    let run = Test::new().args(&["validate", target]).status(0);
+    Veil::new().args(["init", target]).status(0);
+    let run = Veil::new().args(["validate", target]).status(0);
     assert!(run.stderr.is_empty(), "{}", run.stderr);
-    Test::new().args(&["fmt", "--check", target]).status(0);
+    Veil::new().args(["fmt", "--check", target]).status(0);
     // Never over an existing project.
-    let run = Test::new().args(&["init", target]).status(1);
+    let run = Veil::new().args(["init", target]).status(1);
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);
 }
 
@@ -297,12 +239,12 @@ fn commands_default_to_the_current_directory() {
     let dir = Scratch::new();
     dir.write("p.veil", POLICY);
     dir.write("identities.yaml", IDENTITIES);
-    Test::new()
-        .args(&["validate"])
+    Veil::new()
+        .args(["validate"])
         .current_dir(dir.path())
         .status(0);
-    Test::new()
-        .args(&["fmt", "--check"])
+    Veil::new()
+        .args(["fmt", "--check"])
         .current_dir(dir.path())
         .status(0);
 }

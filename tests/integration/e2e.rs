@@ -1,9 +1,9 @@
 //! End to end on the PostgreSQL server: apply a project with known data,
 //! then query as each user (`SET ROLE`) and check what they see.
 
+use crate::common::Veil;
 use crate::common::{Database, Scratch, literal, ok, veil_on as veil};
 use std::path::Path;
-use std::process::Command;
 
 /// The test project: one PostgreSQL integration over `public.orders`.
 fn policy(database: &str, extra: &str) -> String {
@@ -439,15 +439,12 @@ fn two_applies_at_once_never_interleave() {
         "mask region on shop.orders using constant \"?\"\n",
         IDENTITIES,
     );
+    let url = db.url();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_veil"))
+        Veil::new()
             .args(["apply", path, "--auto-approve"])
-            .env(
-                "VEIL_SHOP_URL",
-                format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
-            )
-            .output()
-            .expect("runs veil")
+            .env("VEIL_SHOP_URL", &url)
+            .run()
     };
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(spawn);
@@ -457,10 +454,10 @@ fn two_applies_at_once_never_interleave() {
     // Whichever ran second either found nothing left to do or refused its
     // stale plan; the deployment moved exactly once.
     for out in [&a, &b] {
-        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success() || stderr.contains("changed since the plan"),
-            "{stderr}"
+            out.status == 0 || out.stderr.contains("changed since the plan"),
+            "{}",
+            out.stderr
         );
     }
     let serial = db
@@ -668,16 +665,11 @@ fn connection_errors_are_clear_and_never_show_the_password() {
     let (db, dir) = setup("conn");
     let path = dir.path().to_str().expect("utf-8");
     let run = |url: String| {
-        let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        let run = Veil::new()
             .args(["plan", path])
-            .env("NO_COLOR", "1")
             .env("VEIL_SHOP_URL", url)
-            .output()
-            .expect("runs veil");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+            .run();
+        (run.status, run.stderr)
     };
     let tls_on = db.query("SHOW ssl").expect("reads the setting").trim() == "on";
     let (status, stderr) = run(format!(
@@ -733,12 +725,11 @@ fn connection_errors_are_clear_and_never_show_the_password() {
         "{stderr}"
     );
     // Without the variable, the error names it.
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+    let unset = Veil::new()
         .args(["plan", path])
         .env_remove("VEIL_SHOP_URL")
-        .output()
-        .expect("runs veil");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`VEIL_SHOP_URL` is not set"));
+        .run();
+    assert!(unset.stderr.contains("`VEIL_SHOP_URL` is not set"));
     // `disable` connects in plain text as asked.
     let (status, stderr) = run(format!(
         "postgres://postgres@127.0.0.1:5432/{}?sslmode=disable",

@@ -1,6 +1,7 @@
 //! explain: each decision it can report, against the per-cell precedence.
 
 use crate::common::Scratch;
+use crate::common::Veil;
 use veil::explain::{self, SourceView, State};
 use veil::project;
 
@@ -202,7 +203,7 @@ fn a_column_masked_on_every_row_is_masked_and_no_rows_are_said() {
     // and hidden (a fallback at priority -1) everywhere else: masked on
     // every row, never shown. grace acts under no purpose, so the orders'
     // purpose filter leaves her no row.
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+    let run = Veil::new()
         .args([
             "explain",
             "policies",
@@ -211,15 +212,13 @@ fn a_column_masked_on_every_row_is_masked_and_no_rows_are_said() {
             "--source",
             "sales.customers",
         ])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs veil");
-    let text = String::from_utf8_lossy(&run.stdout);
+        .run();
+    let text = &run.stdout;
     assert!(
         text.contains("birth_date    masked by truncate(year)"),
         "{text}"
     );
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+    let run = Veil::new()
         .args([
             "explain",
             "policies",
@@ -228,10 +227,8 @@ fn a_column_masked_on_every_row_is_masked_and_no_rows_are_said() {
             "--source",
             "sales.orders",
         ])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs veil");
-    let text = String::from_utf8_lossy(&run.stdout);
+        .run();
+    let text = &run.stdout;
     assert!(
         text.contains("limit to purpose \"fraud_detection\"")
             && text.contains("applies: this user sees no rows of the source"),

@@ -1,8 +1,8 @@
 //! Every mask method, exemption form, filter kind and allow form, applied
 //! with `veil apply` to PostgreSQL and checked as the users see it.
 
+use crate::common::Veil;
 use crate::common::{Database, Scratch};
-use std::process::Command;
 
 const TABLE: &str = "CREATE TABLE public.t (
     id bigint, c_hash text, c_null text, c_const varchar(10), c_regex text, c_round integer,
@@ -118,18 +118,8 @@ users:
 }
 
 fn veil(db: &Database, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env(
-            "VEIL_IT_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
-        )
-        .output()
-        .expect("runs veil");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = Veil::new().args(args).env("VEIL_IT_URL", db.url()).run();
+    (run.status, run.stderr)
 }
 
 #[test]

@@ -7,8 +7,8 @@
 //! sessions' search path to `pg_catalog`). The plan runs veil's Redshift
 //! catalog SQL, unchanged, against them.
 
+use crate::common::Veil;
 use crate::common::{Database, Scratch};
-use std::process::Command;
 
 fn policy(database: &str) -> String {
     format!(
@@ -94,21 +94,12 @@ fn fake_catalog(db: &Database) {
 }
 
 fn plan(db: &Database, dir: &Scratch) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(["plan", dir.path().to_str().expect("utf-8"), "--stats"])
-        .args(["--error-format", "json"])
-        .env("NO_COLOR", "1")
-        .env(
-            "VEIL_WAREHOUSE_URL",
-            format!("postgres://postgres@127.0.0.1:5432/{}", db.name),
-        )
-        .output()
-        .expect("runs veil");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = Veil::new()
+        .args(["plan", "--stats", "--error-format", "json"])
+        .project(dir.path())
+        .env("VEIL_WAREHOUSE_URL", db.url())
+        .run();
+    (run.status, run.stdout, run.stderr)
 }
 
 #[test]

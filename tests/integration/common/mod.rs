@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: a seeded generator, scratch
 //! directories, and throw-away PostgreSQL databases and roles.
 
-
 pub mod redshift;
 
 use std::io::Write;
@@ -138,6 +137,11 @@ pub fn ident(name: &str) -> String {
 }
 
 impl Database {
+    /// The connection URL of the database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
     pub fn create(tag: &str) -> Database {
         let name = format!("veil_{}", unique(tag));
         run("postgres", &format!("CREATE DATABASE {}", ident(&name)))
@@ -223,25 +227,97 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// One run of the `veil` binary, built up: `Veil::new().args(…).env(…)`,
+/// then `run()`, or `succeeds()` / `fails()` to check the exit status too.
+/// Colours are off.
+pub struct Veil {
+    command: Command,
+    shown: Vec<String>,
+}
+
+impl Veil {
+    pub fn new() -> Veil {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_veil"));
+        command.env("NO_COLOR", "1");
+        Veil {
+            command,
+            shown: Vec::new(),
+        }
+    }
+
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Veil {
+        for arg in args {
+            self.shown.push(arg.as_ref().to_string_lossy().into_owned());
+            self.command.arg(arg);
+        }
+        self
+    }
+
+    /// The project directory (or plan file) the command works on.
+    pub fn project(self, dir: &Path) -> Veil {
+        self.args([dir])
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Veil {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Veil {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// The `shop` integration's URL pointing at `db`.
+    pub fn shop(self, db: &Database) -> Veil {
+        self.env("VEIL_SHOP_URL", db.url())
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Veil {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let output = self.command.output().expect("runs veil");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs, and checks that veil exited with `expected`.
+    pub fn status(self, expected: i32) -> Run {
+        let args = self.shown.join(" ");
+        let run = self.run();
+        assert_eq!(
+            run.status, expected,
+            "veil {args}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    pub fn succeeds(self) -> Run {
+        self.status(0)
+    }
+
+    pub fn fails(self) -> Run {
+        self.status(1)
+    }
+}
+
 /// Runs veil with colours off and `env` set.
 pub fn veil_with(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .envs(env.iter().copied())
-        .output()
-        .expect("runs veil");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    env.iter()
+        .fold(Veil::new().args(args), |v, (k, value)| v.env(k, value))
+        .run()
 }
 
 /// Runs veil with the `shop` integration's URL pointing at `db`.
 pub fn veil_on(db: &Database, args: &[&str]) -> Run {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{}", db.name);
-    veil_with(args, &[("VEIL_SHOP_URL", url.as_str())])
+    Veil::new().args(args).shop(db).run()
 }
 
 /// A run that must have succeeded.
