@@ -1041,3 +1041,19 @@ impl Builder<'_> {
         Node::new(operand, span)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keyword tokens left out of the tree are the grammar's `k_…`
+    /// rules and the braces, no more and no fewer.
+    #[test]
+    fn keyword_tokens_are_the_grammars_k_rules() {
+        for &rule in Rule::all_rules() {
+            let name = format!("{rule:?}");
+            let keyword = name.starts_with("k_") || name.ends_with("_brace");
+            assert_eq!(is_keyword(rule), keyword, "{name}");
+        }
+    }
+}
