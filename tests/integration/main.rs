@@ -15,6 +15,7 @@ mod explain;
 mod fixtures;
 mod hostile;
 mod impact;
+mod layers;
 mod methods;
 mod plan;
 mod redshift;
