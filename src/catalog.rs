@@ -3,8 +3,8 @@
 //! definition; the hashing key's presence and fingerprint (never its
 //! value); and a digest of every user's rows in the profile side tables.
 //! Apply records what it left; a plan compares what it finds with that
-//! record, and everything that differs is drift. Building the queries and
-//! comparing their rows are pure functions; `db` runs the queries.
+//! record, and everything that differs is drift. Comparing the rows is
+//! pure; the queries are `emit::reads`'s, and `db` runs them.
 
 use crate::ir::Profile;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};

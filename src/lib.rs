@@ -2,11 +2,20 @@
 //!
 //! ```text
 //!  *.veil ──syntax::parse──▶ ast::File ──┐
-//!                                        ├──check::check──▶ model::Model
-//!  identities.yaml ──identities::load──▶ ┘
+//!                                        ├──check::check──▶ model::Model ──ir::lower──▶ ir::Project
+//!  identities.yaml ──identities::load──▶ ┘                                                  │
+//!                                                                          emit::compile_ir │
+//!                                                                                           ▼
+//!  db::read_state ──▶ state::State ──▶ plan::online::plan_online ◀────────────── object::Object[]
+//!                                        │ (diff, drift, access impact, recovery)
+//!                                        ▼
+//!                      plan::Plan + plan::script::Prepared ──apply::apply──▶ the database
 //!
 //!  ast::File + comments ──fmt::format──▶ canonical text
 //! ```
+//!
+//! The SQL text veil writes, reads included, comes from `emit` through the
+//! quoting in `emit::quote`; how the dialects differ is `dialect`.
 //!
 //! `ARCHITECTURE.md` has the table of stages and what each one owns.
 //!

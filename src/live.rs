@@ -3,22 +3,13 @@
 //! and grants on base tables to anyone but their owner (a warning: a way
 //! around every policy). Two queries per integration, whatever its size.
 //!
-//! The SQL differs per dialect; what the rows mean does not. Building the
-//! queries and reading their rows are pure functions, so a test can run the
-//! Redshift queries against a recorded catalog.
+//! The queries differ per dialect (`emit::reads`, from each dialect's
+//! `SqlDialect`); what the rows mean does not. Reading the rows is pure, so
+//! a test can run the Redshift queries against a recorded catalog.
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Dialect;
 use std::collections::{BTreeMap, BTreeSet};
-
-impl DeclaredTable {
-    /// How the column query names the table (`SqlDialect::table_key`).
-    fn key(&self, dialect: Dialect) -> String {
-        dialect
-            .sql()
-            .table_key(&self.database, &self.schema, &self.table)
-    }
-}
 
 /// A source's table as the catalog should show it.
 #[derive(Debug, Clone)]
@@ -33,6 +24,15 @@ pub struct DeclaredTable {
     /// Where the source and each column are declared.
     pub loc: Option<crate::span::Loc>,
     pub column_locs: Vec<crate::span::Loc>,
+}
+
+impl DeclaredTable {
+    /// How the column query names the table (`SqlDialect::table_key`).
+    fn key(&self, dialect: Dialect) -> String {
+        dialect
+            .sql()
+            .table_key(&self.database, &self.schema, &self.table)
+    }
 }
 
 /// The schema names of a search path as the server prints it:
