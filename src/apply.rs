@@ -45,6 +45,7 @@ pub fn apply(
         messages: 0,
         sent,
         what: "starting the transaction".into(),
+        commit: work.dialect.sql().commit(),
     };
     match run(&mut out, work, lock_timeout, progress) {
         Ok(()) => Ok(Applied {
@@ -55,7 +56,7 @@ pub fn apply(
             // A failed statement aborted the transaction; a refusal ends it
             // here.
             db::count_round_trip();
-            let _ = out.client.batch_execute("ROLLBACK");
+            let _ = out.client.batch_execute(work.dialect.sql().rollback());
             Err(d)
         }
     }
@@ -71,6 +72,8 @@ struct Sender<'a> {
     sent: Option<&'a mut Vec<String>>,
     /// What the pending statements do, for an error.
     what: String,
+    /// The statement that ends the transaction.
+    commit: &'static str,
 }
 
 impl Sender<'_> {
@@ -138,7 +141,7 @@ impl Sender<'_> {
         if let Some(sent) = self.sent.as_deref_mut() {
             sent.push(text.clone());
         }
-        let committing = text.trim_end().ends_with("COMMIT;");
+        let committing = text.trim_end().ends_with(self.commit);
         let _waiting = db::waiting(if committing { "committing" } else { &self.what });
         self.client.batch_execute(&text).map_err(|e| {
             if committing && e.as_db_error().is_none() {

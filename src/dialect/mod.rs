@@ -244,6 +244,21 @@ pub trait SqlDialect: Sync {
 
     // -- sessions, locks, the script ----------------------------------------
 
+    /// The start of the script's one transaction.
+    fn begin(&self) -> &'static str {
+        "BEGIN;"
+    }
+
+    /// Its end, when every statement went through.
+    fn commit(&self) -> &'static str {
+        "COMMIT;"
+    }
+
+    /// Its end, when one did not.
+    fn rollback(&self) -> &'static str {
+        "ROLLBACK"
+    }
+
     /// The settings every session of veil's runs with; `zone` is a literal.
     fn session_settings(&self, zone: &str) -> String;
 

@@ -177,7 +177,7 @@ fn script(
     };
     let lock = sql::lock(dialect, schemas);
     let mut out = vec![
-        plain("BEGIN;".into()),
+        plain(dialect.sql().begin().into()),
         plain(sql::session_settings(dialect, &integration.time_zone)),
         Statement::LockTimeout,
     ];
@@ -227,7 +227,7 @@ fn script(
             .collect(),
         rewritten,
     });
-    out.push(plain("COMMIT;".into()));
+    out.push(plain(dialect.sql().commit().into()));
     out
 }
 
