@@ -2,10 +2,12 @@
 //! `benches/suite/synth.rs`).
 //!
 //! ```text
-//! cargo run --release --example synth -- OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]
+//! cargo run --release --example synth -- [--distinct] OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]
 //! ```
 //! Defaults: 1,000 sources, 30 columns per source, SOURCES/10 rules,
-//! 4 × SOURCES users.
+//! 4 × SOURCES users. With `--distinct`, no two users have the same
+//! memberships (five of 200 groups, two of ten regions, a department, a
+//! project).
 //! With `--postgres DATABASE URL_VAR`, every source is on one PostgreSQL
 //! integration governing DATABASE (the benchmark's deployment).
 
@@ -17,6 +19,8 @@ mod synth;
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut layout = synth::Layout::Mixed;
+    let distinct = args.iter().any(|a| a == "--distinct");
+    args.retain(|a| a != "--distinct");
     if let Some(at) = args.iter().position(|a| a == "--postgres") {
         let (Some(database), Some(url_var)) = (args.get(at + 1), args.get(at + 2)) else {
             eprintln!("--postgres needs DATABASE and URL_VAR");
@@ -31,7 +35,7 @@ fn main() {
     // An option (`--help`) is never taken for the directory to write.
     let Some(out) = args.first().filter(|a| !a.starts_with('-')) else {
         eprintln!(
-            "usage: synth [--postgres DATABASE URL_VAR] OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]"
+            "usage: synth [--distinct] [--postgres DATABASE URL_VAR] OUT_DIR [SOURCES] [COLUMNS] [RULES] [USERS]"
         );
         std::process::exit(1);
     };
@@ -45,7 +49,12 @@ fn main() {
             }
         }
     };
-    let mut spec = synth::Spec::standard(number(1).unwrap_or(1000), layout);
+    let sources = number(1).unwrap_or(1000);
+    let mut spec = if distinct {
+        synth::Spec::distinct(sources, layout)
+    } else {
+        synth::Spec::standard(sources, layout)
+    };
     spec.columns = number(2).unwrap_or(spec.columns).max(7);
     spec.rules = number(3).unwrap_or(spec.rules);
     spec.users = number(4).unwrap_or(spec.users);

@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use synth::{Layout, Spec};
+use synth::{Layout, Memberships, Spec};
 
 /// How big each part of the suite is.
 #[derive(Debug, Clone)]
@@ -234,6 +234,7 @@ fn admin(sql: &str) {
 /// Compile at one size.
 #[derive(Debug, Clone)]
 pub struct CompileFigure {
+    pub memberships: Memberships,
     pub sources: usize,
     pub rules: usize,
     pub users: usize,
@@ -253,7 +254,9 @@ pub struct PlanFigure {
 /// Everything the suite measured.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
+    /// Users alike (a few hundred kinds), then users all different.
     pub compile: Vec<CompileFigure>,
+    pub compile_distinct: Vec<CompileFigure>,
     pub plans: Vec<PlanFigure>,
     pub apply: Option<Duration>,
     pub psql: Option<Duration>,
@@ -284,52 +287,70 @@ pub fn run(exe: &Path, sizes: &Sizes, out: &mut dyn std::io::Write) -> Figures {
     figures
 }
 
-/// Compiles at every size, printing the growth per doubling.
+/// Compiles at every size, users alike and then users all different,
+/// printing the growth per doubling.
 fn compile_all(exe: &Path, sizes: &Sizes, figures: &mut Figures, out: &mut dyn std::io::Write) {
-    let _ = writeln!(
-        out,
-        "# compile ({} run(s) each, median)",
-        sizes.compile_runs
-    );
     // Every run writes a directory of its own, all removed at the end: a
     // file system slows down creating files right after deleting many
     // (ext4 without a journal skips recently freed inodes one by one).
     let mut outputs = Vec::new();
-    for &sources in &sizes.compile {
-        let (figure, scratch) = compile(exe, sources, sizes.compile_runs);
-        outputs.push(scratch);
-        let growth = figures
-            .compile
-            .last()
-            .map(|before| {
-                format!(
-                    "  ×{:.2} time, ×{:.2} memory per doubling",
-                    figure.wall.as_secs_f64() / before.wall.as_secs_f64(),
-                    figure.peak_mb / before.peak_mb
-                )
-            })
-            .unwrap_or_default();
+    for (memberships, title) in [
+        (Memberships::Alike, "users alike (a few hundred kinds)"),
+        (Memberships::Distinct, "users all different"),
+    ] {
         let _ = writeln!(
             out,
-            "compile {:>6} sources, {:>5} rules, {:>6} users: {:>7.3} s, peak {:>7.1} MB, {:>6.1} MB of SQL{growth}",
-            figure.sources,
-            figure.rules,
-            figure.users,
-            figure.wall.as_secs_f64(),
-            figure.peak_mb,
-            figure.sql_mb
+            "# compile, {title} ({} run(s) each, median)",
+            sizes.compile_runs
         );
-        figures.compile.push(figure);
+        let mut done: Vec<CompileFigure> = Vec::new();
+        for &sources in &sizes.compile {
+            let spec = match memberships {
+                Memberships::Alike => Spec::standard(sources, Layout::Mixed),
+                Memberships::Distinct => Spec::distinct(sources, Layout::Mixed),
+            };
+            let (figure, scratch) = compile(exe, &spec, sizes.compile_runs);
+            outputs.push(scratch);
+            let growth = done
+                .last()
+                .map(|before| {
+                    format!(
+                        "  ×{:.2} time, ×{:.2} memory per doubling",
+                        figure.wall.as_secs_f64() / before.wall.as_secs_f64(),
+                        figure.peak_mb / before.peak_mb
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "compile {:>6} sources, {:>5} rules, {:>6} users: {:>7.3} s, peak {:>7.1} MB, {:>6.1} MB of SQL{growth}",
+                figure.sources,
+                figure.rules,
+                figure.users,
+                figure.wall.as_secs_f64(),
+                figure.peak_mb,
+                figure.sql_mb
+            );
+            done.push(figure);
+        }
+        match memberships {
+            Memberships::Alike => figures.compile = done,
+            Memberships::Distinct => figures.compile_distinct = done,
+        }
     }
 }
 
-/// Compiles a synthetic project of `sources` sources `runs` times; the
-/// outputs stay in the returned scratch directory.
-fn compile(exe: &Path, sources: usize, runs: usize) -> (CompileFigure, Scratch) {
-    let scratch = Scratch::new(&format!("compile-{sources}"));
-    let spec = Spec::standard(sources, Layout::Mixed);
+/// Compiles the project `spec` describes `runs` times; the outputs stay in
+/// the returned scratch directory.
+fn compile(exe: &Path, spec: &Spec, runs: usize) -> (CompileFigure, Scratch) {
+    let sources = spec.sources;
+    let tag = match spec.memberships {
+        Memberships::Alike => "alike",
+        Memberships::Distinct => "distinct",
+    };
+    let scratch = Scratch::new(&format!("compile-{tag}-{sources}"));
     let project = scratch.0.join("project");
-    synth::write(&project, &spec).expect("writes the project");
+    synth::write(&project, spec).expect("writes the project");
     let mut walls = Vec::new();
     let mut peaks = Vec::new();
     let mut sql_mb = 0.0;
@@ -343,6 +364,7 @@ fn compile(exe: &Path, sources: usize, runs: usize) -> (CompileFigure, Scratch) 
     }
     peaks.sort_by(f64::total_cmp);
     let figure = CompileFigure {
+        memberships: spec.memberships,
         sources,
         rules: spec.rules,
         users: spec.users,

@@ -16,6 +16,33 @@ pub enum Layout {
     Postgres { database: String, url_var: String },
 }
 
+/// How the users' memberships are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memberships {
+    /// Two of 50 groups and one of 4 regions each, a project for one in
+    /// ten: a few hundred kinds of user.
+    Alike,
+    /// Five of 200 groups, two of 10 regions, one of 20 departments and
+    /// one of 20 projects each: no two users alike (up to 64,000 users).
+    Distinct,
+}
+
+impl Memberships {
+    fn groups(self) -> usize {
+        match self {
+            Memberships::Alike => 50,
+            Memberships::Distinct => 200,
+        }
+    }
+
+    fn regions(self) -> &'static [&'static str] {
+        match self {
+            Memberships::Alike => &REGIONS[..4],
+            Memberships::Distinct => &REGIONS,
+        }
+    }
+}
+
 /// The size and shape of a project.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -24,10 +51,14 @@ pub struct Spec {
     pub rules: usize,
     pub users: usize,
     pub layout: Layout,
+    pub memberships: Memberships,
 }
 
-const GROUPS: usize = 50;
-const REGIONS: [&str; 4] = ["eu", "us", "apac", "latam"];
+const REGIONS: [&str; 10] = [
+    "eu", "us", "apac", "latam", "mea", "anz", "nordics", "dach", "benelux", "iberia",
+];
+const DEPARTMENTS: usize = 20;
+const PROJECTS: usize = 20;
 /// The types of the columns after the six every source has.
 const TYPES: [&str; 5] = [
     "varchar(100)",
@@ -47,6 +78,15 @@ impl Spec {
             rules: (sources / 10).max(1),
             users: sources * 4,
             layout,
+            memberships: Memberships::Alike,
+        }
+    }
+
+    /// The standard shape with users whose memberships all differ.
+    pub fn distinct(sources: usize, layout: Layout) -> Spec {
+        Spec {
+            memberships: Memberships::Distinct,
+            ..Spec::standard(sources, layout)
         }
     }
 
@@ -73,7 +113,7 @@ fn mask_rule(spec: &Spec, r: usize) -> String {
         "mask col_{} on dom_{}.table_{s} using hash except group \"group_{}\" priority {r}",
         6 + r % (spec.columns - 6),
         s % 20,
-        r % GROUPS
+        r % spec.memberships.groups()
     )
 }
 
@@ -81,7 +121,8 @@ fn mask_rule(spec: &Spec, r: usize) -> String {
 pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
     assert!(spec.columns >= 7 && spec.sources > 0, "too small a project");
     std::fs::create_dir_all(dir)?;
-    let group = |g: usize| format!("group_{}", g % GROUPS);
+    let groups = spec.memberships.groups();
+    let group = |g: usize| format!("group_{}", g % groups);
 
     let mut policy = String::new();
     match &spec.layout {
@@ -145,18 +186,45 @@ pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
     policy.push_str("filter tagged tier_1 newer than 90 days except group \"group_3\"\n");
     std::fs::write(dir.join("policy.veil"), policy)?;
 
+    std::fs::write(dir.join("identities.yaml"), identities(spec))
+}
+
+/// The identities of a project: its groups, attributes, projects and users.
+fn identities(spec: &Spec) -> String {
+    let groups = spec.memberships.groups();
+    let group = |g: usize| format!("group_{}", g % groups);
+    let regions = spec.memberships.regions();
     let mut yaml = String::from("groups: [");
-    yaml.push_str(&(0..GROUPS).map(group).collect::<Vec<_>>().join(", "));
+    yaml.push_str(&(0..groups).map(group).collect::<Vec<_>>().join(", "));
     yaml.push_str("]\nattributes:\n  region: [");
-    yaml.push_str(&REGIONS.join(", "));
-    yaml.push_str("]\npurposes:\n  research: \"Research\"\nprojects:\n  study: { purposes: [research] }\nusers:\n");
+    yaml.push_str(&regions.join(", "));
+    yaml.push_str("]\n");
+    if spec.memberships == Memberships::Distinct {
+        let departments: Vec<String> = (0..DEPARTMENTS).map(|d| format!("dept_{d}")).collect();
+        let _ = writeln!(yaml, "  department: [{}]", departments.join(", "));
+    }
+    yaml.push_str(
+        "purposes:\n  research: \"Research\"\nprojects:\n  study: { purposes: [research] }\n",
+    );
+    if spec.memberships == Memberships::Distinct {
+        for p in 0..PROJECTS {
+            let _ = writeln!(yaml, "  project_{p}: {{ purposes: [research] }}");
+        }
+    }
+    yaml.push_str("users:\n");
+    if spec.memberships == Memberships::Distinct {
+        for u in 0..spec.users {
+            distinct_user(&mut yaml, u);
+        }
+        return yaml;
+    }
     for u in 0..spec.users {
         let _ = writeln!(
             yaml,
             "  user_{u}:\n    groups: [{}, {}]\n    attributes: {{ region: [{}] }}",
             group(u),
             group(u * 7 + 3),
-            REGIONS[u % REGIONS.len()]
+            regions[u % regions.len()]
         );
         if u % 10 == 0 {
             yaml.push_str(
@@ -164,7 +232,33 @@ pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
             );
         }
     }
-    std::fs::write(dir.join("identities.yaml"), yaml)
+    yaml
+}
+
+/// A user unlike any other: the first three of its five groups spell its
+/// number in base 40 (one from each forty), the other two and its regions,
+/// department and project are spread by a hash of it.
+fn distinct_user(yaml: &mut String, u: usize) {
+    let mix = |salt: usize| (u.wrapping_mul(2_654_435_761).wrapping_add(salt * 40_503)) >> 7;
+    let groups = [
+        u % 40,
+        40 + (u / 40) % 40,
+        80 + (u / 1_600) % 40,
+        120 + mix(1) % 40,
+        160 + mix(2) % 40,
+    ];
+    let first = mix(3) % REGIONS.len();
+    let second = (first + 1 + mix(4) % (REGIONS.len() - 1)) % REGIONS.len();
+    let groups: Vec<String> = groups.iter().map(|g| format!("group_{g}")).collect();
+    let project = mix(5) % PROJECTS;
+    let _ = writeln!(
+        yaml,
+        "  user_{u}:\n    groups: [{}]\n    attributes: {{ region: [{}, {}], department: [dept_{}] }}\n    projects: [project_{project}]\n    current_project: project_{project}\n    acknowledged: [research]",
+        groups.join(", "),
+        REGIONS[first],
+        REGIONS[second],
+        mix(6) % DEPARTMENTS
+    );
 }
 
 /// The PostgreSQL statements that create every source's base table (empty).
