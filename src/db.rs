@@ -591,15 +591,19 @@ fn read_dependents(
     schemas: &Schemas,
     dialect: Dialect,
     integration: &str,
-) -> Result<BTreeMap<String, Vec<String>>, Diagnostic> {
+) -> Result<BTreeMap<QualifiedName, Vec<QualifiedName>>, Diagnostic> {
     count_round_trip();
     let _waiting = waiting("reading the deployed state");
     let rows = client
         .query(&reads::dependents(schemas, dialect), &[])
         .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
-    let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut dependents: BTreeMap<QualifiedName, Vec<QualifiedName>> = BTreeMap::new();
     for row in rows {
-        dependents.entry(row.get(0)).or_default().push(row.get(1));
+        let (relation, reader): (String, String) = (row.get(0), row.get(1));
+        dependents
+            .entry(QualifiedName::parse(&relation))
+            .or_default()
+            .push(QualifiedName::parse(&reader));
     }
     Ok(dependents)
 }

@@ -36,7 +36,7 @@ pub struct State {
     pub policy_files: Vec<(String, String)>,
     /// For each relation in veil's schemas, the views elsewhere (or not
     /// veil's) that read it: dropping it would fail.
-    pub dependents: BTreeMap<String, Vec<String>>,
+    pub dependents: BTreeMap<QualifiedName, Vec<QualifiedName>>,
 }
 
 /// What is deployed in one integration, as far as the plan compares it.

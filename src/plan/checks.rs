@@ -8,7 +8,7 @@ use crate::catalog;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::Compiled;
 use crate::ir;
-use crate::object::{Object, ObjectId, ObjectKind};
+use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
 use crate::state::State;
 use std::collections::{HashMap, HashSet};
 
@@ -68,24 +68,23 @@ pub fn online_checks(
 /// drop would fail in the middle of the apply. Said now instead.
 fn dependent_views(compiled: &Compiled, state: &State, plan: &IntegrationPlan) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
-    let managed: HashSet<String> = compiled
+    let managed: HashSet<&QualifiedName> = compiled
         .objects
         .iter()
         .chain(&state.deployed.objects)
-        .map(|o| o.name().to_string())
+        .map(|o| o.name())
         .collect();
     for change in plan
         .changes
         .iter()
         .filter(|c| matches!(c.action, super::Action::Drop | super::Action::Recreate))
     {
-        let readers: Vec<&str> = state
+        let readers: Vec<&QualifiedName> = state
             .dependents
-            .get(&change.id.name.to_string())
+            .get(&change.id.name)
             .into_iter()
             .flatten()
-            .map(String::as_str)
-            .filter(|d| !managed.contains(*d))
+            .filter(|d| !managed.contains(d))
             .collect();
         if !readers.is_empty() {
             errors.push(
