@@ -279,6 +279,9 @@ impl Files {
 pub enum ErrorFormat {
     Human,
     Json,
+    /// GitHub Actions workflow commands: each diagnostic an annotation on
+    /// its file, line and column.
+    Github,
 }
 
 /// Renders diagnostics in the chosen format, one after another.
@@ -296,9 +299,49 @@ pub fn render_all(
                 out.push_str(&render_json(files, diagnostic));
                 out.push('\n');
             }
+            ErrorFormat::Github => {
+                out.push_str(&render_github(files, diagnostic));
+                out.push('\n');
+            }
         }
     }
     out
+}
+
+/// A diagnostic as a GitHub Actions workflow command (`::error file=…,
+/// line=…,col=…,endLine=…,endColumn=…,title=CODE::message`), which the
+/// runner shows on the pull request's line. Values are escaped as the
+/// runner reads them: `%`, CR and LF everywhere, `:` and `,` in properties
+/// too.
+pub fn render_github(files: &Files, diagnostic: &Diagnostic) -> String {
+    let data = |text: &str| {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+    let mut properties = Vec::new();
+    if let Some(loc) = diagnostic.loc {
+        let f = files.get(loc.file);
+        let (line, column) = line_col(&f.text, loc.span.start);
+        let (end_line, end_column) = line_col(&f.text, loc.span.end);
+        properties.push(format!("file={}", property(&f.path)));
+        properties.push(format!("line={line}"));
+        properties.push(format!("col={column}"));
+        properties.push(format!("endLine={end_line}"));
+        properties.push(format!("endColumn={end_column}"));
+    }
+    properties.push(format!("title={}", property(diagnostic.code.as_str())));
+    let command = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = diagnostic.message.clone();
+    if let Some(help) = &diagnostic.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    format!("::{command} {}::{}", properties.join(","), data(&message))
 }
 
 /// A diagnostic for people: the message, the file with the span underlined,

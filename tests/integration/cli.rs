@@ -111,6 +111,65 @@ fn json_diagnostics_carry_file_line_column_and_help() {
 }
 
 #[test]
+fn github_annotations_name_the_file_line_and_column() {
+    let dir = Scratch::new();
+    // A file name and a message holding what workflow commands escape.
+    let file = dir.write(
+        "a,b:c%.veil",
+        &POLICY
+            .replace("using hash", "using hsah")
+            .replace("analysts", "ana,lysts"),
+    );
+    dir.write("identities.yaml", IDENTITIES);
+    let run = Veil::new()
+        .args(["validate", "--error-format", "github", dir.arg()])
+        .status(1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one annotation a diagnostic: {}",
+        run.stderr
+    );
+    let path = file
+        .display()
+        .to_string()
+        .replace('%', "%25")
+        .replace(':', "%3A")
+        .replace(',', "%2C");
+    assert_eq!(
+        lines[0],
+        format!(
+            "::error file={path},line=19,col=23,endLine=19,endColumn=27,title=syntax%3A%3Aunknown_method::unknown mask method `hsah`%0Ahelp: did you mean `hash`?"
+        )
+    );
+    // A checker error and a warning, each on its own line.
+    dir.write(
+        "a,b:c%.veil",
+        &format!(
+            "{}mask columns matching \"phone\" using null\n",
+            POLICY.replace("analysts", "ana,lysts")
+        ),
+    );
+    let run = Veil::new()
+        .args(["validate", "--error-format", "github", dir.arg()])
+        .status(1);
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("::error file=")
+            && l.contains("title=check%3A%3Aunknown_name::unknown group `ana,lysts`")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.lines().any(
+            |l| l.starts_with("::warning file=") && l.contains("title=check%3A%3Amask_never::")
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])
