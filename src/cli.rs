@@ -114,6 +114,16 @@ pub enum Command {
         #[arg(long)]
         recover: bool,
     },
+    /// Print a plan saved with `veil plan --out`, as the plan printed it
+    /// (`--format text|json|markdown`, or `sql` for its apply scripts).
+    Show {
+        /// The saved plan.
+        plan: PathBuf,
+        /// The wait for another apply that `--format sql` writes into the
+        /// scripts, such as `30s` or `2m`.
+        #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
+        lock_timeout: std::time::Duration,
+    },
     /// What a user sees of each source and which rule decides each column
     /// and row filter; with `--source` alone, every user against that source.
     Explain {
@@ -180,6 +190,12 @@ pub fn run() -> ExitCode {
                 recover: *recover,
             },
             &mut |line| eprintln!("{line}"),
+        ),
+        Command::Show { plan, lock_timeout } => commands::show(
+            plan,
+            cli.format,
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            *lock_timeout,
         ),
         Command::Plan {
             dir,

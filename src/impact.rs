@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
 /// One change in what some users see.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Impact {
     pub source: String,
     /// `gains access`, `loses access`, `column clear`, `column masked`,

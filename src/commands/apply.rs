@@ -111,7 +111,12 @@ fn saved_plan(
         .map(|p| p.integration.clone())
         .collect();
     let recover = saved.prepared.iter().any(|p| p.recover);
-    let online = match plan_online(ProjectSource::Files(&files), &only, "pii", recover) {
+    let online = match plan_online(
+        ProjectSource::Files(&files),
+        &only,
+        &saved.sensitive_tag,
+        recover,
+    ) {
         Ok(online) => online,
         Err((files, mut diagnostics)) => {
             diagnostics.insert(
@@ -129,12 +134,12 @@ fn saved_plan(
         }
     };
     let derived = online.prepare_all();
-    let shown = render::text(&online.plan, options.color);
     drop(online.targets);
-    if let Err(d) = same_plan(target, &saved.prepared, &derived) {
+    if let Err(d) = same_plan(target, &saved, &derived, &online.plan) {
         return Err(Outcome::failed(Files::default(), vec![d]));
     }
-    Ok((derived, shown))
+    // The plan as it was reviewed, which is the plan derived now.
+    Ok((derived, render::text(&saved.plan, options.color)))
 }
 
 /// A plan of the project directory `target`, its warnings kept in `outcome`.

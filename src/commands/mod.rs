@@ -7,6 +7,7 @@ mod explain;
 mod fmt;
 mod init;
 pub mod plan;
+mod show;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
@@ -16,6 +17,7 @@ pub use explain::explain;
 pub use fmt::fmt;
 pub use init::init;
 pub use plan::{PlanOptions, plan};
+pub use show::show;
 pub use validate::validate;
 
 /// The shape of command output.

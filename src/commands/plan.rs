@@ -81,7 +81,7 @@ fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     let changes = plan.has_changes();
     let mut diagnostics = planned.warnings;
     if let Some(out) = options.out
-        && let Err(d) = save(out, &SavedPlan::offline())
+        && let Err(d) = save(out, &SavedPlan::offline(&plan, options.sensitive_tag))
     {
         diagnostics.push(d);
     }
@@ -114,7 +114,7 @@ fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             let mut diagnostics = online.built.warnings.clone();
             let mut success = true;
             if let Some(out) = options.out
-                && let Err(d) = save(out, &SavedPlan::of(&online))
+                && let Err(d) = save(out, &SavedPlan::of(&online, options.sensitive_tag))
             {
                 diagnostics.push(d);
                 success = false;

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const FORMAT_VERSION: u32 = 2;
 
 /// A plan for every integration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
     pub format_version: u32,
     /// Made without a database: can be shown, never applied.
@@ -33,7 +33,7 @@ pub struct Plan {
 }
 
 /// The changes to one integration's database.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct IntegrationPlan {
     pub name: String,
     pub dialect: Dialect,
@@ -92,7 +92,7 @@ impl Action {
 }
 
 /// One object change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Change {
     pub action: Action,
     #[serde(flatten)]
@@ -108,14 +108,14 @@ pub struct Change {
 }
 
 /// A change of one user's profile row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ProfileChange {
     pub user: String,
     pub action: ProfileAction,
     pub fields: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProfileAction {
     Add,
@@ -124,7 +124,7 @@ pub enum ProfileAction {
 }
 
 /// One field of a profile row, before and after.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct FieldChange {
     pub field: String,
     pub before: serde_json::Value,
@@ -132,7 +132,7 @@ pub struct FieldChange {
 }
 
 /// An object changed or dropped outside veil, or a user's side-table rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Drift {
     /// An object's kind, or the side table whose rows drifted.
     pub kind: String,
@@ -142,7 +142,7 @@ pub struct Drift {
 }
 
 /// A deliberate hole in the policies, listed in every plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct EscapeHatch {
     /// `sql` or `none`.
     pub kind: String,

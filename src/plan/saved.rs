@@ -1,6 +1,7 @@
 //! Plans saved with `veil plan --out`, and the check that a saved plan
 //! says exactly what its recorded policy files plan to now.
 
+use super::Plan;
 use super::online::Online;
 use super::script::Prepared;
 use crate::diagnostic::{Code, Diagnostic};
@@ -13,25 +14,32 @@ pub struct SavedPlan {
     pub format_version: u32,
     pub veil_version: String,
     pub offline: bool,
+    /// The plan as it was shown when it was made (`veil show`).
+    pub plan: Plan,
+    /// The tag whose columns the access impact calls sensitive.
+    pub sensitive_tag: String,
     pub prepared: Vec<Prepared>,
 }
 
 impl SavedPlan {
     /// An online plan, to be applied as it is.
-    pub fn of(online: &Online) -> SavedPlan {
+    pub fn of(online: &Online, sensitive_tag: &str) -> SavedPlan {
         SavedPlan {
             offline: false,
             prepared: online.prepare_all(),
-            ..SavedPlan::offline()
+            ..SavedPlan::offline(&online.plan, sensitive_tag)
         }
     }
 
-    /// An offline plan: it records that it cannot be applied.
-    pub fn offline() -> SavedPlan {
+    /// An offline plan: it can be shown, and records that it cannot be
+    /// applied.
+    pub fn offline(plan: &Plan, sensitive_tag: &str) -> SavedPlan {
         SavedPlan {
             format_version: super::FORMAT_VERSION,
             veil_version: env!("CARGO_PKG_VERSION").to_string(),
             offline: true,
+            plan: plan.clone(),
+            sensitive_tag: sensitive_tag.to_string(),
             prepared: Vec::new(),
         }
     }
@@ -86,9 +94,36 @@ pub fn load(path: &Path) -> Result<SavedPlan, Diagnostic> {
 }
 
 /// Checks that a saved plan says exactly what its policy files plan to now:
-/// the deployment it was made against (else it is stale), and then every
-/// step, profile row and recorded object (else it was edited).
-pub fn same_plan(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<(), Diagnostic> {
+/// the deployment it was made against (else it is stale), then every step,
+/// profile row and recorded object, and the plan it shows (else it was
+/// edited).
+pub fn same_plan(
+    path: &Path,
+    saved: &SavedPlan,
+    derived: &[Prepared],
+    derived_plan: &Plan,
+) -> Result<(), Diagnostic> {
+    same_scripts(path, &saved.prepared, derived)?;
+    let (a, b) = (
+        serde_json::to_value(&saved.plan).unwrap_or_default(),
+        serde_json::to_value(derived_plan).unwrap_or_default(),
+    );
+    if a != b {
+        return Err(Diagnostic::error(
+            Code::ApplyPlanMismatch,
+            format!(
+                "`{}` does not match what its recorded policy files plan to now: the plan it shows differs at {}",
+                path.display(),
+                first_difference(&a, &b, "")
+            ),
+        )
+        .help("the file was edited after `veil plan --out`; plan again and review the new plan; nothing was changed"));
+    }
+    Ok(())
+}
+
+/// The scripts of a saved plan against those its policy files plan now.
+fn same_scripts(path: &Path, saved: &[Prepared], derived: &[Prepared]) -> Result<(), Diagnostic> {
     let mismatch = |what: String| {
         Diagnostic::error(
             Code::ApplyPlanMismatch,

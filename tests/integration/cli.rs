@@ -170,6 +170,35 @@ fn github_annotations_name_the_file_line_and_column() {
 }
 
 #[test]
+fn a_saved_offline_plan_is_shown_as_the_plan_printed_it() {
+    let dir = Scratch::new();
+    let file = dir.0.join("plan.json");
+    let file = file.to_str().expect("utf-8");
+    for format in ["text", "json", "markdown"] {
+        let planned = Veil::new()
+            .args([
+                "plan",
+                "--offline",
+                "policies",
+                "--format",
+                format,
+                "--out",
+                file,
+            ])
+            .status(0);
+        let shown = Veil::new()
+            .args(["show", file, "--format", format])
+            .status(0);
+        assert_eq!(shown.stdout, planned.stdout, "--format {format}");
+    }
+    let broken = dir.write("broken.json", "{\"format_version\": 2}");
+    let run = Veil::new()
+        .args(["show", broken.to_str().expect("utf-8")])
+        .status(1);
+    assert!(run.stderr.contains("is not a veil plan"), "{}", run.stderr);
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])

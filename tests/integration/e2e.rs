@@ -543,6 +543,54 @@ fn a_saved_plan_is_applied_exactly_or_refused_when_stale() {
 }
 
 #[test]
+fn a_saved_plan_is_shown_as_made_and_applied_only_as_shown() {
+    let (db, dir) = setup("shown");
+    let path = dir.path().to_str().expect("utf-8");
+    let scratch = Scratch::new("shown-plan");
+    let plan_file = scratch.path().join("plan.json");
+    let plan_file = plan_file.to_str().expect("utf-8");
+    let made = ok(veil(&db, &["plan", path, "--out", plan_file]));
+    for format in ["text", "json", "markdown"] {
+        let planned = ok(veil(&db, &["plan", path, "--format", format]));
+        let shown = ok(veil(&db, &["show", plan_file, "--format", format]));
+        assert_eq!(shown.stdout, planned.stdout, "show --format {format}");
+    }
+    let shown = ok(veil(&db, &["show", plan_file]));
+    assert_eq!(shown.stdout, made.stdout);
+    // A plan file whose shown plan was edited (here: a diff a reviewer
+    // reads) is refused, though its scripts are untouched.
+    let text = std::fs::read_to_string(plan_file).expect("reads the plan");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    json["plan"]["integrations"][0]["changes"][0]["diff"] = "nothing to see".into();
+    let edited = scratch.path().join("edited.json");
+    std::fs::write(&edited, json.to_string()).expect("writes");
+    let refused = veil(
+        &db,
+        &["apply", edited.to_str().expect("utf-8"), "--auto-approve"],
+    );
+    assert_eq!(refused.status, 1, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("the plan it shows differs"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        db.query("SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = 'governed'")
+            .expect("reads")
+            .trim()
+            == "0",
+        "nothing was applied"
+    );
+    // The file as made applies, showing the plan it holds.
+    let applied = ok(veil(&db, &["apply", plan_file, "--auto-approve"]));
+    assert!(
+        applied.stdout.starts_with(&made.stdout),
+        "{}",
+        applied.stdout
+    );
+}
+
+#[test]
 fn live_checks_compare_the_catalog() {
     let (db, dir) = setup("live");
     let path = dir.path().to_str().expect("utf-8");
