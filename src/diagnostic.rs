@@ -138,6 +138,11 @@ impl Code {
     pub fn stage(self) -> &'static str {
         self.as_str().split("::").next().unwrap_or_default()
     }
+
+    /// Where `docs/diagnostics.md` explains it.
+    pub fn docs(self) -> String {
+        format!("docs/diagnostics.md#{}", self.as_str().replace("::", "-"))
+    }
 }
 
 impl fmt::Display for Code {
@@ -282,6 +287,8 @@ pub enum ErrorFormat {
     /// GitHub Actions workflow commands: each diagnostic an annotation on
     /// its file, line and column.
     Github,
+    /// One SARIF 2.1.0 log of every diagnostic, for code scanning.
+    Sarif,
 }
 
 /// Renders diagnostics in the chosen format, one after another.
@@ -291,6 +298,9 @@ pub fn render_all(
     format: ErrorFormat,
     color: bool,
 ) -> String {
+    if format == ErrorFormat::Sarif {
+        return render_sarif(files, diagnostics) + "\n";
+    }
     let mut out = String::new();
     for diagnostic in diagnostics {
         match format {
@@ -303,6 +313,7 @@ pub fn render_all(
                 out.push_str(&render_github(files, diagnostic));
                 out.push('\n');
             }
+            ErrorFormat::Sarif => {}
         }
     }
     out
@@ -322,14 +333,12 @@ pub fn render_github(files: &Files, diagnostic: &Diagnostic) -> String {
     let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
     let mut properties = Vec::new();
     if let Some(loc) = diagnostic.loc {
-        let f = files.get(loc.file);
-        let (line, column) = line_col(&f.text, loc.span.start);
-        let (end_line, end_column) = line_col(&f.text, loc.span.end);
-        properties.push(format!("file={}", property(&f.path)));
-        properties.push(format!("line={line}"));
-        properties.push(format!("col={column}"));
-        properties.push(format!("endLine={end_line}"));
-        properties.push(format!("endColumn={end_column}"));
+        let p = Place::of(files, loc);
+        properties.push(format!("file={}", property(p.file)));
+        properties.push(format!("line={}", p.line));
+        properties.push(format!("col={}", p.column));
+        properties.push(format!("endLine={}", p.end_line));
+        properties.push(format!("endColumn={}", p.end_column));
     }
     properties.push(format!("title={}", property(diagnostic.code.as_str())));
     let command = match diagnostic.severity {
@@ -342,6 +351,86 @@ pub fn render_github(files: &Files, diagnostic: &Diagnostic) -> String {
         message.push_str(help);
     }
     format!("::{command} {}::{}", properties.join(","), data(&message))
+}
+
+/// Every diagnostic as one SARIF 2.1.0 log: a run of the tool `veil`
+/// whose rules are the codes raised, each result at its file's region.
+pub fn render_sarif(files: &Files, diagnostics: &[Diagnostic]) -> String {
+    use serde_json::{Value, json};
+    let location = |loc: Loc, label: Option<&str>| {
+        let p = Place::of(files, loc);
+        let mut location = json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": uri(p.file) },
+                "region": {
+                    "startLine": p.line,
+                    "startColumn": p.column,
+                    "endLine": p.end_line,
+                    "endColumn": p.end_column,
+                },
+            },
+        });
+        if let Some(label) = label {
+            location["message"] = json!({ "text": label });
+        }
+        location
+    };
+    let mut rules: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    rules.sort();
+    rules.dedup();
+    let results: Vec<Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str("\nhelp: ");
+                text.push_str(help);
+            }
+            json!({
+                "ruleId": d.code.as_str(),
+                "ruleIndex": rules.binary_search(&d.code).unwrap_or_default(),
+                "level": match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                "message": { "text": text },
+                "locations": d.loc.map(|loc| location(loc, d.label.as_deref())).into_iter().collect::<Vec<_>>(),
+                "relatedLocations": d.related.iter().map(|(loc, label)| location(*loc, Some(label))).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "veil",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules.iter().map(|c| json!({
+                        "id": c.as_str(),
+                        "help": { "text": format!("see {}", c.docs()) },
+                    })).collect::<Vec<_>>(),
+                },
+            },
+            "results": results,
+        }],
+    });
+    serde_json::to_string(&log).unwrap_or_default()
+}
+
+/// A path as a URI reference (a `file:` URI when it is absolute): every
+/// byte but unreserved ones and `/` percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::from(if path.starts_with('/') { "file://" } else { "" });
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A diagnostic for people: the message, the file with the span underlined,
@@ -382,11 +471,43 @@ fn severity_word(severity: Severity) -> &'static str {
     }
 }
 
+/// The version of the JSON shape of a diagnostic.
+pub const JSON_FORMAT_VERSION: u32 = 2;
+
+/// Where a diagnostic points: a file and the lines and columns (from 1) of
+/// the span's start and end.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Place<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+impl<'a> Place<'a> {
+    pub fn of(files: &'a Files, loc: Loc) -> Place<'a> {
+        let f = files.get(loc.file);
+        let (line, column) = line_col(&f.text, loc.span.start);
+        let (end_line, end_column) = line_col(&f.text, loc.span.end);
+        Place {
+            file: &f.path,
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+}
+
 /// The machine-readable form: one JSON object per diagnostic.
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
+    format_version: u32,
     severity: Severity,
     code: &'a str,
+    /// Its entry in `docs/diagnostics.md`.
+    docs: String,
     message: &'a str,
     file: Option<&'a str>,
     line: Option<usize>,
@@ -395,31 +516,41 @@ struct JsonDiagnostic<'a> {
     end_column: Option<usize>,
     label: Option<&'a str>,
     help: Option<&'a str>,
+    /// Other places worth showing (the first rule of a tie, a first
+    /// declaration), each with its label.
+    related: Vec<JsonRelated<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    #[serde(flatten)]
+    place: Place<'a>,
+    label: &'a str,
 }
 
 pub fn render_json(files: &Files, diagnostic: &Diagnostic) -> String {
-    let (file, start, end) = match diagnostic.loc {
-        Some(loc) => {
-            let f = files.get(loc.file);
-            (
-                Some(f.path.as_str()),
-                Some(line_col(&f.text, loc.span.start)),
-                Some(line_col(&f.text, loc.span.end)),
-            )
-        }
-        None => (None, None, None),
-    };
+    let place = diagnostic.loc.map(|loc| Place::of(files, loc));
     let json = JsonDiagnostic {
+        format_version: JSON_FORMAT_VERSION,
         severity: diagnostic.severity,
         code: diagnostic.code.as_str(),
+        docs: diagnostic.code.docs(),
         message: &diagnostic.message,
-        file,
-        line: start.map(|s| s.0),
-        column: start.map(|s| s.1),
-        end_line: end.map(|e| e.0),
-        end_column: end.map(|e| e.1),
+        file: place.map(|p| p.file),
+        line: place.map(|p| p.line),
+        column: place.map(|p| p.column),
+        end_line: place.map(|p| p.end_line),
+        end_column: place.map(|p| p.end_column),
         label: diagnostic.label.as_deref(),
         help: diagnostic.help.as_deref(),
+        related: diagnostic
+            .related
+            .iter()
+            .map(|(loc, label)| JsonRelated {
+                place: Place::of(files, *loc),
+                label,
+            })
+            .collect(),
     };
     serde_json::to_string(&json).unwrap_or_default()
 }

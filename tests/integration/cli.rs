@@ -199,6 +199,60 @@ fn a_saved_offline_plan_is_shown_as_the_plan_printed_it() {
 }
 
 #[test]
+fn json_and_sarif_diagnostics_carry_codes_docs_and_related_places() {
+    let dir = Scratch::new();
+    // Two rules that tie for a column: the second points at the first.
+    let file = dir.write(
+        "p.veil",
+        &format!("{POLICY}mask email on s.t using null\nmask email on s.t using hash\n"),
+    );
+    dir.write("identities.yaml", IDENTITIES);
+    let run = Veil::new()
+        .args(["validate", "--error-format", "json", dir.arg()])
+        .status(1);
+    let tie: serde_json::Value = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON lines"))
+        .find(|d| d["code"] == "check::mask_tie")
+        .unwrap_or_else(|| panic!("a tie: {}", run.stderr));
+    assert_eq!(tie["format_version"], 2);
+    assert_eq!(tie["docs"], "docs/diagnostics.md#check-mask_tie");
+    assert_eq!(tie["line"], 21);
+    assert_eq!(tie["related"][0]["file"], file.display().to_string());
+    assert_eq!(tie["related"][0]["line"], 20);
+    assert_eq!(tie["related"][0]["label"], "ties with this rule");
+    let run = Veil::new()
+        .args(["validate", "--error-format", "sarif", dir.arg()])
+        .status(1);
+    let log: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("one SARIF log");
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    let tie = results
+        .iter()
+        .find(|r| r["ruleId"] == "check::mask_tie")
+        .expect("the tie is a result");
+    assert_eq!(tie["level"], "error");
+    let region = &tie["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 21);
+    assert_eq!(
+        tie["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
+        20
+    );
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    let index = tie["ruleIndex"].as_u64().expect("an index") as usize;
+    assert_eq!(rules[index]["id"], "check::mask_tie");
+    // No diagnostics: a log with no results.
+    let run = Veil::new()
+        .args(["validate", "--error-format", "sarif", "policies"])
+        .status(0);
+    let log: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("SARIF");
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])

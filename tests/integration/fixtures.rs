@@ -212,3 +212,23 @@ fn every_diagnostic_code_has_a_fixture() {
         "codes without an err_ fixture: {missing:?}"
     );
 }
+
+/// Every code has its entry in docs/diagnostics.md, where the JSON form's
+/// `docs` link points.
+#[test]
+fn every_diagnostic_code_is_documented() {
+    let docs = std::fs::read_to_string("docs/diagnostics.md").expect("reads the docs");
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .filter(|c| {
+            let anchor = c.docs();
+            let id = anchor.split('#').nth(1).unwrap_or_default();
+            !docs.contains(&format!("<a id=\"{id}\"></a>`{}`", c.as_str()))
+        })
+        .map(|c| c.as_str())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes not in docs/diagnostics.md: {missing:?}"
+    );
+}
