@@ -26,6 +26,19 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub stats: bool,
 
+    /// When to colour output: `auto` colours a terminal, unless `NO_COLOR`
+    /// is set (`CLICOLOR_FORCE` colours even a pipe).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Print only errors and the command's output: no warnings, no progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also print the figures `--stats` prints.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -148,6 +161,62 @@ pub enum Command {
     },
 }
 
+/// When output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn colors(self, terminal: bool) -> bool {
+        let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0");
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+                false
+            }
+            ColorChoice::Auto => terminal || set("CLICOLOR_FORCE"),
+        }
+    }
+}
+
+impl Command {
+    /// The name the command line gives the command.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Init { .. } => "init",
+            Command::Validate { .. } => "validate",
+            Command::Compile { .. } => "compile",
+            Command::Plan { .. } => "plan",
+            Command::Apply { .. } => "apply",
+            Command::Show { .. } => "show",
+            Command::Explain { .. } => "explain",
+            Command::Fmt { .. } => "fmt",
+        }
+    }
+
+    /// The `--format`s the command prints.
+    fn formats(&self) -> &'static [OutputFormat] {
+        use OutputFormat::*;
+        match self {
+            Command::Init { .. } | Command::Compile { .. } | Command::Fmt { .. } => &[Text],
+            Command::Apply { .. } => &[Text],
+            Command::Validate { .. } | Command::Explain { .. } => &[Text, Json],
+            Command::Plan { .. } | Command::Show { .. } => &[Text, Json, Markdown, Sql],
+        }
+    }
+}
+
+/// A usage error: the message clap would print, exit 1.
+fn usage(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    ExitCode::from(1)
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn run() -> ExitCode {
     let started = std::time::Instant::now();
@@ -161,6 +230,29 @@ pub fn run() -> ExitCode {
                 }
                 _ => ExitCode::from(1),
             };
+        }
+    };
+    if !cli.command.formats().contains(&cli.format) {
+        let name = cli.command.name();
+        let format = clap::ValueEnum::to_possible_value(&cli.format)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        return usage(&format!(
+            "`veil {name}` does not print `--format {format}`; it prints {}",
+            cli.command
+                .formats()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value)
+                .map(|v| format!("`{}`", v.get_name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let color = cli.color.colors(std::io::stdout().is_terminal());
+    let quiet = cli.quiet;
+    let mut progress = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
         }
     };
     let outcome = match &cli.command {
@@ -185,18 +277,15 @@ pub fn run() -> ExitCode {
                 auto_approve: *auto_approve,
                 interactive: std::io::stdin().is_terminal(),
                 lock_timeout: *lock_timeout,
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                color,
                 log_sql: log_sql.as_deref(),
                 recover: *recover,
             },
-            &mut |line| eprintln!("{line}"),
+            &mut progress,
         ),
-        Command::Show { plan, lock_timeout } => commands::show(
-            plan,
-            cli.format,
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            *lock_timeout,
-        ),
+        Command::Show { plan, lock_timeout } => {
+            commands::show(plan, cli.format, color, *lock_timeout)
+        }
         Command::Plan {
             dir,
             offline,
@@ -214,7 +303,7 @@ pub fn run() -> ExitCode {
                 against: against.as_deref(),
                 integrations,
                 format: cli.format,
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                color,
                 detailed_exitcode: *detailed_exitcode,
                 out: out.as_deref(),
                 sensitive_tag,
@@ -224,7 +313,7 @@ pub fn run() -> ExitCode {
         ),
     };
     let code = report(&cli, outcome);
-    if cli.stats {
+    if cli.stats || cli.verbose {
         eprintln!("{}", stats(started.elapsed()));
     }
     code
@@ -249,8 +338,11 @@ fn stats(wall: std::time::Duration) -> String {
 }
 
 /// Prints an outcome: diagnostics to standard error, output to standard out.
-fn report(cli: &Cli, outcome: Outcome) -> ExitCode {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+fn report(cli: &Cli, mut outcome: Outcome) -> ExitCode {
+    let color = cli.color.colors(std::io::stderr().is_terminal());
+    if cli.quiet {
+        outcome.diagnostics.retain(|d| d.is_error());
+    }
     let rendered = crate::diagnostic::render_all(
         &outcome.files,
         &outcome.diagnostics,

@@ -253,6 +253,73 @@ fn json_and_sarif_diagnostics_carry_codes_docs_and_related_places() {
 }
 
 #[test]
+fn a_format_a_command_does_not_print_is_refused() {
+    for args in [
+        ["init", "--format", "json", "/nonexistent-veil-dir"],
+        ["fmt", "--format", "json", "policies"],
+        ["compile", "--format", "json", "policies"],
+        ["validate", "--format", "markdown", "policies"],
+    ] {
+        let run = Veil::new().args(args).status(1);
+        assert!(
+            run.stderr.contains("does not print `--format"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    Veil::new()
+        .args(["validate", "--format", "json", "policies"])
+        .status(0);
+}
+
+#[test]
+fn colour_follows_the_flag_no_color_and_clicolor_force() {
+    let plan = ["plan", "--offline", "policies"];
+    let colored = |run: &crate::common::Run| run.stdout.contains('\u{1b}');
+    // The builder sets NO_COLOR: `auto` is plain, `always` is coloured.
+    assert!(!colored(&Veil::new().args(plan).status(0)));
+    assert!(colored(
+        &Veil::new().args(plan).args(["--color", "always"]).status(0)
+    ));
+    let forced = Veil::new()
+        .args(plan)
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .status(0);
+    assert!(colored(&forced), "CLICOLOR_FORCE colours a pipe");
+    let never = Veil::new()
+        .args(plan)
+        .args(["--color", "never"])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .status(0);
+    assert!(!colored(&never));
+}
+
+#[test]
+fn quiet_hides_warnings_and_verbose_prints_figures() {
+    let dir = Scratch::new();
+    dir.write(
+        "p.veil",
+        &format!("{POLICY}mask columns matching \"phone\" using null\n"),
+    );
+    dir.write("identities.yaml", IDENTITIES);
+    let loud = Veil::new().args(["validate", dir.arg()]).status(0);
+    assert!(loud.stderr.contains("matches no column"), "{}", loud.stderr);
+    let quiet = Veil::new().args(["validate", "-q", dir.arg()]).status(0);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    let verbose = Veil::new().args(["validate", "-v", "policies"]).status(0);
+    assert!(
+        verbose.stderr.contains("stats: wall_seconds="),
+        "{}",
+        verbose.stderr
+    );
+    Veil::new()
+        .args(["validate", "-q", "-v", "policies"])
+        .status(1);
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])
