@@ -150,12 +150,17 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
-    /// Rewrite policy files in the canonical layout.
+    /// Rewrite policy files in the canonical layout (`-` formats standard
+    /// input to standard output).
     Fmt {
         /// List the files that would change and exit 1, writing nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "diff")]
         check: bool,
-        /// The project directory, or policy files.
+        /// Print how each file would change and exit 1 if one would,
+        /// writing nothing.
+        #[arg(long)]
+        diff: bool,
+        /// The project directory, or policy files, or `-`.
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
     },
@@ -258,7 +263,25 @@ pub fn run() -> ExitCode {
     let outcome = match &cli.command {
         Command::Init { dir } => commands::init(dir),
         Command::Validate { dir } => commands::validate(dir, cli.format),
-        Command::Fmt { check, paths } => commands::fmt(paths, *check),
+        Command::Fmt { check, diff, paths } => {
+            let mode = match (check, diff) {
+                (true, _) => commands::FmtMode::Check,
+                (_, true) => commands::FmtMode::Diff,
+                _ => commands::FmtMode::Write,
+            };
+            if paths.iter().any(|p| p.as_os_str() == "-") {
+                if paths.len() > 1 {
+                    return usage("`veil fmt -` formats standard input alone");
+                }
+                let mut text = String::new();
+                if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                    return usage(&format!("cannot read standard input as UTF-8: {e}"));
+                }
+                commands::fmt_text(text, mode)
+            } else {
+                commands::fmt(paths, mode)
+            }
+        }
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
         Command::Explain { dir, user, source } => {
             commands::explain(dir, user.as_deref(), source.as_deref(), cli.format)

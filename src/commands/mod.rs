@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, Files};
 pub use apply::{ApplyOptions, apply, parse_timeout};
 pub use compile::{Emit, compile, file_safe};
 pub use explain::explain;
-pub use fmt::fmt;
+pub use fmt::{FmtMode, fmt, fmt_text};
 pub use init::init;
 pub use plan::{PlanOptions, plan};
 pub use show::show;

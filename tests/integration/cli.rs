@@ -320,6 +320,46 @@ fn quiet_hides_warnings_and_verbose_prints_figures() {
 }
 
 #[test]
+fn fmt_reads_standard_input_and_shows_diffs() {
+    let messy = "mask   tagged pii using hash\n";
+    let run = Veil::new().args(["fmt", "-"]).stdin(messy).status(0);
+    assert_eq!(run.stdout, "mask tagged pii using hash\n");
+    let run = Veil::new()
+        .args(["fmt", "--check", "-"])
+        .stdin(messy)
+        .status(1);
+    assert_eq!(run.stdout, "would reformat <stdin>\n");
+    Veil::new()
+        .args(["fmt", "--check", "-"])
+        .stdin("mask tagged pii using hash\n")
+        .status(0);
+    let run = Veil::new()
+        .args(["fmt", "-"])
+        .stdin("mask tagged")
+        .status(1);
+    assert!(run.stderr.contains("<stdin>"), "{}", run.stderr);
+    // `--diff` prints a unified diff of each file that would change and
+    // writes nothing.
+    let dir = Scratch::new();
+    let file = dir.write("p.veil", messy);
+    let run = Veil::new().args(["fmt", "--diff", dir.arg()]).status(1);
+    let name = file.display().to_string();
+    assert!(
+        run.stdout.starts_with(&format!("--- {name}\n+++ {name}\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("-mask   tagged pii using hash\n+mask tagged pii using hash\n")
+    );
+    assert_eq!(std::fs::read_to_string(&file).expect("reads"), messy);
+    Veil::new().args(["fmt", dir.arg()]).status(0);
+    let run = Veil::new().args(["fmt", "--diff", dir.arg()]).status(0);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])

@@ -233,6 +233,7 @@ pub struct Run {
 pub struct Veil {
     command: Command,
     shown: Vec<String>,
+    stdin: Option<String>,
 }
 
 impl Veil {
@@ -242,6 +243,7 @@ impl Veil {
         Veil {
             command,
             shown: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -278,8 +280,32 @@ impl Veil {
         self
     }
 
+    /// What veil reads on standard input.
+    pub fn stdin(mut self, text: &str) -> Veil {
+        self.stdin = Some(text.to_string());
+        self
+    }
+
     pub fn run(mut self) -> Run {
-        let output = self.command.output().expect("runs veil");
+        let output = match self.stdin.take() {
+            None => self.command.output().expect("runs veil"),
+            Some(text) => {
+                let mut child = self
+                    .command
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("runs veil");
+                child
+                    .stdin
+                    .take()
+                    .expect("a pipe")
+                    .write_all(text.as_bytes())
+                    .expect("writes standard input");
+                child.wait_with_output().expect("veil ends")
+            }
+        };
         Run {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
