@@ -3,7 +3,7 @@
 
 use crate::commands::{self, Outcome, OutputFormat};
 use crate::diagnostic::ErrorFormat;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,6 +150,15 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Print the completion script of a shell (`source <(veil completions
+    /// bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print veil's manual page (roff: `veil man | man -l -`).
+    Man,
     /// Rewrite policy files in the canonical layout (`-` formats standard
     /// input to standard output).
     Fmt {
@@ -201,6 +210,8 @@ impl Command {
             Command::Show { .. } => "show",
             Command::Explain { .. } => "explain",
             Command::Fmt { .. } => "fmt",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 
@@ -209,10 +220,20 @@ impl Command {
         use OutputFormat::*;
         match self {
             Command::Init { .. } | Command::Compile { .. } | Command::Fmt { .. } => &[Text],
+            Command::Completions { .. } | Command::Man => &[Text],
             Command::Apply { .. } => &[Text],
             Command::Validate { .. } | Command::Explain { .. } => &[Text, Json],
             Command::Plan { .. } | Command::Show { .. } => &[Text, Json, Markdown, Sql],
         }
+    }
+}
+
+/// A command's output that succeeded.
+fn printed(output: String) -> Outcome {
+    Outcome {
+        output,
+        status: commands::Status::Succeeded,
+        ..Outcome::default()
     }
 }
 
@@ -262,6 +283,18 @@ pub fn run() -> ExitCode {
     };
     let outcome = match &cli.command {
         Command::Init { dir } => commands::init(dir),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "veil", &mut script);
+            printed(String::from_utf8_lossy(&script).into_owned())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => printed(String::from_utf8_lossy(&page).into_owned()),
+                Err(e) => return usage(&format!("cannot render the manual page: {e}")),
+            }
+        }
         Command::Validate { dir } => commands::validate(dir, cli.format),
         Command::Fmt { check, diff, paths } => {
             let mode = match (check, diff) {

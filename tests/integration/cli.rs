@@ -360,6 +360,20 @@ fn fmt_reads_standard_input_and_shows_diffs() {
 }
 
 #[test]
+fn completions_and_the_manual_page_know_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = Veil::new().args(["completions", shell]).status(0);
+        for command in ["validate", "plan", "apply", "show", "explain", "fmt"] {
+            assert!(run.stdout.contains(command), "{shell}: {command}");
+        }
+    }
+    Veil::new().args(["completions", "tcsh"]).status(1);
+    let man = Veil::new().args(["man"]).status(0);
+    assert!(man.stdout.contains(".TH veil 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("plan"), "{}", man.stdout);
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])
