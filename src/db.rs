@@ -213,6 +213,11 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
             .help("the URL may change host and port (a tunnel), never the database"));
         }
     }
+    if config.get_password().is_none()
+        && let Some(password) = password_from_environment(&config)
+    {
+        config.password(password);
+    }
     config.connect_timeout(Duration::from_secs(10));
     // A dead peer or network is noticed: keepalives, and the kernel gives up
     // on data the server never acknowledges.
@@ -304,6 +309,72 @@ impl Tls {
             .help("check the machine's OpenSSL installation")
         })
     }
+}
+
+/// The password of a URL that has none, as libpq finds it: `PGPASSWORD`,
+/// else the first matching line of the password file (`PGPASSFILE`, or
+/// `~/.pgpass`), which is not read when others may read it.
+fn password_from_environment(config: &postgres::Config) -> Option<String> {
+    if let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+        return Some(password.to_string_lossy().into_owned());
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".pgpass"))
+        })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).ok()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        // A socket directory counts as `localhost`, as for libpq.
+        _ => "localhost".to_string(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = config.get_user().unwrap_or_default();
+    let database = config.get_dbname().unwrap_or_default();
+    pgpass_password(&text, [&host, &port, database, user])
+}
+
+/// The password of the first line of a password file whose host, port,
+/// database and user fields match `wanted` (`*` matches anything; `\`
+/// escapes `:` and itself).
+pub fn pgpass_password(text: &str, wanted: [&str; 4]) -> Option<String> {
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = vec![String::new()];
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => fields.last_mut()?.extend(chars.next()),
+                ':' if fields.len() < 5 => fields.push(String::new()),
+                c => fields.last_mut()?.push(c),
+            }
+        }
+        if fields.len() == 5
+            && fields[..4]
+                .iter()
+                .zip(wanted)
+                .all(|(field, value)| field == "*" || field == value)
+        {
+            return fields.pop();
+        }
+    }
+    None
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a URL (or key=value string) and
@@ -760,5 +831,23 @@ mod tests {
         assert_eq!(url, "host=h dbname=db");
         assert_eq!(tls.mode, postgres::config::SslMode::Disable);
         assert!(split_tls("postgres://h/db?sslmode=sometimes").is_err());
+    }
+
+    #[test]
+    fn a_password_file_is_read_like_libpq() {
+        let file =
+            "# comment\nother:5432:db:ann:wrong\nh:5439:db:ann:s3cr\\:et\\\\\n*:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_password(file, ["h", "5439", "db", "ann"]).as_deref(),
+            Some("s3cr:et\\")
+        );
+        assert_eq!(
+            pgpass_password(file, ["h", "5432", "db", "ann"]).as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(
+            pgpass_password("h:5432:db:ann\n", ["h", "5432", "db", "ann"]),
+            None
+        );
     }
 }
