@@ -8,6 +8,7 @@
 mod common;
 
 mod bench;
+mod ci_files;
 mod cli;
 mod compile;
 mod e2e;
