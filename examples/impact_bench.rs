@@ -21,7 +21,7 @@ fn main() {
     let base_model = load(base);
     let new_model = load(new);
     let t = std::time::Instant::now();
-    let impact = veil::impact::impact(&base_model, &new_model, integration, "pii");
+    let impact = veil::impact::impact(&base_model, &new_model, integration, &["pii".to_string()]);
     println!(
         "{} users, {} sources: access impact of {} entries in {:?}",
         new_model.directory.users.len(),

@@ -92,9 +92,10 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Columns with this tag (or one below it) count as sensitive in the
-        /// access impact.
-        #[arg(long, default_value = "pii")]
-        sensitive_tag: String,
+        /// access impact; repeatable. Without it, the project's
+        /// `sensitive_tags` (veil.yaml), else `pii`.
+        #[arg(long = "sensitive-tag")]
+        sensitive_tags: Vec<String>,
         /// The wait for another apply that `--format sql` writes into the
         /// script, such as `30s` or `2m`.
         #[arg(long, default_value = "30s", value_parser = commands::parse_timeout)]
@@ -349,7 +350,7 @@ pub fn run() -> ExitCode {
             integrations,
             detailed_exitcode,
             out,
-            sensitive_tag,
+            sensitive_tags,
             lock_timeout,
             recover,
         } => commands::plan(
@@ -362,7 +363,7 @@ pub fn run() -> ExitCode {
                 color,
                 detailed_exitcode: *detailed_exitcode,
                 out: out.as_deref(),
-                sensitive_tag,
+                sensitive_tags,
                 lock_timeout: *lock_timeout,
                 recover: *recover,
             },

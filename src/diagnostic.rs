@@ -120,6 +120,7 @@ codes! {
     ProjectEncoding = "project::encoding",
     ProjectNoIdentities = "project::no_identities",
     ProjectRead = "project::read",
+    ProjectSettings = "project::settings",
     SyntaxBadEscape = "syntax::bad_escape",
     SyntaxBadNumber = "syntax::bad_number",
     SyntaxEmptyName = "syntax::empty_name",

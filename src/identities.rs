@@ -110,7 +110,7 @@ fn options(text: &str) -> serde_saphyr::Options {
     options
 }
 
-fn yaml_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
+pub(crate) fn yaml_error(file: FileId, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     use serde_saphyr::MessageFormatter;
     let inner = error.without_snippet();
     let mut message = serde_saphyr::UserMessageFormatter

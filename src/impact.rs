@@ -71,19 +71,31 @@ fn signature(model: &Model, covering: &[usize], s: usize) -> String {
     text
 }
 
-/// Whether a column of `source` carries `tag` or a tag below it.
-fn sensitive(source: &Source, column: &str, tag: &str) -> bool {
-    let below = format!("{tag}.");
+/// Whether a column of `source` carries one of `tags` or a tag below one.
+fn sensitive(source: &Source, column: &str, tags: &[String]) -> bool {
+    let below = |tag: &str, t: &str| {
+        t.strip_prefix(tag)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
     source
         .columns
         .iter()
         .find(|c| c.name == column)
-        .is_some_and(|c| c.tags.iter().any(|t| t == tag || t.starts_with(&below)))
+        .is_some_and(|c| {
+            c.tags
+                .iter()
+                .any(|t| tags.iter().any(|tag| t == tag || below(tag, t)))
+        })
 }
 
 /// The impact of moving from `before` to `after`, for the sources of the
 /// integration named `integration`.
-pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) -> Vec<Impact> {
+pub fn impact(
+    old: &Model,
+    new: &Model,
+    integration: &str,
+    sensitive_tags: &[String],
+) -> Vec<Impact> {
     let old_rules = eval::access_rules_by_source(old);
     let new_rules = eval::access_rules_by_source(new);
     let old_index = sources_of(old, integration);
@@ -110,7 +122,7 @@ pub fn impact(old: &Model, new: &Model, integration: &str, sensitive_tag: &str) 
         // A user whose entry changed may see any source differently;
         // others only the sources whose policy changed.
         let sources = if user_changed { &all_sources } else { &changed };
-        let found = versions.class_changes((ou, nu), sources, &changed_set, sensitive_tag);
+        let found = versions.class_changes((ou, nu), sources, &changed_set, sensitive_tags);
         for change in found {
             grouped
                 .entry(change)
@@ -204,7 +216,7 @@ impl Versions<'_> {
         (ou, nu): (Option<&User>, Option<&User>),
         sources: &[&str],
         changed_set: &std::collections::HashSet<&str>,
-        sensitive_tag: &str,
+        sensitive_tags: &[String],
     ) -> Vec<Change> {
         let ((old, old_index, old_rules), (new, new_index, new_rules)) = (self.old, self.new);
         let mut found = Vec::new();
@@ -232,7 +244,7 @@ impl Versions<'_> {
                 id,
                 (old, o.as_ref()),
                 (new, n.as_ref()),
-                sensitive_tag,
+                sensitive_tags,
                 &mut found,
             );
         }
@@ -249,7 +261,7 @@ fn compare(
     source_id: &str,
     before: (&Model, Option<&(usize, Decisions)>),
     after: (&Model, Option<&(usize, Decisions)>),
-    sensitive_tag: &str,
+    sensitive_tags: &[String],
     out: &mut Vec<Change>,
 ) {
     let (old, before) = before;
@@ -265,7 +277,7 @@ fn compare(
                 change.to_string(),
                 column.map(str::to_string),
                 detail,
-                column.is_some_and(|c| source.is_some_and(|s| sensitive(s, c, sensitive_tag))),
+                column.is_some_and(|c| source.is_some_and(|s| sensitive(s, c, sensitive_tags))),
             ));
         };
     let gained = match (granted(before), granted(after)) {
@@ -290,7 +302,7 @@ fn compare(
                     "gains access".to_string(),
                     None,
                     (!clear.is_empty()).then(|| format!("clear: {}", clear.join(", "))),
-                    clear.iter().any(|c| sensitive(source, c, sensitive_tag)),
+                    clear.iter().any(|c| sensitive(source, c, sensitive_tags)),
                 ));
             }
             true

@@ -57,6 +57,7 @@ pub mod object;
 pub mod parallel;
 pub mod plan;
 pub mod project;
+pub mod settings;
 pub mod span;
 pub mod sql_expr;
 pub mod state;

@@ -12,6 +12,8 @@ use std::sync::Arc;
 /// A checked project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {
+    /// The project's settings (`veil.yaml`).
+    pub settings: crate::settings::Settings,
     pub integrations: Vec<Integration>,
     pub sources: Vec<Source>,
     pub access: Vec<AccessRule>,

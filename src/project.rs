@@ -5,6 +5,7 @@
 use crate::check::{self, Checked};
 use crate::diagnostic::{Code, Diagnostic, Files};
 use crate::identities::{self, Identities};
+use crate::settings::{self, Settings};
 use crate::span::FileId;
 use crate::syntax::{self, Parsed};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub struct Project {
     /// Each policy file with its path on disk and its parse.
     pub policies: Vec<(FileId, PathBuf, Parsed)>,
     pub identities: (FileId, Identities),
+    /// `veil.yaml`, or the defaults without one.
+    pub settings: Settings,
 }
 
 /// Loading failed: the files read so far, to show the diagnostics against.
@@ -130,22 +133,41 @@ pub fn load(root: &Path) -> Result<Project, LoadError> {
             None
         }
     };
+    let settings_path = root.join(settings::FILE);
+    let settings_file = if settings_path.exists() {
+        match read(&settings_path) {
+            Ok(text) => Some(files.add(settings_path.display().to_string(), text)),
+            Err(d) => {
+                diagnostics.push(d);
+                None
+            }
+        }
+    } else {
+        None
+    };
     let texts: Vec<(FileId, PathBuf)> = texts;
-    parse_all(root, files, texts, identities_file, diagnostics)
+    parse_all(
+        root,
+        files,
+        texts,
+        (identities_file, settings_file),
+        diagnostics,
+    )
 }
 
 /// Loads a project from texts instead of a directory: the policy files
 /// (path, text) and identities.yaml. This is how a plan reads the policies
 /// veil recorded at the last apply.
 pub fn load_texts(policies: &[(String, String)], identities: &str) -> Result<Project, LoadError> {
-    load_texts_at(policies, IDENTITIES, identities)
+    load_texts_at(policies, (IDENTITIES, identities), None)
 }
 
-/// [`load_texts`], with `identities.yaml` recorded under `identities_path`.
+/// [`load_texts`], with `identities.yaml` recorded under its path, and the
+/// settings file (path, text) when there was one.
 pub fn load_texts_at(
     policies: &[(String, String)],
-    identities_path: &str,
-    identities: &str,
+    (identities_path, identities): (&str, &str),
+    settings: Option<(&str, &str)>,
 ) -> Result<Project, LoadError> {
     let mut files = Files::default();
     let texts = policies
@@ -153,7 +175,14 @@ pub fn load_texts_at(
         .map(|(path, text)| (files.add(path.clone(), text.clone()), PathBuf::from(path)))
         .collect();
     let identities_file = Some(files.add(identities_path, identities.to_string()));
-    parse_all(Path::new(""), files, texts, identities_file, Vec::new())
+    let settings_file = settings.map(|(path, text)| files.add(path, text.to_string()));
+    parse_all(
+        Path::new(""),
+        files,
+        texts,
+        (identities_file, settings_file),
+        Vec::new(),
+    )
 }
 
 /// Parses the policies and the identities side by side.
@@ -161,9 +190,17 @@ fn parse_all(
     root: &Path,
     files: Files,
     texts: Vec<(FileId, PathBuf)>,
-    identities_file: Option<FileId>,
+    (identities_file, settings_file): (Option<FileId>, Option<FileId>),
     mut diagnostics: Vec<Diagnostic>,
 ) -> Result<Project, LoadError> {
+    let settings = match settings_file.map(|id| settings::load(id, &files.get(id).text)) {
+        Some(Ok(settings)) => settings,
+        Some(Err(d)) => {
+            diagnostics.push(d);
+            Settings::default()
+        }
+        None => Settings::default(),
+    };
     let files_ref = &files;
     let (identities, parsed) = crate::parallel::both(
         || identities_file.map(|id| (id, identities::load(id, &files_ref.get(id).text))),
@@ -195,6 +232,7 @@ fn parse_all(
             files,
             policies,
             identities,
+            settings,
         }),
         _ => Err(LoadError { files, diagnostics }),
     }
@@ -208,7 +246,11 @@ impl Project {
             .iter()
             .map(|(id, _, parsed)| (*id, &parsed.file))
             .collect();
-        check::check(&self.files, &asts, (self.identities.0, &self.identities.1))
+        let mut checked = check::check(&self.files, &asts, (self.identities.0, &self.identities.1));
+        if let Some(model) = &mut checked.model {
+            model.settings = self.settings.clone();
+        }
+        checked
     }
 }
 
@@ -242,7 +284,15 @@ pub fn load_checked(source: ProjectSource<'_>) -> Result<CheckedProject, (Files,
                 .filter(|(path, _)| path.ends_with(".veil"))
                 .cloned()
                 .collect();
-            load_texts_at(&policies, identities_path, identities)
+            let settings = files
+                .iter()
+                .find(|(path, _)| {
+                    Path::new(path)
+                        .file_name()
+                        .is_some_and(|n| n == settings::FILE)
+                })
+                .map(|(path, text)| (path.as_str(), text.as_str()));
+            load_texts_at(&policies, (identities_path, identities), settings)
         }
     };
     let project = loaded.map_err(|e| (e.files, e.diagnostics))?;

@@ -37,6 +37,7 @@ pub fn check(
         files,
         diagnostics: Vec::new(),
         model: Model {
+            settings: Default::default(),
             integrations: Vec::new(),
             sources: Vec::new(),
             access: Vec::new(),

@@ -114,7 +114,7 @@ fn saved_plan(
     let online = match plan_online(
         ProjectSource::Files(&files),
         &only,
-        &saved.sensitive_tag,
+        &saved.sensitive_tags,
         recover,
     ) {
         Ok(online) => online,
@@ -151,7 +151,7 @@ fn fresh_plan(
     match plan_online(
         ProjectSource::Dir(target),
         options.integrations,
-        "pii",
+        &[],
         options.recover,
     ) {
         Ok(online) => {

@@ -22,7 +22,7 @@ pub struct PlanOptions<'a> {
     /// Where to save the plan for `veil apply PLAN_FILE`.
     pub out: Option<&'a Path>,
     /// Columns tagged with this tag, or a tag below it, are sensitive.
-    pub sensitive_tag: &'a str,
+    pub sensitive_tags: &'a [String],
     /// The wait for the lock a `--format sql` script sets.
     pub lock_timeout: std::time::Duration,
     /// Plan the recovery of lost state (`plan::recover`).
@@ -70,7 +70,7 @@ fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         &planned,
         base.as_ref(),
         options.integrations,
-        options.sensitive_tag,
+        options.sensitive_tags,
         options.format == OutputFormat::Sql,
     );
     let output = if options.format == OutputFormat::Sql {
@@ -81,7 +81,7 @@ fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     let changes = plan.has_changes();
     let mut diagnostics = planned.warnings;
     if let Some(out) = options.out
-        && let Err(d) = save(out, &SavedPlan::offline(&plan, options.sensitive_tag))
+        && let Err(d) = save(out, &SavedPlan::offline(&plan, options.sensitive_tags))
     {
         diagnostics.push(d);
     }
@@ -101,7 +101,7 @@ fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     match plan_online(
         ProjectSource::Dir(dir),
         options.integrations,
-        options.sensitive_tag,
+        options.sensitive_tags,
         options.recover,
     ) {
         Ok(online) => {
@@ -114,7 +114,7 @@ fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
             let mut diagnostics = online.built.warnings.clone();
             let mut success = true;
             if let Some(out) = options.out
-                && let Err(d) = save(out, &SavedPlan::of(&online, options.sensitive_tag))
+                && let Err(d) = save(out, &SavedPlan::of(&online, options.sensitive_tags))
             {
                 diagnostics.push(d);
                 success = false;

@@ -113,6 +113,16 @@ pub fn unknown_integration(model: &Model, only: &[String]) -> Option<Diagnostic>
     )
 }
 
+/// The tags whose columns the access impact calls sensitive: `chosen`
+/// (`--sensitive-tag`), else the project's `sensitive_tags`.
+pub fn sensitive<'t>(model: &'t Model, chosen: &'t [String]) -> &'t [String] {
+    if chosen.is_empty() {
+        &model.settings.sensitive_tags
+    } else {
+        chosen
+    }
+}
+
 /// The indices of the integrations `only` selects (all when it is empty).
 pub fn selected(model: &Model, only: &[String]) -> Vec<usize> {
     (0..model.integrations.len())
@@ -127,7 +137,7 @@ pub fn offline(
     planned: &Built,
     base: Option<&Built>,
     only: &[String],
-    sensitive_tag: &str,
+    sensitive_tags: &[String],
     scripts: bool,
 ) -> (Plan, Vec<Prepared>) {
     let mut integrations = Vec::new();
@@ -159,7 +169,8 @@ pub fn offline(
             prepared.push(planned.prepare(index, &plan, &state));
         }
         let before = base.map_or(&empty, |b| &b.model);
-        plan.access_impact = crate::impact::impact(before, &planned.model, name, sensitive_tag);
+        let tags = sensitive(&planned.model, sensitive_tags);
+        plan.access_impact = crate::impact::impact(before, &planned.model, name, tags);
         integrations.push(plan);
     }
     let plan = Plan {

@@ -2,7 +2,7 @@
 //! catalog read while the project is lowered and emitted, then the plan
 //! of each with what only the database can tell.
 
-use super::build::{Built, finish, lower_and_emit, selected, unknown_integration};
+use super::build::{Built, finish, lower_and_emit, selected, sensitive, unknown_integration};
 use super::checks::online_checks;
 use super::recover::plan_recovery;
 use super::script::Prepared;
@@ -49,7 +49,7 @@ impl Online {
 pub fn plan_online(
     source: ProjectSource<'_>,
     only: &[String],
-    sensitive_tag: &str,
+    sensitive_tags: &[String],
     recover: bool,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
     let (files, model, warnings) = load_checked(source)?;
@@ -82,7 +82,7 @@ pub fn plan_online(
                     conn: &conn,
                     live_errors,
                 };
-                let options = (recover, sensitive_tag);
+                let options = (recover, sensitive(&built.model, sensitive_tags));
                 errors.append(&mut against_database(
                     &built, i, database, options, &mut plan,
                 ));
@@ -121,7 +121,7 @@ fn against_database(
     built: &Built,
     i: usize,
     read: Read<'_>,
-    (recover, sensitive_tag): (bool, &str),
+    (recover, sensitive_tags): (bool, &[String]),
     plan: &mut IntegrationPlan,
 ) -> Vec<Diagnostic> {
     let (compiled, lowered) = (&built.compiled[i], &built.ir.integrations[i]);
@@ -144,7 +144,7 @@ fn against_database(
                     &before,
                     &built.model,
                     &compiled.integration,
-                    sensitive_tag,
+                    sensitive_tags,
                 )
             }
             Err(why) => {

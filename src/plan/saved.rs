@@ -16,30 +16,30 @@ pub struct SavedPlan {
     pub offline: bool,
     /// The plan as it was shown when it was made (`veil show`).
     pub plan: Plan,
-    /// The tag whose columns the access impact calls sensitive.
-    pub sensitive_tag: String,
+    /// The `--sensitive-tag`s the plan was made with (none: the project's).
+    pub sensitive_tags: Vec<String>,
     pub prepared: Vec<Prepared>,
 }
 
 impl SavedPlan {
     /// An online plan, to be applied as it is.
-    pub fn of(online: &Online, sensitive_tag: &str) -> SavedPlan {
+    pub fn of(online: &Online, sensitive_tags: &[String]) -> SavedPlan {
         SavedPlan {
             offline: false,
             prepared: online.prepare_all(),
-            ..SavedPlan::offline(&online.plan, sensitive_tag)
+            ..SavedPlan::offline(&online.plan, sensitive_tags)
         }
     }
 
     /// An offline plan: it can be shown, and records that it cannot be
     /// applied.
-    pub fn offline(plan: &Plan, sensitive_tag: &str) -> SavedPlan {
+    pub fn offline(plan: &Plan, sensitive_tags: &[String]) -> SavedPlan {
         SavedPlan {
             format_version: super::FORMAT_VERSION,
             veil_version: env!("CARGO_PKG_VERSION").to_string(),
             offline: true,
             plan: plan.clone(),
-            sensitive_tag: sensitive_tag.to_string(),
+            sensitive_tags: sensitive_tags.to_vec(),
             prepared: Vec::new(),
         }
     }

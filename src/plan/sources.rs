@@ -37,6 +37,7 @@ pub fn deployed_model(state: &crate::state::State) -> Result<Model, String> {
 /// A project with nothing in it: what an empty deployment enforces.
 pub fn empty_model() -> Model {
     Model {
+        settings: Default::default(),
         integrations: Vec::new(),
         sources: Vec::new(),
         access: Vec::new(),

@@ -374,6 +374,45 @@ fn completions_and_the_manual_page_know_every_command() {
 }
 
 #[test]
+fn the_projects_sensitive_tags_decide_what_the_markdown_plan_lists_first() {
+    let dir = Scratch::new();
+    let policy = POLICY.replace(
+        "    email text tags(pii)\n",
+        "    email text tags(pii)\n    amount numeric(12,2) tags(finance.amount)\n",
+    );
+    dir.write("p.veil", &policy);
+    dir.write("identities.yaml", IDENTITIES);
+    let heading = "New access to sensitive columns";
+    let markdown = |extra: &[&str]| {
+        Veil::new()
+            .args(["plan", "--offline", dir.arg(), "--format", "markdown"])
+            .args(extra)
+            .status(0)
+            .stdout
+    };
+    // By default `pii`: the email is hashed, nothing sensitive is clear.
+    assert!(!markdown(&[]).contains(heading));
+    dir.write(
+        "veil.yaml",
+        "# the team's settings\nsensitive_tags: [finance]\n",
+    );
+    let with_settings = markdown(&[]);
+    assert!(with_settings.contains(heading), "{with_settings}");
+    // The flag overrides the project's settings.
+    assert!(!markdown(&["--sensitive-tag", "pii"]).contains(heading));
+    assert!(markdown(&["--sensitive-tag", "pii", "--sensitive-tag", "finance"]).contains(heading));
+    // A setting veil does not know, or a tag that is not one, is refused
+    // with where and why.
+    dir.write("veil.yaml", "sensitve_tags: [finance]\n");
+    let run = Veil::new().args(["validate", dir.arg()]).status(1);
+    assert!(run.stderr.contains("project::settings"), "{}", run.stderr);
+    assert!(run.stderr.contains("sensitive_tags"), "{}", run.stderr);
+    dir.write("veil.yaml", "sensitive_tags: [\"Not A Tag\"]\n");
+    let run = Veil::new().args(["validate", dir.arg()]).status(1);
+    assert!(run.stderr.contains("not a tag"), "{}", run.stderr);
+}
+
+#[test]
 fn validate_json_output_summarises() {
     let run = Veil::new()
         .args(["validate", "--format", "json", "policies"])

@@ -313,7 +313,7 @@ fn the_impact_is_the_difference_of_explain_user_by_user() {
         let (Some(old), Some(new)) = (model(&before), model(&after)) else {
             continue;
         };
-        let got: BTreeSet<Entry> = veil::impact::impact(&old, &new, "w", "pii")
+        let got: BTreeSet<Entry> = veil::impact::impact(&old, &new, "w", &["pii".to_string()])
             .into_iter()
             .flat_map(|i| {
                 i.users

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// veil's top-level modules, lowest first.
-const LAYERS: [&str; 29] = [
+const LAYERS: [&str; 30] = [
     "span",
     "hash",
     "suggest",
@@ -15,6 +15,7 @@ const LAYERS: [&str; 29] = [
     "syntax",
     "fmt",
     "identities",
+    "settings",
     "types",
     "dialect",
     "sql_expr",

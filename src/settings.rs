@@ -1,0 +1,71 @@
+//! `veil.yaml`: the settings a team sets once for a project rather than
+//! with flags on every run. Optional; every setting has a default.
+//!
+//! ```yaml
+//! # Columns with these tags (or a tag below one) are sensitive: the
+//! # markdown plan lists new access to them first.
+//! sensitive_tags: [pii, finance]
+//! ```
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::FileId;
+use serde::{Deserialize, Serialize};
+
+/// The settings file at a project's root.
+pub const FILE: &str = "veil.yaml";
+
+/// A project's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Columns tagged with one of these (or a tag below one) are sensitive
+    /// in the access impact; `--sensitive-tag` overrides them.
+    #[serde(default = "default_sensitive_tags")]
+    pub sensitive_tags: Vec<String>,
+}
+
+fn default_sensitive_tags() -> Vec<String> {
+    vec!["pii".to_string()]
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            sensitive_tags: default_sensitive_tags(),
+        }
+    }
+}
+
+/// Reads `veil.yaml`; an empty file (or one of comments) is the defaults.
+pub fn load(file: FileId, text: &str) -> Result<Settings, Diagnostic> {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Ok(Settings::default());
+    }
+    let settings: Settings = serde_saphyr::from_str(text).map_err(|error| Diagnostic {
+        code: Code::ProjectSettings,
+        ..crate::identities::yaml_error(file, text, &error)
+    })?;
+    if let Some(bad) = settings.sensitive_tags.iter().find(|t| !is_tag(t)) {
+        return Err(Diagnostic::error(
+            Code::ProjectSettings,
+            format!("`sensitive_tags` holds `{}`, which is not a tag", bad.escape_debug()),
+        )
+        .at(file, crate::span::Span::new(0, 0), "in this file")
+        .help("a tag is written as in the policies: lower-case words joined by dots, such as `pii` or `pii.email`"));
+    }
+    Ok(settings)
+}
+
+/// A tag as the policies write one: lower-case words joined by dots.
+fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.split('.').all(|part| {
+            part.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
