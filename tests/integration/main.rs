@@ -23,5 +23,6 @@ mod redshift;
 mod redshift_catalog;
 mod review;
 mod robustness;
+mod schemas;
 mod script;
 mod semantics;
