@@ -26,3 +26,4 @@ mod robustness;
 mod schemas;
 mod script;
 mod semantics;
+mod textmate;
