@@ -151,6 +151,30 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Write a `source` block for every table of an integration's database
+    /// that the project does not declare yet, into new files.
+    Import {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The integration whose database is read.
+        #[arg(long)]
+        integration: String,
+        /// Only tables of this schema; repeatable.
+        #[arg(long = "schema")]
+        schemas: Vec<String>,
+        /// Only tables whose name (or `schema.table`) matches, `*` any
+        /// characters; repeatable.
+        #[arg(long = "table")]
+        tables: Vec<String>,
+        /// Views too, not only tables.
+        #[arg(long)]
+        views: bool,
+        /// Write every source into this new file instead of one file per
+        /// schema.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the completion script of a shell (`source <(veil completions
     /// bash)`).
     Completions {
@@ -212,6 +236,7 @@ impl Command {
             Command::Explain { .. } => "explain",
             Command::Fmt { .. } => "fmt",
             Command::Completions { .. } => "completions",
+            Command::Import { .. } => "import",
             Command::Man => "man",
         }
     }
@@ -221,7 +246,7 @@ impl Command {
         use OutputFormat::*;
         match self {
             Command::Init { .. } | Command::Compile { .. } | Command::Fmt { .. } => &[Text],
-            Command::Completions { .. } | Command::Man => &[Text],
+            Command::Completions { .. } | Command::Man | Command::Import { .. } => &[Text],
             Command::Apply { .. } => &[Text],
             Command::Validate { .. } | Command::Explain { .. } => &[Text, Json],
             Command::Plan { .. } | Command::Show { .. } => &[Text, Json, Markdown, Sql],
@@ -284,6 +309,23 @@ pub fn run() -> ExitCode {
     };
     let outcome = match &cli.command {
         Command::Init { dir } => commands::init(dir),
+        Command::Import {
+            dir,
+            integration,
+            schemas,
+            tables,
+            views,
+            out,
+        } => commands::import(
+            dir,
+            &commands::ImportOptions {
+                integration,
+                schemas,
+                tables,
+                views: *views,
+                out: out.as_deref(),
+            },
+        ),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "veil", &mut script);

@@ -741,7 +741,42 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
     }
 }
 
+/// A relation's column as `veil import` reads it.
+#[derive(Debug, Clone)]
+pub struct ImportedColumn {
+    /// `table` or `view`.
+    pub kind: String,
+    pub column: live::CatalogColumn,
+}
+
 impl Db {
+    /// Every column of every relation outside veil's schemas (`skip`), in
+    /// one query.
+    pub fn relations(
+        &mut self,
+        dialect: Dialect,
+        skip: &[String],
+    ) -> Result<Vec<ImportedColumn>, Diagnostic> {
+        let int = |row: &postgres::Row, i: usize| row.try_get::<_, Option<i32>>(i).ok().flatten();
+        Ok(self
+            .query(&reads::relations(dialect, skip), &[])?
+            .iter()
+            .map(|row| ImportedColumn {
+                kind: row.get(3),
+                column: live::CatalogColumn {
+                    database: row.get(0),
+                    schema: row.get(1),
+                    table: row.get(2),
+                    column: row.get(4),
+                    data_type: row.get(5),
+                    char_length: int(row, 6),
+                    precision: int(row, 7),
+                    scale: int(row, 8),
+                },
+            })
+            .collect())
+    }
+
     /// The live checks of a plan (see `live`), in three queries.
     pub fn live_checks(
         &mut self,

@@ -103,6 +103,8 @@ codes! {
     ExplainUnknown = "explain::unknown",
     FmtWrite = "fmt::write",
     IdentitiesYaml = "identities::yaml",
+    ImportInvalid = "import::invalid",
+    ImportWrite = "import::write",
     InitRefused = "init::refused",
     PlanAgainst = "plan::against",
     PlanColumnMissing = "plan::column_missing",

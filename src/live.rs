@@ -132,7 +132,7 @@ pub fn canonical_type(text: &str) -> (String, Option<String>) {
 
 impl CatalogColumn {
     /// The column's type, with the arguments the catalog gives, if any.
-    fn canonical(&self) -> (String, Option<String>) {
+    pub fn canonical(&self) -> (String, Option<String>) {
         let (base, args) = canonical_type(&self.data_type);
         if args.is_some() {
             return (base, args);
@@ -146,6 +146,41 @@ impl CatalogColumn {
         };
         (base, args)
     }
+}
+
+/// The column's type as a policy declares it (`varchar(256)`,
+/// `numeric(12,2)`, `timestamptz` …), or `None` for a type veil does not
+/// govern (arrays, enums, types of the database's own extensions).
+pub fn declared_type(column: &CatalogColumn, dialect: Dialect) -> Option<String> {
+    let (base, args) = column.canonical();
+    let (name, takes_args) = match base.as_str() {
+        "character varying" => ("varchar", true),
+        "character" => ("char", true),
+        "numeric" => ("numeric", true),
+        "timestamp without time zone" => ("timestamp", false),
+        "timestamp with time zone" => ("timestamptz", false),
+        "time without time zone" => ("time", false),
+        "time with time zone" => ("timetz", false),
+        "smallint" | "integer" | "bigint" | "real" | "double precision" | "boolean" | "date"
+        | "text" => (base.as_str(), false),
+        other if dialect.sql().own_types().contains(&other) => (other, false),
+        _ => return None,
+    };
+    let args: Vec<String> = match (&args, takes_args) {
+        (Some(args), true) => args.split(',').map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    // Only what the checker takes as this dialect's type.
+    let ty = crate::ast::TypeExpr {
+        name: name.to_string(),
+        args: args.clone(),
+        time_zone: None,
+    };
+    crate::check::types::classify(&ty, dialect).ok()?;
+    Some(match args.is_empty() {
+        true => name.to_string(),
+        false => format!("{name}({})", args.join(",")),
+    })
 }
 
 /// Whether a declared type matches the catalog's. Arguments are compared

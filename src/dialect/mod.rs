@@ -310,6 +310,12 @@ pub trait SqlDialect: Sync {
     /// `superuser`, `writable`, `sees_grants`), a name and a detail.
     fn exposure_query(&self, on_path: &str) -> String;
 
+    /// Every column of every table and view outside the system's schemas and
+    /// `skip` (an `IN (…)`), for `veil import`, in column order. Each row:
+    /// database, schema, relation, `table` or `view`, column, type name,
+    /// and (Redshift) character length, numeric precision and scale.
+    fn relations_query(&self, skip: &str) -> String;
+
     /// The sum, as text, of the 48-bit slice at `at` of the SHA-256 of
     /// each `row` (an expression).
     fn digest_slice(&self, row: &str, at: u32) -> String;

@@ -240,6 +240,22 @@ impl SqlDialect for Postgres {
         )
     }
 
+    fn relations_query(&self, skip: &str) -> String {
+        format!(
+            "SELECT CAST(pg_catalog.current_database() AS text), CAST(n.nspname AS text), CAST(c.relname AS text),
+                    CASE WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END,
+                    CAST(a.attname AS text), pg_catalog.format_type(a.atttypid, a.atttypmod), NULL::int4, NULL::int4, NULL::int4
+               FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+              WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+                AND n.nspname NOT LIKE 'pg\\_temp%' AND n.nspname NOT LIKE 'pg\\_toast%'
+                AND n.nspname NOT {skip}
+              ORDER BY n.nspname, c.relname, a.attnum"
+        )
+    }
+
     fn digest_slice(&self, row: &str, at: u32) -> String {
         format!(
             "CAST(pg_catalog.sum(CAST(CAST('x' || pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to({row}, 'UTF8')), 'hex'), {at}, 12) AS bit(48)) AS bigint)) AS text)"

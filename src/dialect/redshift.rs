@@ -324,6 +324,21 @@ impl SqlDialect for Redshift {
         )
     }
 
+    /// `svv_all_columns` and `svv_all_tables` span the cluster's databases.
+    fn relations_query(&self, skip: &str) -> String {
+        format!(
+            "SELECT c.database_name, c.schema_name, c.table_name,
+                    CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
+                    c.column_name, c.data_type, c.character_maximum_length, c.numeric_precision, c.numeric_scale
+               FROM svv_all_columns c
+               JOIN svv_all_tables t
+                 ON t.database_name = c.database_name AND t.schema_name = c.schema_name AND t.table_name = c.table_name
+              WHERE c.schema_name NOT IN ('pg_catalog', 'information_schema', 'pg_internal', 'pg_automv')
+                AND c.schema_name NOT {skip}
+              ORDER BY c.database_name, c.schema_name, c.table_name, c.ordinal_position"
+        )
+    }
+
     fn digest_slice(&self, row: &str, at: u32) -> String {
         format!(
             "CAST(SUM(CAST(pg_catalog.strtol(pg_catalog.substring(pg_catalog.sha2({row}, 256), {at}, 12), 16) AS NUMERIC(38,0))) AS VARCHAR(40))"

@@ -215,6 +215,13 @@ pub fn grants(dialect: Dialect, database: &str, tables: &[TableName<'_>]) -> Str
         .grants_query(&in_list(keys.iter().map(String::as_str), dialect))
 }
 
+/// Every column of every relation outside veil's schemas (`skip`).
+pub fn relations(dialect: Dialect, skip: &[String]) -> String {
+    dialect
+        .sql()
+        .relations_query(&in_list(skip.iter().map(String::as_str), dialect))
+}
+
 /// Who can get around the views, and who can write to the schemas of the
 /// connecting role's search path (`path`, its schema names).
 pub fn exposure(dialect: Dialect, path: &[String]) -> String {

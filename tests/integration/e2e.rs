@@ -591,6 +591,101 @@ fn a_saved_plan_is_shown_as_made_and_applied_only_as_shown() {
 }
 
 #[test]
+fn import_declares_every_undeclared_table_and_the_project_validates() {
+    let (db, dir) = setup("import");
+    let path = dir.path().to_str().expect("utf-8");
+    db.psql(
+        r#"CREATE SCHEMA crm;
+           CREATE TABLE crm.people (id bigint, email varchar(256), "Full Name" text, born date,
+             seen timestamptz, at timestamp, score real, ratio double precision, amount numeric(12,2),
+             flag boolean, code char(3), small smallint, n integer, payload jsonb, tags text[],
+             "select" varchar, "a""b c" varchar(5));
+           CREATE TABLE public."Odd Table" (k bigint);
+           CREATE VIEW crm.people_view AS SELECT id FROM crm.people;"#,
+    )
+    .expect("creates tables");
+    let run = ok(veil(&db, &["import", path, "--integration", "shop"]));
+    assert!(run.stdout.contains("imported 2 sources"), "{}", run.stdout);
+    let written =
+        std::fs::read_to_string(dir.path().join("imported_crm.veil")).expect("a crm file");
+    // Aligned as `veil fmt` aligns; compared with single spaces.
+    let crm = written
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for line in [
+        "source crm.people {",
+        "table = crm.people",
+        "email varchar(256) // suggested: tags(pii)",
+        "`Full Name` text // suggested: tags(pii)",
+        "seen timestamptz",
+        "amount numeric(12,2)",
+        "code char(3)",
+        "payload jsonb",
+        "select varchar",
+        "`a\"b c` varchar(5)",
+    ] {
+        assert!(crm.contains(line), "`{line}` in:\n{crm}");
+    }
+    assert!(
+        crm.contains("tags: the type `text[]` is not one veil governs"),
+        "{crm}"
+    );
+    assert!(
+        !crm.contains("people_view"),
+        "views only with --views:\n{crm}"
+    );
+    let public = std::fs::read_to_string(dir.path().join("imported_public.veil")).expect("public");
+    assert!(public.contains("source public.`Odd Table` {"), "{public}");
+    assert!(
+        !public.contains("orders"),
+        "declared tables are not imported:\n{public}"
+    );
+    // The imported project validates, plans and formats as written.
+    ok(veil(&db, &["validate", path]));
+    ok(veil(&db, &["fmt", "--check", path]));
+    ok(veil(&db, &["plan", path]));
+    // Nothing is left to import; views come with --views, never over a file.
+    let again = ok(veil(&db, &["import", path, "--integration", "shop"]));
+    assert!(
+        again.stdout.contains("imported 0 sources"),
+        "{}",
+        again.stdout
+    );
+    let views = [
+        "import",
+        path,
+        "--integration",
+        "shop",
+        "--views",
+        "--table",
+        "*_view",
+    ];
+    let refused = veil(&db, &views);
+    assert_eq!(refused.status, 1);
+    assert!(
+        refused.stderr.contains("never writes over a file"),
+        "{}",
+        refused.stderr
+    );
+    let out = dir.path().join("views.veil");
+    let out = out.to_str().expect("utf-8");
+    let imported = ok(veil(&db, &[&views[..], &["--out", out]].concat()));
+    assert!(
+        imported.stdout.contains("imported 1 sources"),
+        "{}",
+        imported.stdout
+    );
+    let view_file = std::fs::read_to_string(out).expect("the view's file");
+    assert!(
+        view_file.contains("source crm.people_view {"),
+        "{view_file}"
+    );
+    ok(veil(&db, &["validate", path]));
+}
+
+#[test]
 fn live_checks_compare_the_catalog() {
     let (db, dir) = setup("live");
     let path = dir.path().to_str().expect("utf-8");
