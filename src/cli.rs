@@ -172,8 +172,12 @@ pub enum Command {
         views: bool,
         /// Write every source into this new file instead of one file per
         /// schema.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "check")]
         out: Option<PathBuf>,
+        /// Write nothing; report declared sources whose tables, columns or
+        /// types differ from the catalog (exit 1 when one does).
+        #[arg(long)]
+        check: bool,
     },
     /// Print the completion script of a shell (`source <(veil completions
     /// bash)`).
@@ -316,6 +320,7 @@ pub fn run() -> ExitCode {
             tables,
             views,
             out,
+            check,
         } => commands::import(
             dir,
             &commands::ImportOptions {
@@ -324,6 +329,7 @@ pub fn run() -> ExitCode {
                 tables,
                 views: *views,
                 out: out.as_deref(),
+                check: *check,
             },
         ),
         Command::Completions { shell } => {

@@ -27,6 +27,9 @@ pub struct ImportOptions<'a> {
     pub views: bool,
     /// One file for every source instead of one per schema.
     pub out: Option<&'a Path>,
+    /// Write nothing: report the declared sources whose tables, columns or
+    /// types differ from the catalog.
+    pub check: bool,
 }
 
 /// Words in a column's name that suggest personal data.
@@ -73,6 +76,9 @@ pub fn import(dir: &Path, options: &ImportOptions<'_>) -> Outcome {
     };
     let integration = &model.integrations[index];
     let dialect = integration.dialect;
+    if options.check {
+        return check(files, &model, index);
+    }
     let read = db::connect(&db::Target::of(integration))
         .and_then(|mut conn| conn.relations(dialect, &crate::ir::Schemas::of(integration).all()));
     let rows = match read {
@@ -111,6 +117,31 @@ pub fn import(dir: &Path, options: &ImportOptions<'_>) -> Outcome {
         output,
         status: Status::Succeeded,
         ..Outcome::default()
+    }
+}
+
+/// `veil import --check`: the live checks' findings on the declared
+/// tables, columns and types of integration `index`, each at its line.
+fn check(files: Files, model: &Model, index: usize) -> Outcome {
+    let integration = &model.integrations[index];
+    let dialect = integration.dialect;
+    let tables = crate::plan::online::declared_tables(model, index);
+    let database = dialect.catalog_name(&integration.database);
+    let found = db::connect(&db::Target::of(integration))
+        .and_then(|mut conn| conn.live_checks(dialect, &database, &tables));
+    match found {
+        Err(d) => Outcome::failed(files, vec![d]),
+        Ok((errors, _)) if !errors.is_empty() => Outcome::failed(files, errors),
+        Ok(_) => Outcome {
+            files,
+            output: format!(
+                "the {} sources of integration `{}` match the catalog\n",
+                tables.len(),
+                integration.name
+            ),
+            status: Status::Succeeded,
+            ..Outcome::default()
+        },
     }
 }
 

@@ -188,7 +188,18 @@ type LiveRead = (Db, State, (Vec<Diagnostic>, Vec<String>));
 fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
     let integration = &model.integrations[i];
     let dialect = integration.dialect;
-    let tables: Vec<live::DeclaredTable> = model
+    let tables = declared_tables(model, i);
+    let mut conn = db::connect(&db::Target::of(integration))?;
+    let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+    let database = dialect.catalog_name(&integration.database);
+    let checks = conn.live_checks(dialect, &database, &tables)?;
+    Ok((conn, state, checks))
+}
+
+/// The tables integration `i`'s sources declare, as the live checks
+/// compare them with the catalog.
+pub fn declared_tables(model: &Model, i: usize) -> Vec<live::DeclaredTable> {
+    model
         .sources
         .iter()
         .filter(|s| s.integration == i)
@@ -205,10 +216,5 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
             loc: Some(s.loc),
             column_locs: s.columns.iter().map(|c| c.loc).collect(),
         })
-        .collect();
-    let mut conn = db::connect(&db::Target::of(integration))?;
-    let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
-    let database = dialect.catalog_name(&integration.database);
-    let checks = conn.live_checks(dialect, &database, &tables)?;
-    Ok((conn, state, checks))
+        .collect()
 }
