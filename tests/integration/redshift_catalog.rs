@@ -177,3 +177,70 @@ fn redshift_live_checks_read_the_recorded_catalog() {
     // schemas are not there) and the three live-check queries.
     assert!(stderr.contains("round_trips=5"), "{stderr}");
 }
+
+/// `veil import` on Redshift reads `svv_all_columns` and `svv_all_tables`
+/// (the cluster's databases, views told apart) and writes what the project
+/// does not declare, in Redshift's types.
+#[test]
+fn redshift_import_reads_the_recorded_catalog() {
+    let db = Database::create("redshift_import");
+    fake_catalog(&db);
+    let name = &db.name;
+    db.psql(&format!(
+        "CREATE TABLE fake_catalog.svv_all_tables (
+           database_name varchar(128), schema_name varchar(128), table_name varchar(128),
+           table_type varchar(128), table_acl varchar(128), remarks varchar(128));
+         INSERT INTO fake_catalog.svv_all_tables VALUES
+           ('{name}', 'sales', 'orders', 'TABLE', NULL, NULL),
+           ('{name}', 'sales', 'other', 'TABLE', NULL, NULL),
+           ('{name}', 'sales', 'shown', 'VIEW', NULL, NULL),
+           ('raw', 'sales', 'events', 'TABLE', NULL, NULL),
+           ('raw', 'crm', 'leads', 'TABLE', NULL, NULL);
+         INSERT INTO fake_catalog.svv_all_columns VALUES
+           ('{name}', 'sales', 'other', 'label', 2, NULL, 'YES', 'character varying', 300, NULL, NULL, NULL),
+           ('{name}', 'sales', 'other', 'doc', 3, NULL, 'YES', 'super', NULL, NULL, NULL, NULL),
+           ('{name}', 'sales', 'shown', 'x', 1, NULL, 'YES', 'integer', NULL, 32, 0, NULL),
+           ('raw', 'crm', 'leads', 'phone', 1, NULL, 'YES', 'character varying', 32, NULL, NULL, NULL),
+           ('raw', 'crm', 'leads', 'score', 2, NULL, 'YES', 'numeric', NULL, 8, 3, NULL);
+         SET allow_system_table_mods = on;
+         CREATE VIEW pg_catalog.svv_all_tables AS SELECT * FROM fake_catalog.svv_all_tables;"
+    ))
+    .expect("records the tables");
+    let dir = Scratch::new("redshift_import");
+    std::fs::write(dir.path().join("warehouse.veil"), policy(name)).expect("writes");
+    std::fs::write(dir.path().join("identities.yaml"), IDENTITIES).expect("writes");
+    let out = dir.path().join("imported.veil");
+    let run = Veil::new()
+        .args(["import", "--integration", "warehouse", "--out"])
+        .args([&out])
+        .project(dir.path())
+        .env("VEIL_WAREHOUSE_URL", db.url())
+        .run();
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("imported 2 sources"), "{}", run.stdout);
+    let text = std::fs::read_to_string(&out).expect("the imported file");
+    let flat = text
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for line in [
+        "source sales.other {",
+        "table = sales.other",
+        "x integer",
+        "label varchar(300)",
+        "doc super",
+        "source crm.leads {",
+        "table = raw.crm.leads",
+        "phone varchar(32) // suggested: tags(pii)",
+        "score numeric(8,3)",
+    ] {
+        assert!(flat.contains(line), "`{line}` in:\n{text}");
+    }
+    assert!(
+        !text.contains("shown") && !text.contains("source sales.orders"),
+        "{text}"
+    );
+    let valid = Veil::new().args(["validate"]).project(dir.path()).run();
+    assert_eq!(valid.status, 0, "{}", valid.stderr);
+}
