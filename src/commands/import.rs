@@ -85,7 +85,7 @@ pub fn import(dir: &Path, options: &ImportOptions<'_>) -> Outcome {
         Ok(rows) => rows,
         Err(d) => return Outcome::failed(files, vec![d]),
     };
-    let relations = undeclared(&model, index, &rows, options);
+    let (relations, skipped) = undeclared(&model, index, &rows, options);
     let texts = match render_files(dir, &model, index, &relations, options.out) {
         Ok(texts) => texts
             .into_iter()
@@ -96,7 +96,12 @@ pub fn import(dir: &Path, options: &ImportOptions<'_>) -> Outcome {
     if let Err((files, diagnostics)) = validates(&files, &texts) {
         return Outcome::failed(files, diagnostics);
     }
-    let mut output = String::new();
+    let mut output: String = skipped
+        .iter()
+        .map(|name| {
+            format!("skipped {name}: its name holds a control character, which no name may\n")
+        })
+        .collect();
     for (path, text) in &texts {
         if let Err(e) = std::fs::write(path, text) {
             let d = Diagnostic::error(
@@ -152,7 +157,7 @@ fn undeclared<'c>(
     index: usize,
     rows: &'c [ImportedColumn],
     options: &ImportOptions<'_>,
-) -> Vec<Relation<'c>> {
+) -> (Vec<Relation<'c>>, Vec<String>) {
     let integration = &model.integrations[index];
     let dialect = integration.dialect;
     let declared: Vec<(String, String, String)> = model
@@ -168,8 +173,21 @@ fn undeclared<'c>(
         })
         .collect();
     let mut relations: Vec<Relation<'c>> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     for row in rows {
         let c = &row.column;
+        if [&c.database, &c.schema, &c.table]
+            .iter()
+            .any(|n| n.chars().any(char::is_control))
+        {
+            let name = format!("{}.{}", c.schema, c.table)
+                .escape_debug()
+                .to_string();
+            if !skipped.contains(&name) {
+                skipped.push(name);
+            }
+            continue;
+        }
         let wanted = (options.views || row.kind == "table")
             && (options.schemas.is_empty()
                 || options
@@ -196,7 +214,7 @@ fn undeclared<'c>(
             }),
         }
     }
-    relations
+    (relations, skipped)
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of
@@ -286,6 +304,13 @@ fn source_block(model: &Model, index: usize, relation: &Relation<'_>) -> String 
     );
     for column in &relation.columns {
         let c = &column.column;
+        if c.column.chars().any(char::is_control) {
+            text.push_str(&format!(
+                "    // a column named \"{}\" holds a control character, which no name may; the view leaves it out\n",
+                c.column.escape_debug()
+            ));
+            continue;
+        }
         match crate::live::declared_type(c, dialect) {
             Some(ty) => {
                 let lower = c.column.to_ascii_lowercase();

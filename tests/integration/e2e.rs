@@ -600,12 +600,20 @@ fn import_declares_every_undeclared_table_and_the_project_validates() {
              seen timestamptz, at timestamp, score real, ratio double precision, amount numeric(12,2),
              flag boolean, code char(3), small smallint, n integer, payload jsonb, tags text[],
              "select" varchar, "a""b c" varchar(5));
-           CREATE TABLE public."Odd Table" (k bigint);
+           CREATE TABLE public."Odd Table" (k bigint, "back`tick" int, "new
+line" int, "it's" int);
+           CREATE TABLE public."bad
+table" (k bigint);
            CREATE VIEW crm.people_view AS SELECT id FROM crm.people;"#,
     )
     .expect("creates tables");
     let run = ok(veil(&db, &["import", path, "--integration", "shop"]));
     assert!(run.stdout.contains("imported 2 sources"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("skipped public.bad\\ntable"),
+        "{}",
+        run.stdout
+    );
     let written =
         std::fs::read_to_string(dir.path().join("imported_crm.veil")).expect("a crm file");
     // Aligned as `veil fmt` aligns; compared with single spaces.
@@ -637,7 +645,18 @@ fn import_declares_every_undeclared_table_and_the_project_validates() {
         "views only with --views:\n{crm}"
     );
     let public = std::fs::read_to_string(dir.path().join("imported_public.veil")).expect("public");
+    let public = public
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(public.contains("source public.`Odd Table` {"), "{public}");
+    assert!(public.contains("`back``tick` integer"), "{public}");
+    assert!(
+        public.contains("// a column named \"new\\nline\" holds a control character"),
+        "{public}"
+    );
+    assert!(public.contains("`it's` integer"), "{public}");
     assert!(
         !public.contains("orders"),
         "declared tables are not imported:\n{public}"
