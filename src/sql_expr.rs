@@ -202,6 +202,32 @@ pub fn parse_for(text: &str, dialect: Dialect) -> Result<SqlExpr, SqlError> {
     parse_with(text, Some(dialect))
 }
 
+/// Where the word `select` stands in `text` outside string literals, if
+/// anywhere.
+fn select_word(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\'' {
+            in_string = !in_string;
+            continue;
+        }
+        let starts = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !in_string
+            && starts
+            && text.len() >= i + 6
+            && text.is_char_boundary(i + 6)
+            && text[i..i + 6].eq_ignore_ascii_case("select")
+            && bytes
+                .get(i + 6)
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// How many arguments a function the escape hatch may call takes on a
 /// dialect, at least and at most. Redshift's `CONCAT` takes exactly two
 /// (`r_CONCAT`) and its `COALESCE` (`NVL`) at least two (`r_NVL_function`).
@@ -218,7 +244,15 @@ pub fn arity(function: &str, dialect: Dialect) -> (usize, usize) {
 }
 
 fn parse_with(text: &str, dialect: Option<Dialect>) -> Result<SqlExpr, SqlError> {
-    let tokens = tokenize(text)?;
+    // A subquery is said to be one, whatever in it the lexer stops at
+    // first (a qualified name, say).
+    let tokens = tokenize(text).map_err(|error| match select_word(text) {
+        Some(at) if at <= error.at => SqlError {
+            at,
+            message: "subqueries are not allowed in the escape hatch".into(),
+        },
+        _ => error,
+    })?;
     let mut parser = SqlParser {
         tokens,
         pos: 0,
@@ -376,6 +410,12 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, SqlError> {
                     b'(' => "(",
                     b')' => ")",
                     b',' => ",",
+                    b'.' => {
+                        return Err(SqlError {
+                            at: i,
+                            message: "qualified names such as `t.x` are not allowed: the escape hatch reads the source's own columns, by name".into(),
+                        });
+                    }
                     _ => {
                         let ch = text[i..].chars().next().unwrap_or('?');
                         return Err(SqlError {
@@ -690,6 +730,27 @@ fn binary(op: &'static str, left: SqlExpr, right: SqlExpr) -> SqlExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_say_what_is_refused() {
+        for (text, says, at) in [
+            ("id in (select t.x from t)", "subqueries are not allowed", 7),
+            ("exists (SELECT 1)", "subqueries are not allowed", 0),
+            (
+                "other.id = 1",
+                "qualified names such as `t.x` are not allowed",
+                5,
+            ),
+            // `select` in a string is text, not a subquery.
+            ("note = 'select' and t.x = 1", "qualified names", 21),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.message.contains(says), "{text}: {}", error.message);
+            if at != usize::MAX {
+                assert_eq!(error.at, at, "{text}");
+            }
+        }
+    }
 
     #[test]
     fn parses_a_boolean_expression() {
