@@ -262,17 +262,14 @@ fn record_catalog(
     recorded: Option<&BTreeMap<ObjectId, CatalogObject>>,
     integration: &str,
 ) -> Result<Vec<String>, Diagnostic> {
-    let key_table = ObjectId::new(
-        ObjectKind::Table,
-        QualifiedName::new(&work.schemas.system, "hash_key"),
-    );
-    let catalog = db::read_catalog(
-        client,
-        &work.schemas,
-        work.dialect,
-        integration,
-        &[key_table],
-    )?;
+    // The tables whose rows the catalog record holds: they exist now.
+    let tables = ["hash_key", crate::emit::profile::RULES].map(|t| {
+        ObjectId::new(
+            ObjectKind::Table,
+            QualifiedName::new(&work.schemas.system, t),
+        )
+    });
+    let catalog = db::read_catalog(client, &work.schemas, work.dialect, integration, &tables)?;
     let rewritten: HashSet<&ObjectId> = rewritten.iter().collect();
     let mut out = Vec::new();
     for id in objects {

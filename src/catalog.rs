@@ -73,6 +73,11 @@ pub fn collect(rows: impl IntoIterator<Item = CatalogRow>) -> BTreeMap<ObjectId,
     objects
 }
 
+/// A table's rows as the catalog records them: how many, and a digest.
+pub fn rows_object(rows: &str, fingerprint: &str) -> CatalogObject {
+    key_object(rows, fingerprint)
+}
+
 /// The key as the catalog records it: rows and fingerprint.
 pub fn key_object(rows: &str, fingerprint: &str) -> CatalogObject {
     CatalogObject {
@@ -106,10 +111,7 @@ fn side_row_texts(profile: &Profile) -> [(&'static str, Vec<String>); 4] {
             ),
         ),
         ("profile_purposes", dedup(profile.purposes.iter().cloned())),
-        (
-            "profile_tables",
-            dedup(profile.valid_tables.iter().cloned()),
-        ),
+        ("profile_approvals", dedup(profile.approved.iter().cloned())),
     ]
 }
 
@@ -246,7 +248,7 @@ pub fn side_rows_shown(profile: &Profile, table: &str) -> Vec<String> {
             .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}={v}")))
             .collect(),
         "profile_purposes" => profile.purposes.clone(),
-        "profile_tables" => profile.valid_tables.to_vec(),
+        "profile_approvals" => profile.approved.clone(),
         _ => Vec::new(),
     };
     rows.sort();

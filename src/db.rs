@@ -716,6 +716,17 @@ pub fn read_catalog(
             );
         }
     }
+    let rules = QualifiedName::new(&schemas.system, crate::emit::profile::RULES);
+    if existing.contains(&ObjectId::new(ObjectKind::Table, rules.clone())) {
+        let rows = query(&reads::rules_digest(dialect, schemas))?;
+        if let Some(row) = rows.first() {
+            let text = |i: usize| row.get::<_, Option<String>>(i).unwrap_or_default();
+            objects.insert(
+                ObjectId::new(ObjectKind::Rules, rules),
+                catalog::rows_object(&text(0), &format!("{}:{}", text(1), text(2))),
+            );
+        }
+    }
     Ok(objects)
 }
 
@@ -737,7 +748,7 @@ fn profile_from_row(row: &postgres::Row) -> Profile {
         projects: list(3),
         current_project: row.get(4),
         purposes: list(5),
-        valid_tables: list(6).into(),
+        approved: list(6),
     }
 }
 

@@ -10,7 +10,6 @@ use crate::model::{self, Dialect, Grantee, Model, SqlType, TableRef, TypeKind};
 use crate::span::Loc;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The IR of a whole project.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +32,24 @@ pub struct Integration {
     pub views: Vec<View>,
     /// One profile row per user of the project.
     pub profiles: Vec<Profile>,
+    /// How the database derives each user's valid tables.
+    pub valid_tables: ValidTables,
+}
+
+/// Each user's valid tables, as the database derives them: every source
+/// some access rule covers, with its rule set (the sources covered by the
+/// same rules share one), and each rule set's condition on the querying
+/// user. Nothing here grows with the users.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidTables {
+    /// The per-user conditions the rule sets read, computed once per query.
+    pub decisions: Vec<Subject>,
+    /// For each rule set, the decision that says whether the user may
+    /// query a source of it when the user approved the source, and when
+    /// not (the same decision unless a rule reads `approved`).
+    pub sets: Vec<(usize, usize)>,
+    /// Each source id with its rule set, in the project's order.
+    pub sources: Vec<(String, usize)>,
 }
 
 #[cfg(test)]
@@ -55,6 +72,7 @@ impl Integration {
             time_zone: "UTC".into(),
             views: vec![],
             profiles,
+            valid_tables: ValidTables::default(),
         }
     }
 }
@@ -157,8 +175,9 @@ pub enum Mask {
 /// A per-user condition, computed once per query.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Decision {
-    /// The user may query this source (it is in their valid tables).
-    Access(String),
+    /// The user may query this source: every `require` line of the rules
+    /// covering it holds and an `allow` line does.
+    Access(Subject),
     Subject(Subject),
 }
 
@@ -172,6 +191,8 @@ pub enum Subject {
     AttributeValue(String, String),
     Purpose(String),
     AnyPurpose,
+    /// The user's identity entry approves this source (`allow approved`).
+    Approved(String),
     Not(Box<Subject>),
     And(Vec<Subject>),
     Or(Vec<Subject>),
@@ -218,9 +239,9 @@ pub struct Profile {
     pub projects: Vec<String>,
     pub current_project: Option<String>,
     pub purposes: Vec<String>,
-    /// The source ids of this integration the user may query; users alike
-    /// share one list.
-    pub valid_tables: Arc<[String]>,
+    /// The sources of this integration the user's entry approves
+    /// (`approved`), sorted.
+    pub approved: Vec<String>,
 }
 
 /// Lowers a checked model. Integrations are independent and lowered on
@@ -236,37 +257,39 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
     let sources: Vec<usize> = (0..model.sources.len())
         .filter(|&s| model.sources[s].integration == i)
         .collect();
-    // Views and profiles are independent: lower them side by side.
-    let (views, profiles) = crate::parallel::both(
-        || {
-            sources
+    let rules = eval::access_rules_by_source(model);
+    let views = sources
+        .iter()
+        .map(|&s| lower_view(model, s, &rules[s], integration.dialect))
+        .collect();
+    let ours: std::collections::HashSet<&str> = sources
+        .iter()
+        .map(|&s| model.sources[s].id.as_str())
+        .collect();
+    let profiles = model
+        .directory
+        .users
+        .iter()
+        .map(|user| {
+            let mut approved: Vec<String> = user
+                .approved
                 .iter()
-                .map(|&s| lower_view(model, s, integration.dialect))
-                .collect::<Vec<_>>()
-        },
-        || {
-            // Users alike share their list of valid tables.
-            let users = &model.directory.users;
-            let (representatives, classes) = eval::user_classes(model, users);
-            let valid: Vec<Arc<[String]>> = eval::valid_tables(model, &sources, &representatives)
-                .into_iter()
-                .map(|valid| valid.iter().map(|&s| model.sources[s].id.clone()).collect())
+                .filter(|a| ours.contains(a.as_str()))
+                .cloned()
                 .collect();
-            users
-                .iter()
-                .zip(classes)
-                .map(|(user, class)| Profile {
-                    user: user.name.clone(),
-                    groups: user.groups.clone(),
-                    attributes: user.attributes.clone(),
-                    projects: user.projects.clone(),
-                    current_project: user.current_project.clone(),
-                    purposes: user.purposes.clone(),
-                    valid_tables: valid[class].clone(),
-                })
-                .collect::<Vec<Profile>>()
-        },
-    );
+            approved.sort();
+            approved.dedup();
+            Profile {
+                user: user.name.clone(),
+                groups: user.groups.clone(),
+                attributes: user.attributes.clone(),
+                projects: user.projects.clone(),
+                current_project: user.current_project.clone(),
+                purposes: user.purposes.clone(),
+                approved,
+            }
+        })
+        .collect();
     Integration {
         name: integration.name.clone(),
         dialect: integration.dialect,
@@ -277,6 +300,109 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
         time_zone: integration.time_zone.clone(),
         views,
         profiles,
+        valid_tables: lower_valid_tables(model, &sources, &rules),
+    }
+}
+
+/// The condition under which a user may query a source covered by `rules`
+/// (by index): every `require` line holds and an `allow` line does; nobody
+/// when no rule covers it. `approved` stands for the approval of the
+/// source the condition is for.
+fn access_subject(model: &Model, rules: &[usize], approved: &Subject) -> Subject {
+    let lines = |pick: fn(&model::AccessRule) -> &Vec<(ast::Subject, Loc)>| -> Vec<Subject> {
+        rules
+            .iter()
+            .flat_map(|&r| pick(&model.access[r]))
+            .map(|(subject, _)| lower_subject(subject, approved))
+            .collect()
+    };
+    let mut all = lines(|r| &r.require);
+    all.push(subject_or(lines(|r| &r.allow)));
+    subject_and(all)
+}
+
+/// The valid tables of every user, as the database derives them: one rule
+/// set per distinct set of covering rules, decided once per query.
+fn lower_valid_tables(model: &Model, sources: &[usize], rules: &[Vec<usize>]) -> ValidTables {
+    let mut out = ValidTables::default();
+    let mut sets: BTreeMap<&[usize], usize> = BTreeMap::new();
+    let decide = |subject: Subject, decisions: &mut Vec<Subject>| match decisions
+        .iter()
+        .position(|d| *d == subject)
+    {
+        Some(d) => d,
+        None => {
+            decisions.push(subject);
+            decisions.len() - 1
+        }
+    };
+    for &s in sources {
+        let covering = rules[s].as_slice();
+        if covering.is_empty() {
+            // Visible to nobody: not a valid table of anyone's.
+            continue;
+        }
+        let set = match sets.get(covering) {
+            Some(&set) => set,
+            None => {
+                let yes = access_subject(model, covering, &Subject::Everyone);
+                let no = access_subject(model, covering, &Subject::nobody());
+                let pair = (
+                    decide(yes, &mut out.decisions),
+                    decide(no, &mut out.decisions),
+                );
+                out.sets.push(pair);
+                sets.insert(covering, out.sets.len() - 1);
+                out.sets.len() - 1
+            }
+        };
+        out.sources.push((model.sources[s].id.clone(), set));
+    }
+    out
+}
+
+impl Subject {
+    /// The condition that holds for nobody.
+    pub fn nobody() -> Subject {
+        Subject::Not(Box::new(Subject::Everyone))
+    }
+
+    fn is_nobody(&self) -> bool {
+        matches!(self, Subject::Not(inner) if **inner == Subject::Everyone)
+    }
+}
+
+/// `parts` all hold, constants folded.
+fn subject_and(mut parts: Vec<Subject>) -> Subject {
+    parts.retain(|p| *p != Subject::Everyone);
+    if parts.iter().any(Subject::is_nobody) {
+        return Subject::nobody();
+    }
+    match parts.len() {
+        0 => Subject::Everyone,
+        1 => parts.remove(0),
+        _ => Subject::And(parts),
+    }
+}
+
+/// One of `parts` holds, constants folded; nobody when there are none.
+fn subject_or(mut parts: Vec<Subject>) -> Subject {
+    parts.retain(|p| !p.is_nobody());
+    if parts.contains(&Subject::Everyone) {
+        return Subject::Everyone;
+    }
+    match parts.len() {
+        0 => Subject::nobody(),
+        1 => parts.remove(0),
+        _ => Subject::Or(parts),
+    }
+}
+
+fn subject_not(inner: Subject) -> Subject {
+    match inner {
+        Subject::Everyone => Subject::nobody(),
+        Subject::Not(inner) => *inner,
+        other => Subject::Not(Box::new(other)),
     }
 }
 
@@ -295,36 +421,39 @@ impl Decisions {
     }
 
     fn subject(&mut self, subject: &ast::Subject) -> Cond {
-        match lower_subject(subject) {
+        match lower_subject(subject, &Subject::nobody()) {
             Subject::Everyone => Cond::True,
+            nobody if nobody.is_nobody() => Cond::False,
             other => Cond::Decision(self.index(Decision::Subject(other))),
         }
     }
 }
 
-fn lower_subject(subject: &ast::Subject) -> Subject {
+/// A subject as the views test it; `approved` is what `approved` stands
+/// for (only access rules hold it: the checker rejects it elsewhere).
+fn lower_subject(subject: &ast::Subject, approved: &Subject) -> Subject {
+    let lower = |s: &ast::Subject| lower_subject(s, approved);
     match subject {
         ast::Subject::Everyone => Subject::Everyone,
-        // `approved` only stands in access rules, which are decided at
-        // compile time into the valid tables; the checker rejects it elsewhere.
-        ast::Subject::Approved => Subject::Not(Box::new(Subject::Everyone)),
+        ast::Subject::Approved => approved.clone(),
         ast::Subject::User(u) => Subject::User(u.clone()),
         ast::Subject::Group(g) => Subject::Group(g.clone()),
         ast::Subject::Attribute(k, None) => Subject::Attribute(k.clone()),
         ast::Subject::Attribute(k, Some(v)) => Subject::AttributeValue(k.clone(), v.clone()),
         ast::Subject::Purpose(p) => Subject::Purpose(p.clone()),
         ast::Subject::AnyPurpose => Subject::AnyPurpose,
-        ast::Subject::Not(inner) => Subject::Not(Box::new(lower_subject(inner))),
-        ast::Subject::And(parts) => Subject::And(parts.iter().map(|p| lower_subject(p)).collect()),
-        ast::Subject::Or(parts) => Subject::Or(parts.iter().map(|p| lower_subject(p)).collect()),
-        ast::Subject::Paren(inner) => lower_subject(inner),
+        ast::Subject::Not(inner) => subject_not(lower(inner)),
+        ast::Subject::And(parts) => subject_and(parts.iter().map(|p| lower(p)).collect()),
+        ast::Subject::Or(parts) => subject_or(parts.iter().map(|p| lower(p)).collect()),
+        ast::Subject::Paren(inner) => lower(inner),
     }
 }
 
-fn lower_view(model: &Model, s: usize, dialect: Dialect) -> View {
+fn lower_view(model: &Model, s: usize, rules: &[usize], dialect: Dialect) -> View {
     let source = &model.sources[s];
     let mut decisions = Decisions(Vec::new());
-    decisions.index(Decision::Access(source.id.clone()));
+    let approved = Subject::Approved(source.id.clone());
+    decisions.index(Decision::Access(access_subject(model, rules, &approved)));
     let mut needs_key = false;
     let columns = source
         .columns

@@ -16,19 +16,22 @@ pub enum ObjectKind {
     View,
     Function,
     Procedure,
+    /// The rows of the access-rule table: the rule set of every source.
+    Rules,
     /// The profile rows of every user (one object, written by the profile
     /// procedures rather than created).
     Profile,
 }
 
 impl ObjectKind {
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 8] = [
         ObjectKind::Schema,
         ObjectKind::Table,
         ObjectKind::Key,
         ObjectKind::View,
         ObjectKind::Function,
         ObjectKind::Procedure,
+        ObjectKind::Rules,
         ObjectKind::Profile,
     ];
 
@@ -41,6 +44,7 @@ impl ObjectKind {
             ObjectKind::View => "view",
             ObjectKind::Function => "function",
             ObjectKind::Procedure => "procedure",
+            ObjectKind::Rules => "rules",
             ObjectKind::Profile => "profile",
         }
     }

@@ -7,8 +7,6 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::ir;
 use crate::model::Dialect;
 use crate::object::Object;
-use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The compiled SQL of one integration.
 #[derive(Debug, Clone)]
@@ -84,17 +82,12 @@ fn limits(project: &ir::Project) -> Vec<Diagnostic> {
                 values.iter().map(String::len).max().unwrap_or(0),
             )
         };
-        // Users alike share one list of valid tables: measured once.
-        let mut shared: HashMap<*const [String], (usize, usize)> = HashMap::new();
         for p in &integration.profiles {
-            let tables = *shared
-                .entry(Arc::as_ptr(&p.valid_tables))
-                .or_insert_with(|| measure(&p.valid_tables));
             let lists = [
                 ("groups", measure(&p.groups)),
                 ("projects", measure(&p.projects)),
                 ("purposes", measure(&p.purposes)),
-                ("valid_tables", tables),
+                ("approved", measure(&p.approved)),
             ];
             for (field, (bytes, longest)) in lists {
                 if bytes > long {
@@ -148,7 +141,7 @@ fn too_large(user: &str, field: &str, bytes: usize, limit: usize, integration: &
 mod tests {
     use super::*;
 
-    fn profile(user: &str, groups: Vec<String>, valid_tables: Vec<String>) -> ir::Profile {
+    fn profile(user: &str, groups: Vec<String>, approved: Vec<String>) -> ir::Profile {
         ir::Profile {
             user: user.into(),
             groups,
@@ -156,7 +149,7 @@ mod tests {
             projects: vec![],
             current_project: None,
             purposes: vec![],
-            valid_tables: valid_tables.into(),
+            approved,
         }
     }
 
@@ -179,10 +172,7 @@ mod tests {
         };
         let found: Vec<String> = limits(&project).iter().map(|d| d.message.clone()).collect();
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found[0].contains("`valid_tables` of user `many`"),
-            "{found:?}"
-        );
+        assert!(found[0].contains("`approved` of user `many`"), "{found:?}");
         assert!(
             found[1].contains("`groups` of user `long` needs 1025 bytes"),
             "{found:?}"

@@ -54,8 +54,7 @@ impl Expr<'_> {
     /// profile, computed once per query.
     pub fn decision(&self, decision: &Decision) -> String {
         match decision {
-            Decision::Access(source) => self.exists("profile_tables", &[("source", source)]),
-            Decision::Subject(subject) => self.subject(subject),
+            Decision::Access(subject) | Decision::Subject(subject) => self.subject(subject),
         }
     }
 
@@ -90,6 +89,7 @@ impl Expr<'_> {
             }
             Subject::Purpose(p) => self.exists("profile_purposes", &[("name", p)]),
             Subject::AnyPurpose => self.exists("profile_purposes", &[]),
+            Subject::Approved(source) => self.exists("profile_approvals", &[("source", source)]),
             Subject::Not(inner) => format!("(NOT {})", self.subject(inner)),
             Subject::And(parts) => self.join(parts.iter().map(|p| self.subject(p)), "AND"),
             Subject::Or(parts) => self.join(parts.iter().map(|p| self.subject(p)), "OR"),

@@ -53,7 +53,17 @@ const BYTES_PER_INSERT: usize = 1 << 20;
 /// The templates, by layer: `common/` is what both dialects write; a
 /// dialect's own template of the same name overrides it (whole, or by
 /// extending it and replacing a block).
-const TEMPLATES: [(&str, &str, &str); 13] = [
+const TEMPLATES: [(&str, &str, &str); 15] = [
+    (
+        "common",
+        "valid_tables",
+        include_str!("../../templates/common/valid_tables.sql"),
+    ),
+    (
+        "common",
+        "access_rules",
+        include_str!("../../templates/common/access_rules.sql"),
+    ),
     (
         "common",
         "schema",
@@ -214,6 +224,7 @@ pub fn render_integration(
     r.schemas(&mut fixed)?;
     r.tables(&mut fixed)?;
     r.user_profile(&mut fixed)?;
+    r.valid_tables(&mut fixed)?;
     r.routines(&mut fixed)?;
     let mut objects: Vec<Object> = fixed
         .into_iter()
@@ -398,6 +409,100 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
+    /// The rule set of every source (rows of `access_rules`) and the view
+    /// that derives each user's valid tables from them.
+    fn valid_tables(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
+        let (integration, dialect, schemas) = (self.integration, self.dialect, self.schemas);
+        let valid = &integration.valid_tables;
+        let rules = self.system(profile::RULES);
+        let mut text = render(
+            dialect,
+            "access_rules",
+            context! { rules => sql(rules.clone()) },
+        )?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let mut rows = Inserts::new(&mut text, &rules, "\"source\", \"rule_set\"");
+        for (source, set) in &valid.sources {
+            rows.row(&[&literal(source, dialect), &set.to_string()]);
+        }
+        drop(rows);
+        out.push(object(
+            ObjectKind::Rules,
+            QualifiedName::new(&schemas.system, profile::RULES),
+            text,
+        ));
+
+        let mut decisions: Vec<Value> = valid
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                context! {
+                    expr => sql(self.exprs.decision(&ir::Decision::Subject(d.clone()))),
+                    name => sql(ident(&Expr::decision_name(i))),
+                }
+            })
+            .collect();
+        if decisions.is_empty() {
+            // No rule covers any source: still one column to select.
+            decisions.push(context! { expr => sql("TRUE"), name => sql(ident("nobody")) });
+        }
+        let decision = |d: usize| format!("{ME}.{}", ident(&Expr::decision_name(d)));
+        let arms: Vec<String> = valid
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(set, &(yes, no))| {
+                let holds = if yes == no {
+                    decision(yes)
+                } else {
+                    format!(
+                        "(CASE WHEN a.\"source\" IS NULL THEN {} ELSE {} END)",
+                        decision(no),
+                        decision(yes)
+                    )
+                };
+                format!("    WHEN {set} THEN {holds}")
+            })
+            .collect();
+        let condition = if arms.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!(
+                "CASE r.\"rule_set\"\n{}\n    ELSE FALSE\n  END",
+                arms.join("\n")
+            )
+        };
+        let grants = if integration.expose_profile {
+            vec![sql("PUBLIC")]
+        } else {
+            vec![]
+        };
+        let text = render(
+            dialect,
+            "valid_tables",
+            context! {
+                view => sql(self.system(profile::VALID_TABLES)),
+                options => sql(dialect.sql().view_options()),
+                rules => sql(rules),
+                decisions => decisions,
+                user_profile => sql(self.system("user_profile")),
+                approvals => sql(self.system("profile_approvals")),
+                current_user => sql(dialect.sql().current_user()),
+                where => sql(condition),
+                grants => grants,
+            },
+        )?;
+        out.push(object(
+            ObjectKind::View,
+            QualifiedName::new(&schemas.system, profile::VALID_TABLES),
+            text,
+        ));
+        Ok(())
+    }
+
     /// The UDFs and the profile procedures.
     fn routines(&self, out: &mut Vec<Object>) -> Result<(), EmitError> {
         let (dialect, schemas) = (self.dialect, self.schemas);
@@ -432,7 +537,7 @@ impl<'a> Renderer<'a> {
                     groups => sql(system("profile_groups")),
                     attributes => sql(system("profile_attributes")),
                     purposes => sql(system("profile_purposes")),
-                    tables => sql(system("profile_tables")),
+                    approvals => sql(system("profile_approvals")),
                 },
             )?;
             push(
@@ -527,6 +632,11 @@ fn tables(dialect: Dialect) -> Vec<Table> {
         key: vec![profile::USER],
     }];
     tables.extend(sides);
+    tables.push(Table {
+        name: profile::RULES,
+        columns: vec![("source", name, true), ("rule_set", "INTEGER", true)],
+        key: vec!["source"],
+    });
     tables.extend([
         Table {
             name: "hash_key",
@@ -662,8 +772,6 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
 
     let profile_columns: Vec<String> = profile::columns().map(ident).collect();
     let mut rows = Inserts::new(out, &table("profile"), &profile_columns.join(", "));
-    // Users alike share one list of valid tables: written out once.
-    let mut shared: FastMap<*const [String], String> = FastMap::default();
     for (p, user) in profiles.iter().zip(&users) {
         let pairs: Vec<[&String; 2]> = p
             .attributes
@@ -678,9 +786,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
             &json(&p.projects),
             &current,
             &json(&p.purposes),
-            shared
-                .entry(std::sync::Arc::as_ptr(&p.valid_tables))
-                .or_insert_with(|| json(&p.valid_tables)),
+            &json(&p.approved),
             now,
         ]);
     }
@@ -714,17 +820,7 @@ fn write_profile_inserts(out: &mut String, integration: &Integration, profiles: 
     }
     drop(rows);
     list_rows(out, "profile_purposes", "name", |p| &p.purposes);
-    // Users alike share one list of valid tables: quoted once per list.
-    let mut lists: FastMap<*const [String], Vec<String>> = FastMap::default();
-    let mut rows = Inserts::new(out, &table("profile_tables"), "\"userid\", \"source\"");
-    for (p, user) in profiles.iter().zip(&users) {
-        let list = lists
-            .entry(std::sync::Arc::as_ptr(&p.valid_tables))
-            .or_insert_with(|| p.valid_tables.iter().map(|t| lit(t)).collect());
-        for source in list.iter() {
-            rows.row(&[user, source]);
-        }
-    }
+    list_rows(out, "profile_approvals", "source", |p| &p.approved);
 }
 
 /// A literal, quoted once per distinct value.
@@ -877,7 +973,7 @@ mod tests {
             projects: vec![],
             current_project: None,
             purposes: vec![],
-            valid_tables: (0..tables).map(|i| format!("{i:0>name_len$}")).collect(),
+            approved: (0..tables).map(|i| format!("{i:0>name_len$}")).collect(),
         }
     }
 
@@ -912,7 +1008,7 @@ mod tests {
 
     #[test]
     fn inserts_split_by_bytes() {
-        // 40 users with 60 kB of valid tables each: 2.4 MB of profile rows
+        // 40 users with 60 kB of approvals each: 2.4 MB of profile rows
         // must not go out as one statement.
         let profiles: Vec<Profile> = (0..40)
             .map(|i| profile(&format!("u{i}"), 2000, 28))

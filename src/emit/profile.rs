@@ -17,8 +17,14 @@ pub const FIELDS: [&str; 6] = [
     "projects",
     "current_project",
     "purposes",
-    "valid_tables",
+    "approved",
 ];
+
+/// The table of every source's rule set, which the valid tables view reads.
+pub const RULES: &str = "access_rules";
+
+/// The view of the sources the querying user may query.
+pub const VALID_TABLES: &str = "valid_tables";
 
 /// When the row was written.
 pub const WRITTEN: &str = "updated_at";
@@ -47,7 +53,7 @@ pub const SIDES: [Side; 4] = [
         columns: &["name"],
     },
     Side {
-        table: "profile_tables",
+        table: "profile_approvals",
         columns: &["source"],
     },
 ];

@@ -120,6 +120,23 @@ pub fn key(dialect: Dialect, schemas: &Schemas) -> String {
         .key_query(&qualified(&[&schemas.system, "hash_key"]))
 }
 
+/// The access-rule table's rows: how many, and the two sums of slices of
+/// each row's SHA-256 the side-table digests use.
+pub fn rules_digest(dialect: Dialect, schemas: &Schemas) -> String {
+    let row = format!(
+        "x.\"source\" || ':' || CAST(x.\"rule_set\" AS {})",
+        dialect.sql().number_text(12)
+    );
+    let slice = |at: u32| dialect.sql().digest_slice(&row, at);
+    format!(
+        "SELECT CAST(pg_catalog.count(*) AS {}), {}, {} FROM {} AS x",
+        dialect.sql().number_text(20),
+        slice(1),
+        slice(13),
+        qualified(&[&schemas.system, profile::RULES])
+    )
+}
+
 /// One side-table row as text, in SQL (a digest reads an attribute row as
 /// the key's length in bytes, `:`, the key and the value).
 fn row_text(columns: &[&str], dialect: Dialect) -> String {

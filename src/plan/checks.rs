@@ -189,8 +189,14 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
     for (id, recorded) in &state.recorded_catalog {
         let now = state.catalog.get(id);
         let key = id.kind == ObjectKind::Key;
+        let rules = id.kind == ObjectKind::Rules;
         let detail = match now {
             None if key => vec!["the hash key's table is gone".to_string()],
+            None if rules => vec!["the access-rule table is gone".to_string()],
+            Some(now) if rules && now != recorded => {
+                vec!["the access-rule table's rows were changed by hand: the valid tables every user sees follow them".to_string()]
+            }
+            Some(_) if rules => Vec::new(),
             None => vec!["dropped by hand".to_string()],
             Some(now) if key => catalog::key_differences(recorded, now),
             Some(now) => catalog::differences(recorded, now),
@@ -208,7 +214,9 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
         let (action, sql) = match (id.kind, now) {
             (ObjectKind::View, None) => (super::Action::Create, object.sql.clone()),
             (ObjectKind::View, Some(_)) => (super::Action::Recreate, object.sql.clone()),
-            (ObjectKind::Key, _) => (super::Action::Replace, object.sql.clone()),
+            (ObjectKind::Key | ObjectKind::Rules, _) => {
+                (super::Action::Replace, object.sql.clone())
+            }
             (_, None) => (super::Action::Create, object.sql.clone()),
             (_, Some(now)) => (
                 super::Action::Replace,
@@ -227,7 +235,10 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
     // touched (one veil is about to create is an error already).
     let applied: HashSet<&ObjectId> = state.deployed.objects.iter().map(|o| &o.id).collect();
     for id in state.catalog.keys() {
-        if id.kind == ObjectKind::Key || applied.contains(id) || has_change(plan, id) {
+        if matches!(id.kind, ObjectKind::Key | ObjectKind::Rules)
+            || applied.contains(id)
+            || has_change(plan, id)
+        {
             continue;
         }
         plan.drift.push(super::Drift::of(

@@ -277,7 +277,7 @@ fn fields(before: Option<&Profile>, after: Option<&Profile>) -> Vec<FieldChange>
                 serde_json::json!(p.projects),
                 serde_json::json!(p.current_project),
                 serde_json::json!(p.purposes),
-                serde_json::json!(p.valid_tables),
+                serde_json::json!(p.approved),
             ]
         })
     };

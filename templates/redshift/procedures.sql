@@ -18,7 +18,7 @@ REVOKE ALL ON PROCEDURE {{ name }}(VARCHAR(128)) FROM PUBLIC;
 CREATE OR REPLACE PROCEDURE {{ name }}(
   p_user VARCHAR(128), p_groups VARCHAR(65535), p_attributes VARCHAR(65535),
   p_projects VARCHAR(65535), p_current_project VARCHAR(1024),
-  p_purposes VARCHAR(65535), p_valid_tables VARCHAR(65535))
+  p_purposes VARCHAR(65535), p_approved VARCHAR(65535))
 AS $$
 DECLARE
   i INTEGER;
@@ -29,12 +29,12 @@ BEGIN
   -- read wrongly. Names with quotes, backslashes or control characters are
   -- written by `veil apply` from identities.yaml instead.
   IF POSITION('\\' IN COALESCE(p_groups, '') || COALESCE(p_attributes, '') || COALESCE(p_projects, '')
-                    || COALESCE(p_purposes, '') || COALESCE(p_valid_tables, '')) > 0 THEN
+                    || COALESCE(p_purposes, '') || COALESCE(p_approved, '')) > 0 THEN
     RAISE EXCEPTION 'a list holds an escaped character, which this procedure does not read; let veil apply write this user';
   END IF;
   CALL {{ delete }}(p_user);
-  INSERT INTO {{ profile }} ("immuta__userid", "groups", "attributes", "projects", "current_project", "purposes", "valid_tables", "updated_at")
-  VALUES (p_user, p_groups, p_attributes, p_projects, p_current_project, p_purposes, p_valid_tables, GETDATE());
+  INSERT INTO {{ profile }} ("immuta__userid", "groups", "attributes", "projects", "current_project", "purposes", "approved", "updated_at")
+  VALUES (p_user, p_groups, p_attributes, p_projects, p_current_project, p_purposes, p_approved, GETDATE());
   FOR i IN 0 .. JSON_ARRAY_LENGTH(p_groups) - 1 LOOP
     INSERT INTO {{ groups }} ("userid", "name") VALUES (p_user, JSON_EXTRACT_ARRAY_ELEMENT_TEXT(p_groups, i));
   END LOOP;
@@ -46,8 +46,8 @@ BEGIN
   FOR i IN 0 .. JSON_ARRAY_LENGTH(p_purposes) - 1 LOOP
     INSERT INTO {{ purposes }} ("userid", "name") VALUES (p_user, JSON_EXTRACT_ARRAY_ELEMENT_TEXT(p_purposes, i));
   END LOOP;
-  FOR i IN 0 .. JSON_ARRAY_LENGTH(p_valid_tables) - 1 LOOP
-    INSERT INTO {{ tables }} ("userid", "source") VALUES (p_user, JSON_EXTRACT_ARRAY_ELEMENT_TEXT(p_valid_tables, i));
+  FOR i IN 0 .. JSON_ARRAY_LENGTH(p_approved) - 1 LOOP
+    INSERT INTO {{ approvals }} ("userid", "source") VALUES (p_user, JSON_EXTRACT_ARRAY_ELEMENT_TEXT(p_approved, i));
   END LOOP;
 END;
 $$ LANGUAGE plpgsql

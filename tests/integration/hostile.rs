@@ -728,15 +728,20 @@ struct Edit {
     repaired: bool,
 }
 
-const EDITS: [Edit; 10] = [
+const EDITS: [Edit; 11] = [
     Edit {
         sql: "INSERT INTO immuta_system.profile_groups VALUES ('@ANALYST@', 'pii_readers')",
         shown: "pii_readers",
         repaired: true,
     },
     Edit {
-        sql: "INSERT INTO immuta_system.profile_tables VALUES ('@CONTRACTOR@', 'shop.customers')",
+        sql: "INSERT INTO immuta_system.profile_approvals VALUES ('@CONTRACTOR@', 'shop.customers')",
         shown: "@CONTRACTOR@",
+        repaired: true,
+    },
+    Edit {
+        sql: "UPDATE immuta_system.access_rules SET rule_set = rule_set + 1",
+        shown: "immuta_system.access_rules",
         repaired: true,
     },
     Edit {
