@@ -196,7 +196,7 @@ fn tables(db: &Database) {
     }
 }
 
-const QUERIES: [(&str, &str); 7] = [
+const QUERIES: [(&str, &str); 8] = [
     (
         "stamps",
         "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'XYZ+167'; SET extra_float_digits = -10;
@@ -214,6 +214,10 @@ const QUERIES: [(&str, &str); 7] = [
     ),
     ("audits", "SELECT id, what FROM governed.audits ORDER BY id"),
     ("profile", "SELECT count(*) FROM immuta_system.user_profile"),
+    (
+        "valid",
+        "SELECT source FROM immuta_system.valid_tables ORDER BY source",
+    ),
 ];
 
 /// What each user sees of each query, by (user, query).
@@ -381,10 +385,34 @@ fn both_dialects_show_every_user_the_same_rows() {
     assert_eq!(at("ann", "archive"), "2\n3\n");
     assert_eq!(at("bob", "debug"), "200\n");
     assert_eq!(at("ann", "debug"), "0\n");
+    // Valid tables, derived in the database from the access rules: by
+    // group, by name, by attribute, by approval; a contractor loses orders
+    // (`require`), and no profile row means none at all.
+    let valid = |seen: &Seen, user: &str| -> Vec<String> {
+        seen[&(user.to_string(), "valid".to_string())]
+            .lines()
+            .map(|l| l.to_string())
+            .collect()
+    };
+    let analyst = ["shop.archive", "shop.debug", "shop.events", "shop.orders", "shop.stamps"];
+    assert_eq!(valid(&pg, "ann"), analyst);
+    assert_eq!(
+        valid(&pg, "bob"),
+        ["shop.archive", "shop.audits", "shop.debug", "shop.events", "shop.orders", "shop.stamps"]
+    );
+    assert_eq!(
+        valid(&pg, "cid"),
+        ["shop.archive", "shop.debug", "shop.events", "shop.stamps"]
+    );
+    assert_eq!(valid(&pg, "zoe"), ["shop.audits", "shop.events", "shop.orders"]);
+    assert_eq!(valid(&pg, "pat"), ["shop.events", "shop.orders"]);
+    assert!(valid(&pg, "eve").is_empty());
     // After the procedures: eve is an analyst in us, bob has no profile.
     let after = |user: &str| pg_after[&(user.to_string(), "orders".to_string())].clone();
     assert!(after("eve").starts_with("2|<hash>|"), "{}", after("eve"));
     assert_eq!(after("bob"), "");
+    assert_eq!(valid(&pg_after, "eve"), analyst);
+    assert!(valid(&pg_after, "bob").is_empty());
 }
 
 /// The first day of the month `days` ago, in UTC, as PostgreSQL prints it.
