@@ -460,7 +460,7 @@ fn lower_view(model: &Model, s: usize, rules: &[usize], dialect: Dialect) -> Vie
         .iter()
         .map(|column| {
             let mut output_type = column.ty.clone();
-            let mut branches = Vec::new();
+            let mut branches = Vec::with_capacity(column.masks.len());
             for applied in &column.masks {
                 let rule = &model.masks[applied.rule];
                 let mut conditions = Vec::new();

@@ -539,7 +539,11 @@ impl Checker<'_> {
         let mut reachable = vec![false; masks.len()];
         let mut targeted = vec![false; masks.len()];
         for source in &mut self.model.sources {
+            // The model is kept to the end: no room to spare per column
+            // (a pushed vector holds four at least).
+            source.columns.shrink_to_fit();
             for column in &mut source.columns {
+                column.masks.shrink_to_fit();
                 column.masks.sort_by_key(|m| (key(m), m.rule));
                 for pair in column.masks.windows(2) {
                     if key(&pair[0]) == key(&pair[1]) && pair[0].rule != pair[1].rule {
