@@ -915,6 +915,9 @@ fn column_expr(column: &ir::ViewColumn, exprs: &Expr<'_>) -> String {
         let expr = exprs.mask(&b.mask, &column.name, &column.source_type, out);
         match b.mask {
             ir::Mask::Clear | ir::Mask::Truncate(_) => cast(expr, &b.mask_type),
+            // NULL has no text form to compute (and no type to compute it
+            // from): it is NULL of the output type.
+            ir::Mask::Null => format!("CAST(NULL AS {})", out.sql),
             _ => convert(expr, &b.mask_type),
         }
     };

@@ -105,6 +105,8 @@ mask d on shop.stamps using truncate(month)
 mask ts on shop.stamps using truncate(hour)
 mask tz on shop.stamps using truncate(day)
 mask d, ts, tz, f8 on shop.stamps using hash for group "pii_readers" priority 1
+// A NULL shown as text, among the branches of a hashed column.
+mask d, f8 on shop.stamps using null for group "contractors" priority 2
 
 filter shop.orders where region in user.attribute("region") except group "global"
 filter shop.orders newer than 365 days
@@ -353,6 +355,14 @@ fn both_dialects_show_every_user_the_same_rows() {
          2|1999-01-01|1999-12-31 23:00:00|2000-01-01 00:00:00|-12000\n\
          3||||\n"
     );
+    // cid, a contractor: the date and the float NULL, the rest as bob
+    // sees it.
+    assert_eq!(
+        at("cid", "stamps"),
+        "1||2026-11-30 13:00:00|2026-11-30 00:00:00|\n\
+         2||1999-12-31 23:00:00|2000-01-01 00:00:00|\n\
+         3||||\n"
+    );
     // bob: eu and us; emails hashed; us amounts rounded.
     let bob = at("bob", "orders");
     assert!(
@@ -394,17 +404,33 @@ fn both_dialects_show_every_user_the_same_rows() {
             .map(|l| l.to_string())
             .collect()
     };
-    let analyst = ["shop.archive", "shop.debug", "shop.events", "shop.orders", "shop.stamps"];
+    let analyst = [
+        "shop.archive",
+        "shop.debug",
+        "shop.events",
+        "shop.orders",
+        "shop.stamps",
+    ];
     assert_eq!(valid(&pg, "ann"), analyst);
     assert_eq!(
         valid(&pg, "bob"),
-        ["shop.archive", "shop.audits", "shop.debug", "shop.events", "shop.orders", "shop.stamps"]
+        [
+            "shop.archive",
+            "shop.audits",
+            "shop.debug",
+            "shop.events",
+            "shop.orders",
+            "shop.stamps"
+        ]
     );
     assert_eq!(
         valid(&pg, "cid"),
         ["shop.archive", "shop.debug", "shop.events", "shop.stamps"]
     );
-    assert_eq!(valid(&pg, "zoe"), ["shop.audits", "shop.events", "shop.orders"]);
+    assert_eq!(
+        valid(&pg, "zoe"),
+        ["shop.audits", "shop.events", "shop.orders"]
+    );
     assert_eq!(valid(&pg, "pat"), ["shop.events", "shop.orders"]);
     assert!(valid(&pg, "eve").is_empty());
     // After the procedures: eve is an analyst in us, bob has no profile.
