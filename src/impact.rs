@@ -1,12 +1,15 @@
 //! Access impact: who gains or loses what between two versions of the
 //! policies, computed from the effective policies (explain's decisions), not
 //! from SQL text. Only the sources whose policies changed, and the users
-//! whose profiles changed, are compared, so a one-rule change costs one
-//! source × all users. Users whose entries are alike (everything but the
-//! name) get the same decisions, so each such class is decided once, and
-//! each change lists the users it affects.
+//! whose entries changed, are compared. A source's decisions read a user
+//! only through the few conditions its rules test (an `allow` line, an
+//! exemption, a filter's `except`), so the users are split by the answers
+//! to those conditions and each part is decided once: the work follows the
+//! rules and the changed users, not users × sources, even when no two
+//! users are alike. Each change lists the users it affects.
 
-use crate::eval;
+use crate::ast::Subject;
+use crate::eval::{self, holds};
 use crate::explain::{self, Decisions, State};
 use crate::model::{Model, Source, User};
 use serde::Serialize;
@@ -32,10 +35,6 @@ pub struct Impact {
 
 /// An impact before its users are known.
 type Change = (String, String, Option<String>, Option<String>, bool);
-
-/// Users alike in both versions: a representative's entries before and
-/// after, whether they differ, and the names.
-type Class<'a> = (Option<&'a User>, Option<&'a User>, bool, Vec<&'a str>);
 
 /// A source's effective policy, without locations: two sources with the
 /// same signature look the same to every user.
@@ -96,44 +95,94 @@ pub fn impact(
     integration: &str,
     sensitive_tags: &[String],
 ) -> Vec<Impact> {
-    let old_rules = eval::access_rules_by_source(old);
-    let new_rules = eval::access_rules_by_source(new);
-    let old_index = sources_of(old, integration);
-    let new_index = sources_of(new, integration);
+    let old = Version::of(old, integration);
+    let new = Version::of(new, integration);
     // Sources whose effective policy changed, appeared or went.
-    let ids: BTreeSet<&str> = old_index.keys().chain(new_index.keys()).copied().collect();
-    let all_sources: Vec<&str> = ids.iter().copied().collect();
-    let changed: Vec<&str> = ids
-        .into_iter()
-        .filter(|id| match (old_index.get(id), new_index.get(id)) {
+    let ids: BTreeSet<&str> = old.index.keys().chain(new.index.keys()).copied().collect();
+    let changed: std::collections::HashSet<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| match (old.index.get(id), new.index.get(id)) {
             (Some(&o), Some(&n)) => {
-                signature(old, &old_rules[o], o) != signature(new, &new_rules[n], n)
+                signature(old.model, &old.rules[o], o) != signature(new.model, &new.rules[n], n)
             }
             _ => true,
         })
         .collect();
-    let changed_set: std::collections::HashSet<&str> = changed.iter().copied().collect();
-    let versions = Versions {
-        old: (old, &old_index, &old_rules),
-        new: (new, &new_index, &new_rules),
-    };
-    let mut grouped: std::collections::BTreeMap<Change, Vec<String>> = Default::default();
-    for (ou, nu, user_changed, members) in classes(old, new) {
-        // A user whose entry changed may see any source differently;
-        // others only the sources whose policy changed.
-        let sources = if user_changed { &all_sources } else { &changed };
-        let found = versions.class_changes((ou, nu), sources, &changed_set, sensitive_tags);
-        for change in found {
-            grouped
-                .entry(change)
-                .or_default()
-                .extend(members.iter().map(|m| m.to_string()));
+    // Every user of either version, and those whose entry changed (a user
+    // who is in one version only has changed).
+    let (old_users, new_users) = (users_of(old.model), users_of(new.model));
+    let names: Vec<&str> = old_users
+        .keys()
+        .chain(new_users.keys())
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let people: Vec<Person<'_>> = names
+        .iter()
+        .map(|&name| Person {
+            name,
+            old: old_users.get(name).copied(),
+            new: new_users.get(name).copied(),
+        })
+        .collect();
+    let moved: Vec<usize> = (0..people.len())
+        .filter(|&p| match (people[p].old, people[p].new) {
+            (Some(a), Some(b)) => a != b,
+            _ => true,
+        })
+        .collect();
+    let everyone: Vec<usize> = (0..people.len()).collect();
+    let mut answers = Answers::new(&old, &new, people.len());
+    let mut grouped: std::collections::BTreeMap<Change, Vec<usize>> = Default::default();
+    for id in ids {
+        // A source whose policy changed may look different to anyone;
+        // another only to the users whose entry changed.
+        let who = if changed.contains(id) {
+            &everyone
+        } else {
+            &moved
+        };
+        if who.is_empty() {
+            continue;
+        }
+        let (o, n) = (old.index.get(id).copied(), new.index.get(id).copied());
+        for part in answers.split(id, (o, n), who, &people) {
+            let person = &people[part[0]];
+            let decide = |v: &Version<'_>, s: Option<usize>, user: Option<&User>| {
+                Some((s?, explain::decide(v.model, &v.rules[s?], s?, user?)))
+            };
+            let before = decide(&old, o, person.old);
+            let after = decide(&new, n, person.new);
+            if let (Some((_, a)), Some((_, b))) = (&before, &after)
+                && a == b
+                && !changed.contains(id)
+            {
+                continue;
+            }
+            let mut found = Vec::new();
+            compare(
+                id,
+                (old.model, before.as_ref()),
+                (new.model, after.as_ref()),
+                sensitive_tags,
+                &mut found,
+            );
+            for change in found {
+                grouped.entry(change).or_default().extend(&part);
+            }
         }
     }
     grouped
         .into_iter()
-        .map(|((source, change, column, detail, sensitive), mut users)| {
+        .map(|((source, change, column, detail, sensitive), members)| {
+            let mut users: Vec<String> = members
+                .iter()
+                .map(|&p| people[p].name.to_string())
+                .collect();
             users.sort();
+            users.dedup();
             Impact {
                 source,
                 change,
@@ -144,6 +193,186 @@ pub fn impact(
             }
         })
         .collect()
+}
+
+/// A user as each version knows them (`None`: not in that version, so
+/// without a profile row there, seeing nothing at all).
+struct Person<'m> {
+    name: &'m str,
+    old: Option<&'m User>,
+    new: Option<&'m User>,
+}
+
+/// One version of the policies, as the impact reads it.
+struct Version<'m> {
+    model: &'m Model,
+    /// The integration's sources, by id.
+    index: HashMap<&'m str, usize>,
+    /// Each source's access rules.
+    rules: Vec<Vec<usize>>,
+    /// Every condition on the user a decision reads, each once.
+    subjects: Vec<&'m Subject>,
+    /// For each source, the conditions its decisions read, by index.
+    reads: Vec<Vec<usize>>,
+}
+
+impl<'m> Version<'m> {
+    fn of(model: &'m Model, integration: &str) -> Version<'m> {
+        let rules = eval::access_rules_by_source(model);
+        let mut filters = vec![Vec::new(); model.sources.len()];
+        for f in &model.filters {
+            for &s in &f.sources {
+                filters[s].extend(f.except.as_ref());
+            }
+        }
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut subjects: Vec<&'m Subject> = Vec::new();
+        let mut reads = Vec::with_capacity(model.sources.len());
+        for (s, source) in model.sources.iter().enumerate() {
+            let access = rules[s]
+                .iter()
+                .flat_map(|&r| model.access[r].allow.iter().chain(&model.access[r].require))
+                .map(|(subject, _)| subject);
+            let masks = source
+                .columns
+                .iter()
+                .flat_map(|c| &c.masks)
+                .filter_map(|m| {
+                    model.masks[m.rule]
+                        .exemption
+                        .as_ref()
+                        .map(|(_, subject)| subject)
+                });
+            let mut read: Vec<usize> = access
+                .chain(masks)
+                .chain(filters[s].iter().copied())
+                .map(|subject| {
+                    *index
+                        .entry(crate::fmt::subject(subject))
+                        .or_insert_with(|| {
+                            subjects.push(subject);
+                            subjects.len() - 1
+                        })
+                })
+                .collect();
+            read.sort_unstable();
+            read.dedup();
+            reads.push(read);
+        }
+        Version {
+            model,
+            index: sources_of(model, integration),
+            rules,
+            subjects,
+            reads,
+        }
+    }
+}
+
+/// The answers of each user to each condition of both versions, computed
+/// when first asked; and the users split by the answers a source reads.
+struct Answers<'v, 'm> {
+    old: &'v Version<'m>,
+    new: &'v Version<'m>,
+    /// Per person: the answers in the old version and in the new one.
+    known: Vec<Option<(Vec<bool>, Vec<bool>)>>,
+    /// Everyone split by the conditions read (old, new), for sources that
+    /// read the same and no `approved`.
+    parts: HashMap<(Vec<usize>, Vec<usize>), Parts>,
+}
+
+/// Users (by index) in parts that decide alike.
+type Parts = Vec<Vec<usize>>;
+
+impl<'v, 'm> Answers<'v, 'm> {
+    fn new(old: &'v Version<'m>, new: &'v Version<'m>, people: usize) -> Answers<'v, 'm> {
+        Answers {
+            old,
+            new,
+            known: vec![None; people],
+            parts: HashMap::new(),
+        }
+    }
+
+    fn answers(&mut self, p: usize, person: &Person<'_>) -> &(Vec<bool>, Vec<bool>) {
+        let (old, new) = (self.old, self.new);
+        self.known[p].get_or_insert_with(|| {
+            let answer = |v: &Version<'_>, user: Option<&User>| -> Vec<bool> {
+                match user {
+                    Some(user) => v.subjects.iter().map(|s| holds(s, user, None)).collect(),
+                    None => Vec::new(),
+                }
+            };
+            (answer(old, person.old), answer(new, person.new))
+        })
+    }
+
+    /// The users of `who` split into parts that every decision on source
+    /// `id` treats alike (at `o` in the old version, `n` in the new).
+    fn split(
+        &mut self,
+        id: &str,
+        (o, n): (Option<usize>, Option<usize>),
+        who: &[usize],
+        people: &[Person<'_>],
+    ) -> Vec<Vec<usize>> {
+        let empty = Vec::new();
+        let old_reads = o.map_or(&empty, |s| &self.old.reads[s]).clone();
+        let new_reads = n.map_or(&empty, |s| &self.new.reads[s]).clone();
+        let approved = |v: &Version<'_>, reads: &[usize]| {
+            reads
+                .iter()
+                .any(|&i| eval::mentions_approved(v.subjects[i]))
+        };
+        // `approved` reads the source itself: such a split is its own.
+        let per_source = approved(self.old, &old_reads) || approved(self.new, &new_reads);
+        let everyone = who.len() == people.len();
+        let cache_key = (old_reads, new_reads);
+        if everyone
+            && !per_source
+            && let Some(parts) = self.parts.get(&cache_key)
+        {
+            return parts.clone();
+        }
+        let mut by_key: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut parts: Vec<Vec<usize>> = Vec::new();
+        let (old, new) = (self.old, self.new);
+        for &p in who {
+            let person = &people[p];
+            let (old_answers, new_answers) = self.answers(p, person);
+            let mut key = Vec::with_capacity(cache_key.0.len() + cache_key.1.len() + 2);
+            for (user, answers, reads, version) in [
+                (person.old, old_answers, &cache_key.0, old),
+                (person.new, new_answers, &cache_key.1, new),
+            ] {
+                let Some(user) = user else {
+                    key.push(2);
+                    continue;
+                };
+                for &i in reads {
+                    let subject = version.subjects[i];
+                    let yes = if per_source && eval::mentions_approved(subject) {
+                        holds(subject, user, Some(id))
+                    } else {
+                        answers[i]
+                    };
+                    key.push(u8::from(yes));
+                }
+                key.push(3);
+            }
+            match by_key.get(&key) {
+                Some(&part) => parts[part].push(p),
+                None => {
+                    by_key.insert(key, parts.len());
+                    parts.push(vec![p]);
+                }
+            }
+        }
+        if everyone && !per_source {
+            self.parts.insert(cache_key, parts.clone());
+        }
+        parts
+    }
 }
 
 /// The sources of one integration, by id.
@@ -163,93 +392,6 @@ fn users_of(m: &Model) -> HashMap<&str, &User> {
         .iter()
         .map(|u| (u.name.as_str(), u))
         .collect()
-}
-
-/// The users of both versions in classes: users alike in both versions
-/// (everything but the name, unless a rule of either version names the
-/// user) are decided once.
-fn classes<'m>(old: &'m Model, new: &'m Model) -> Vec<Class<'m>> {
-    let (old_users, new_users) = (users_of(old), users_of(new));
-    let names: BTreeSet<&str> = old_users.keys().chain(new_users.keys()).copied().collect();
-    let named: std::collections::HashSet<&str> = eval::named_users(old)
-        .into_iter()
-        .chain(eval::named_users(new))
-        .collect();
-    let unnamed = |u: Option<&&User>| {
-        u.map(|u| User {
-            name: if named.contains(u.name.as_str()) {
-                u.name.clone()
-            } else {
-                String::new()
-            },
-            ..(*u).clone()
-        })
-    };
-    let mut classes: HashMap<String, Class<'_>> = HashMap::new();
-    for name in names {
-        let (ou, nu) = (old_users.get(name), new_users.get(name));
-        let (before, after) = (unnamed(ou), unnamed(nu));
-        let user_changed = before != after;
-        classes
-            .entry(format!("{before:?}|{after:?}"))
-            .or_insert_with(|| (ou.copied(), nu.copied(), user_changed, Vec::new()))
-            .3
-            .push(name);
-    }
-    classes.into_values().collect()
-}
-
-/// A model, its sources by id and each source's access rules.
-type Version<'m> = (&'m Model, &'m HashMap<&'m str, usize>, &'m [Vec<usize>]);
-
-/// The two versions an impact compares.
-struct Versions<'m> {
-    old: Version<'m>,
-    new: Version<'m>,
-}
-
-impl Versions<'_> {
-    /// What changes for one class of users (as it is in each version) on
-    /// `sources`.
-    fn class_changes(
-        &self,
-        (ou, nu): (Option<&User>, Option<&User>),
-        sources: &[&str],
-        changed_set: &std::collections::HashSet<&str>,
-        sensitive_tags: &[String],
-    ) -> Vec<Change> {
-        let ((old, old_index, old_rules), (new, new_index, new_rules)) = (self.old, self.new);
-        let mut found = Vec::new();
-        for &id in sources {
-            // A user who is not in a version has no profile row there, and
-            // sees nothing: no decisions at all (not those of a user with
-            // no groups, whom `allow everyone` or a negation would let in).
-            let o = ou.and_then(|user| {
-                old_index
-                    .get(id)
-                    .map(|&s| (s, explain::decide(old, &old_rules[s], s, user)))
-            });
-            let n = nu.and_then(|user| {
-                new_index
-                    .get(id)
-                    .map(|&s| (s, explain::decide(new, &new_rules[s], s, user)))
-            });
-            if let (Some((_, a)), Some((_, b))) = (&o, &n)
-                && a == b
-                && !changed_set.contains(id)
-            {
-                continue;
-            }
-            compare(
-                id,
-                (old, o.as_ref()),
-                (new, n.as_ref()),
-                sensitive_tags,
-                &mut found,
-            );
-        }
-        found
-    }
 }
 
 /// The differences between two sets of decisions for one class of users
