@@ -441,6 +441,27 @@ impl Db {
             .map_err(|e| db_error(&integration, "checking the catalog", &e))
     }
 
+    /// Runs a query and maps each row as it arrives, so the rows are never
+    /// all held at once.
+    fn query_each<T>(
+        &mut self,
+        sql: &str,
+        mut each: impl FnMut(&postgres::Row) -> T,
+    ) -> Result<Vec<T>, Diagnostic> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        count_round_trip();
+        let _waiting = waiting("checking the catalog");
+        let integration = self.integration.clone();
+        let fail = |e: postgres::Error| db_error(&integration, "checking the catalog", &e);
+        let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+        let mut rows = self.client.query_raw(sql, no_params).map_err(&fail)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(&fail)? {
+            out.push(each(&row));
+        }
+        Ok(out)
+    }
+
     /// Reads what veil has deployed, in a fixed number of queries whatever
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
@@ -805,20 +826,19 @@ impl Db {
             })
             .collect();
         let path = live::path_schemas(&self.default_search_path);
-        let columns: Vec<live::CatalogColumn> = self
-            .query(&reads::columns(dialect, &names), &[])?
-            .iter()
-            .map(|row| live::CatalogColumn {
-                database: row.get(0),
-                schema: row.get(1),
-                table: row.get(2),
-                column: row.get(3),
-                data_type: row.get(4),
-                char_length: int(row, 5),
-                precision: int(row, 6),
-                scale: int(row, 7),
-            })
-            .collect();
+        let columns: Vec<live::CatalogColumn> =
+            self.query_each(&reads::columns(dialect, &names), |row| {
+                live::CatalogColumn {
+                    database: row.get(0),
+                    schema: row.get(1),
+                    table: row.get(2),
+                    column: row.get(3),
+                    data_type: row.get(4),
+                    char_length: int(row, 5),
+                    precision: int(row, 6),
+                    scale: int(row, 7),
+                }
+            })?;
         let grants: Vec<live::CatalogGrant> = self
             .query(&reads::grants(dialect, database, &names), &[])?
             .iter()

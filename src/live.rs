@@ -237,7 +237,9 @@ fn column_errors<'a>(
             ""
         }
     };
-    let mut catalog: BTreeMap<(&str, &str, &str), BTreeMap<&str, &CatalogColumn>> = BTreeMap::new();
+    // Looked up once per catalog column: hashed, not ordered.
+    let mut catalog: std::collections::HashMap<(&str, &str, &str), BTreeMap<&str, &CatalogColumn>> =
+        std::collections::HashMap::with_capacity(tables.len());
     for c in columns {
         catalog
             .entry((database_of(&c.database), &c.schema, &c.table))

@@ -189,11 +189,20 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
     let integration = &model.integrations[i];
     let dialect = integration.dialect;
     let tables = declared_tables(model, i);
-    let mut conn = db::connect(&db::Target::of(integration))?;
-    let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+    let target = db::Target::of(integration);
     let database = dialect.catalog_name(&integration.database);
-    let checks = conn.live_checks(dialect, &database, &tables)?;
-    Ok((conn, state, checks))
+    // veil's state and the declared tables' catalog are independent reads:
+    // side by side, on two connections.
+    let (state, checks) = crate::parallel::both(
+        || {
+            let mut conn = db::connect(&target)?;
+            let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+            Ok::<_, Diagnostic>((conn, state))
+        },
+        || db::connect(&target)?.live_checks(dialect, &database, &tables),
+    );
+    let (conn, state) = state?;
+    Ok((conn, state, checks?))
 }
 
 /// The tables integration `i`'s sources declare, as the live checks

@@ -173,9 +173,10 @@ fn redshift_live_checks_read_the_recorded_catalog() {
             && stdout.contains("writable by public"),
         "{stdout}"
     );
-    // Before the first apply: the session's setup, one state query (veil's
-    // schemas are not there) and the three live-check queries.
-    assert!(stderr.contains("round_trips=5"), "{stderr}");
+    // Before the first apply: each session's setup (the state and the live
+    // checks are read side by side, on two connections), one state query
+    // (veil's schemas are not there) and the three live-check queries.
+    assert!(stderr.contains("round_trips=6"), "{stderr}");
 }
 
 /// `veil import` on Redshift reads `svv_all_columns` and `svv_all_tables`
