@@ -18,6 +18,9 @@ pub use crate::dialect::STATEMENT_TIMEOUT_MS;
 /// characters cut at a boundary.
 pub const TEXT_PART_BYTES: usize = 60_000;
 
+/// Parts per `INSERT` of a text in parts: about a megabyte a statement.
+const PARTS_PER_INSERT: usize = 16;
+
 /// `text` in pieces of at most `max` bytes, cut at character boundaries.
 pub fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
     let mut rest = text;
@@ -178,21 +181,40 @@ pub fn state_rows(
         out.push(object_row(dialect, schemas, object, position));
     }
     // The policies this deployment enforces, in parts a Redshift VARCHAR
-    // holds; rewritten only when they changed.
-    let mut files_before: Vec<&(String, String)> = recorded.policy_files.iter().collect();
-    let mut files_after: Vec<&(String, String)> = policy_files.iter().collect();
-    files_before.sort();
-    files_after.sort();
-    if files_before != files_after {
-        out.push(format!("DELETE FROM {system}.\"policy_files\";"));
-        for (path, text) in policy_files {
-            for (part, chunk) in chunks(text, TEXT_PART_BYTES).enumerate() {
-                out.push(format!(
-                    "INSERT INTO {system}.\"policy_files\" (path, part, text) VALUES ({}, {part}, {});",
-                    lit(path),
-                    lit(chunk)
-                ));
-            }
+    // holds: the files that changed, appeared or went, and only those; the
+    // parts of a file in statements of about a megabyte.
+    let before: HashMap<&str, &str> = recorded
+        .policy_files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let after: HashMap<&str, &str> = policy_files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let mut paths: Vec<&str> = before.keys().chain(after.keys()).copied().collect();
+    paths.sort_unstable();
+    paths.dedup();
+    for path in paths {
+        if before.get(path) == after.get(path) {
+            continue;
+        }
+        out.push(format!(
+            "DELETE FROM {system}.\"policy_files\" WHERE path = {};",
+            lit(path)
+        ));
+        let Some(text) = after.get(path) else {
+            continue;
+        };
+        let rows: Vec<String> = chunks(text, TEXT_PART_BYTES)
+            .enumerate()
+            .map(|(part, chunk)| format!("({}, {part}, {})", lit(path), lit(chunk)))
+            .collect();
+        for batch in rows.chunks(PARTS_PER_INSERT) {
+            out.push(format!(
+                "INSERT INTO {system}.\"policy_files\" (path, part, text) VALUES\n  {};",
+                batch.join(",\n  ")
+            ));
         }
     }
     out.push(format!(

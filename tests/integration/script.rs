@@ -339,3 +339,49 @@ fn a_recovery_runs_by_hand_on_both_dialects_and_keeps_the_key() {
         hand.assert_as_planned("the recovery");
     }
 }
+
+#[test]
+fn a_change_of_one_file_rewrites_only_that_file_of_the_recorded_policies() {
+    let db = Database::create("script_files");
+    db.psql("CREATE TABLE public.orders (id bigint, email varchar(100), note varchar(100))")
+        .expect("creates the table");
+    let dir = Scratch::new("script_files");
+    let path = dir.path().to_str().expect("utf-8");
+    let env = [("VEIL_SHOP_URL", url(&db))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    project(dir.path(), &db, "postgres", POLICY);
+    ok(veil_with(&["apply", path, "--auto-approve"], &env));
+    // One more user: identities.yaml changes, shop.veil does not.
+    let more = format!(
+        "{}  bo_{}:\n    groups: [analysts]\n",
+        identities(&db),
+        db.name
+    );
+    std::fs::write(dir.path().join("identities.yaml"), more).expect("writes the identities");
+    let script = ok(veil_with(&["plan", path, "--format", "sql"], &env)).stdout;
+    let deletes: Vec<&str> = script
+        .lines()
+        .filter(|l| l.contains("DELETE FROM \"immuta_system\".\"policy_files\""))
+        .collect();
+    assert_eq!(deletes.len(), 1, "{script}");
+    assert!(deletes[0].contains("identities.yaml"), "{script}");
+    assert!(
+        !script.contains("shop.veil"),
+        "the unchanged policy file is not written again:\n{script}"
+    );
+    ok(veil_with(&["apply", path, "--auto-approve"], &env));
+    // What was recorded reads back as the project: no changes, and the
+    // access impact of the next change is computed from it.
+    let again = veil_with(&["plan", path, "--detailed-exitcode"], &env);
+    assert_eq!(again.status, 0, "{}{}", again.stdout, again.stderr);
+    std::fs::write(
+        dir.path().join("identities.yaml"),
+        identities(&db).replace("groups: [analysts]\n", "groups: []\n"),
+    )
+    .expect("writes the identities");
+    let plan = ok(veil_with(&["plan", path], &env)).stdout;
+    assert!(
+        plan.contains("loses access") && plan.contains(&format!("ann_{}", db.name)),
+        "{plan}"
+    );
+}
