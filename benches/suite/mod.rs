@@ -29,6 +29,9 @@ pub struct Sizes {
     /// Plan and apply: the deployment's sources. The no-change plan is also
     /// measured on a deployment a quarter that size, to compare round trips.
     pub deploy: usize,
+    /// One user's change: the users (all different) of a 100-source
+    /// deployment.
+    pub user_change: usize,
     /// Query cost: the table's rows, the profile's users, runs of each query.
     pub query_rows: usize,
     pub query_users: usize,
@@ -48,6 +51,7 @@ impl Sizes {
             compile: vec![1_250, 2_500, 5_000, 10_000],
             compile_runs: 3,
             deploy: 5_000,
+            user_change: 20_000,
             query_rows: 1_000_000,
             query_users: 20_000,
             query_runs: 5,
@@ -61,6 +65,7 @@ impl Sizes {
             compile: vec![25, 50],
             compile_runs: 1,
             deploy: 50,
+            user_change: 200,
             query_rows: 10_000,
             query_users: 200,
             query_runs: 5,
@@ -262,6 +267,8 @@ pub struct Figures {
     pub psql: Option<Duration>,
     pub one_rule_objects: Vec<String>,
     pub one_rule_statements: usize,
+    /// One user's group change: apply's wall time and statements.
+    pub user_change: Option<(Duration, usize)>,
     pub query: Vec<query::QueryFigure>,
 }
 
@@ -275,6 +282,7 @@ pub fn run(exe: &Path, sizes: &Sizes, out: &mut dyn std::io::Write) -> Figures {
         let _ = writeln!(out, "\n# plan and apply on PostgreSQL");
         deploy(exe, sizes.deploy / 4, false, &mut figures, out);
         deploy(exe, sizes.deploy, true, &mut figures, out);
+        user_change(exe, sizes.user_change, &mut figures, out);
     }
     if sizes.runs("query") {
         let _ = writeln!(
@@ -390,7 +398,8 @@ fn deploy(
     let scratch = Scratch::new(&format!("deploy-{sources}"));
     let target = Database::create(&format!("deploy_{sources}"));
     let url_var = "VEIL_BENCH_URL";
-    let spec = Spec::standard(
+    // Users whose memberships all differ: the workload the figures are for.
+    let spec = Spec::distinct(
         sources,
         Layout::Postgres {
             database: target.name.clone(),
@@ -517,6 +526,50 @@ fn deploy(
         veil(exe, &["plan", path(&project), "--detailed-exitcode"], &env)
             .expect_code(0, "veil plan after applying the change");
     }
+}
+
+/// One user's group change on a deployment of 100 sources and `users`
+/// users whose memberships all differ: what apply takes and sends.
+fn user_change(exe: &Path, users: usize, figures: &mut Figures, out: &mut dyn std::io::Write) {
+    let scratch = Scratch::new("user-change");
+    let target = Database::create("user_change");
+    let url_var = "VEIL_BENCH_URL";
+    let spec = Spec {
+        users,
+        ..Spec::distinct(
+            100,
+            Layout::Postgres {
+                database: target.name.clone(),
+                url_var: url_var.into(),
+            },
+        )
+    };
+    let project = scratch.0.join("project");
+    synth::write(&project, &spec).expect("writes the project");
+    target.execute(&synth::tables_sql(&spec));
+    let url = target.url();
+    let env = [(url_var, url.as_str())];
+    veil(exe, &["apply", path(&project), "--auto-approve"], &env).expect_code(0, "veil apply");
+    let identities = project.join("identities.yaml");
+    let text = std::fs::read_to_string(&identities).expect("reads the identities");
+    let at = text.find("\n  user_0:\n").expect("user_0 is there") + "\n  user_0:\n".len();
+    let end = at + text[at..].find('\n').expect("a line");
+    assert!(text[at..end].trim_start().starts_with("groups:"), "{}", &text[at..end]);
+    let changed = format!("{}    groups: []{}", &text[..at], &text[end..]);
+    std::fs::write(&identities, changed).expect("changes one user's groups");
+    let applied = veil(exe, &["apply", path(&project), "--auto-approve"], &env)
+        .expect_code(0, "veil apply of one user's change");
+    let statements = applied_statements(&applied.stderr);
+    figures.user_change = Some((applied.wall, statements));
+    let _ = writeln!(
+        out,
+        "one user's group change at {users} users (100 sources): apply {:.3} s, peak {:.1} MB, {statements} statements in its transaction, {} round trips in all",
+        applied.wall.as_secs_f64(),
+        applied.peak_mb,
+        applied.round_trips
+    );
+    veil(exe, &["plan", path(&project), "--detailed-exitcode"], &env)
+        .expect_code(0, "veil plan after applying the change");
 }
 
 /// Apply creates every view in one transaction, and PostgreSQL holds a lock
