@@ -554,7 +554,11 @@ fn user_change(exe: &Path, users: usize, figures: &mut Figures, out: &mut dyn st
     let text = std::fs::read_to_string(&identities).expect("reads the identities");
     let at = text.find("\n  user_0:\n").expect("user_0 is there") + "\n  user_0:\n".len();
     let end = at + text[at..].find('\n').expect("a line");
-    assert!(text[at..end].trim_start().starts_with("groups:"), "{}", &text[at..end]);
+    assert!(
+        text[at..end].trim_start().starts_with("groups:"),
+        "{}",
+        &text[at..end]
+    );
     let changed = format!("{}    groups: []{}", &text[..at], &text[end..]);
     std::fs::write(&identities, changed).expect("changes one user's groups");
     let applied = veil(exe, &["apply", path(&project), "--auto-approve"], &env)

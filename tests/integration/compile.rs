@@ -546,3 +546,45 @@ fn hostile_names_work_on_postgres() {
         assert!(rows.contains("secret"), "rows: {rows}");
     }
 }
+
+#[test]
+fn everyone_may_read_five_thousand_redshift_sources() {
+    // Access is decided in the views and the valid tables derived in the
+    // database: nothing compiled lists a user's sources, so no list can
+    // outgrow a Redshift VARCHAR, and nothing grows as users × sources.
+    let (sources, users) = (5_000, 300);
+    let mut policy = String::from(
+        "integration w {\n  dialect = redshift\n  database = \"dw\"\n  view_schema = \"governed\"\n  node_type = \"ra3.xlplus\"\n}\n\n",
+    );
+    for s in 0..sources {
+        policy.push_str(&format!(
+            "source sales.table_{s} {{\n  table = sales.table_{s}\n  tags = [open]\n  columns {{\n    id bigint\n  }}\n}}\n\n"
+        ));
+    }
+    policy.push_str("access tagged open {\n  allow everyone\n}\n");
+    let mut identities = String::from("groups: [g]\nusers:\n");
+    for u in 0..users {
+        identities.push_str(&format!("  user_{u}:\n    groups: [g]\n"));
+    }
+    let scratch = crate::common::Scratch::new("everyone");
+    write_project(scratch.path(), &policy, &identities);
+    let compiled = compile_dir(scratch.path());
+    let object = |kind: &str| {
+        compiled[0]
+            .objects
+            .iter()
+            .find(|o| o.kind().as_str() == kind)
+            .unwrap_or_else(|| panic!("a {kind} object"))
+    };
+    let profile = &object("profile").sql;
+    let rules = &object("rules").sql;
+    // Each user's profile row and side rows, whatever the sources.
+    assert!(
+        profile.len() < users * 300,
+        "{} bytes of profile rows for {users} users",
+        profile.len()
+    );
+    assert!(!profile.contains("sales.table_"), "no user lists a source");
+    // The rule table: one row per source, one rule set for all of them.
+    assert_eq!(rules.matches("', 0)").count(), sources, "{}", &rules[..200]);
+}
