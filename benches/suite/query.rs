@@ -1,7 +1,9 @@
-//! What a governed view costs at query time on PostgreSQL: a view with three
-//! masks and two row filters (one matching a user attribute) against the
-//! hand-written query applying the same masks and filters with the user's
-//! values as literals, run alternately, as the same user.
+//! What a governed view costs at query time on PostgreSQL: a view with
+//! group access, three masks and two row filters (one matching a user
+//! attribute), against the hand-written query applying the same access
+//! check, masks and filters with the user's values as literals, and against
+//! PostgreSQL's own row-level security with a masking view doing the same
+//! work over the same side tables; run in turn, as the same user.
 
 use super::Database;
 use postgres::Client;
@@ -14,6 +16,10 @@ pub struct QueryFigure {
     pub governed: Duration,
     pub hand_written: Duration,
     pub median_ratio: f64,
+    /// Row-level security with a masking view, and its median ratio to the
+    /// hand-written query.
+    pub rls: Duration,
+    pub rls_ratio: f64,
 }
 
 /// Loads `rows` rows, applies the policy for `users` users and times both
@@ -114,30 +120,78 @@ fn measure(
         .expect("reads the key")
         .get(0);
     let governed = "SELECT count(*), max(email), max(amount), max(note) FROM governed.events";
+    // The user is an analyst (the access check, once per query), sees
+    // emails hashed and amounts rounded, rows of eu and us within a year.
     let hand = format!(
         "SELECT count(*), max(immuta_functions.f_veil_hash('{key}', 'b.events', email)),
                 max(CAST(ROUND(CAST(amount AS numeric) / 100) * 100 AS numeric(13,2))),
                 max(regexp_replace(note, '[0-9]', '#', 'g'))
            FROM public.events
-          WHERE region IN ('eu', 'us') AND created_at >= (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') - INTERVAL '365 days'"
+          WHERE (SELECT count(*) FROM immuta_system.profile_groups g WHERE g.userid = CAST(current_user AS text) AND g.name = 'analysts') > 0
+            AND region IN ('eu', 'us') AND created_at >= (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') - INTERVAL '365 days'"
     );
+    // The peer: the same table under row-level security (access and both
+    // filters in the policy), masked by a view that runs as the user.
+    let member = |table: &str, column: &str, value: &str| {
+        format!(
+            "(SELECT count(*) FROM immuta_system.{table} x WHERE x.userid = CAST(current_user AS text) AND {column} = '{value}') > 0"
+        )
+    };
     client
         .batch_execute(&format!(
-            "GRANT SELECT ON public.events TO {role}; SET ROLE {role}"
+            "CREATE TABLE public.events_rls AS TABLE public.events;
+             ANALYZE public.events_rls;
+             ALTER TABLE public.events_rls ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY bench ON public.events_rls FOR SELECT USING (
+               {analysts}
+               AND ({global} OR region IN (SELECT a.value FROM immuta_system.profile_attributes a WHERE a.userid = CAST(current_user AS text) AND a.key = 'region'))
+               AND created_at >= (CURRENT_TIMESTAMP AT TIME ZONE 'UTC') - INTERVAL '365 days');
+             CREATE VIEW public.events_rls_masked WITH (security_invoker = true) AS
+             SELECT CASE WHEN {readers} THEN email
+                         ELSE immuta_functions.f_veil_hash((SELECT k FROM immuta_system.hash_key), 'b.events', email) END AS email,
+                    CASE WHEN {cleared} THEN amount
+                         ELSE CAST(ROUND(CAST(amount AS numeric) / 100) * 100 AS numeric(13,2)) END AS amount,
+                    regexp_replace(note, '[0-9]', '#', 'g') AS note
+               FROM public.events_rls;
+             GRANT USAGE ON SCHEMA immuta_system TO {role};
+             GRANT SELECT ON immuta_system.profile_groups, immuta_system.profile_attributes, immuta_system.hash_key TO {role};
+             GRANT SELECT ON public.events, public.events_rls, public.events_rls_masked TO {role};
+             SET ROLE {role}",
+            analysts = member("profile_groups", "x.name", "analysts"),
+            global = member("profile_groups", "x.name", "global"),
+            readers = member("profile_groups", "x.name", "pii_readers"),
+            cleared = format!(
+                "(SELECT count(*) FROM immuta_system.profile_attributes x WHERE x.userid = CAST(current_user AS text) AND x.key = 'clearance' AND x.value = 'high') > 0"
+            ),
         ))
-        .expect("becomes the user");
+        .expect("sets up the row-level security peer and becomes the user");
+    let rls = "SELECT count(*), max(email), max(amount), max(note) FROM public.events_rls_masked";
     // Same answer both ways, or the comparison means nothing.
     let a = client.query_one(governed, &[]).expect("governed query");
     let b = client
         .query_one(hand.as_str(), &[])
         .expect("hand-written query");
-    assert_eq!(a.get::<_, i64>(0), b.get::<_, i64>(0), "row counts differ");
-    assert_eq!(
-        a.get::<_, Option<String>>(1),
-        b.get::<_, Option<String>>(1),
-        "hashes differ"
-    );
-    let _ = writeln!(out, "both queries return {} rows", a.get::<_, i64>(0));
+    let c = client
+        .query_one(rls, &[])
+        .expect("row-level security query");
+    for (other, what) in [(&b, "hand-written"), (&c, "row-level security")] {
+        assert_eq!(
+            a.get::<_, i64>(0),
+            other.get::<_, i64>(0),
+            "{what}: row counts differ"
+        );
+        assert_eq!(
+            a.get::<_, Option<String>>(1),
+            other.get::<_, Option<String>>(1),
+            "{what}: hashes differ"
+        );
+        assert_eq!(
+            a.get::<_, Option<String>>(3),
+            other.get::<_, Option<String>>(3),
+            "{what}: notes differ"
+        );
+    }
+    let _ = writeln!(out, "all three queries return {} rows", a.get::<_, i64>(0));
 
     let mut figures = Vec::new();
     for (setting, value) in [
@@ -152,32 +206,41 @@ fn measure(
             client.query_one(sql, &[]).expect("query");
             started.elapsed()
         };
-        // Warm both, then alternate.
+        // Warm all three, then take turns.
         time(governed);
         time(&hand);
-        let mut ratios = Vec::new();
-        let mut governed_times = Vec::new();
-        let mut hand_times = Vec::new();
+        time(rls);
+        let (mut ratios, mut rls_ratios) = (Vec::new(), Vec::new());
+        let (mut governed_times, mut hand_times, mut rls_times) =
+            (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let g = time(governed);
             let h = time(&hand);
+            let r = time(rls);
             ratios.push(g.as_secs_f64() / h.as_secs_f64());
+            rls_ratios.push(r.as_secs_f64() / h.as_secs_f64());
             governed_times.push(g);
             hand_times.push(h);
+            rls_times.push(r);
         }
         ratios.sort_by(f64::total_cmp);
+        rls_ratios.sort_by(f64::total_cmp);
         let figure = QueryFigure {
             setting,
             governed: super::median(governed_times),
             hand_written: super::median(hand_times),
             median_ratio: ratios[ratios.len() / 2],
+            rls: super::median(rls_times),
+            rls_ratio: rls_ratios[rls_ratios.len() / 2],
         };
         let _ = writeln!(
             out,
-            "{setting}: governed {:.1} ms, hand-written {:.1} ms (medians of {runs}), median ratio {:.3}",
+            "{setting}: governed {:.1} ms, hand-written {:.1} ms, row-level security {:.1} ms (medians of {runs}); governed / hand-written {:.3}, row-level security / hand-written {:.3}",
             figure.governed.as_secs_f64() * 1e3,
             figure.hand_written.as_secs_f64() * 1e3,
-            figure.median_ratio
+            figure.rls.as_secs_f64() * 1e3,
+            figure.median_ratio,
+            figure.rls_ratio
         );
         figures.push(figure);
     }
