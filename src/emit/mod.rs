@@ -563,6 +563,7 @@ impl<'a> Renderer<'a> {
             text.push('\n');
         }
         let profiles: Vec<&Profile> = integration.profiles.iter().collect();
+        text.reserve(profile_bytes(&profiles));
         write_profile_inserts(&mut text, integration, &profiles);
         Ok(object(
             ObjectKind::Profile,
@@ -750,6 +751,32 @@ impl Drop for Inserts<'_> {
     fn drop(&mut self) {
         self.finish_statement();
     }
+}
+
+/// About how many bytes the profile rows of `profiles` take as SQL: each
+/// value twice (in the profile row's lists and in its side-table row), and
+/// the user's name on every row. Reserved up front, so the text of tens of
+/// thousands of users is not copied as it grows.
+fn profile_bytes(profiles: &[&Profile]) -> usize {
+    profiles
+        .iter()
+        .map(|p| {
+            let lists = [&p.groups, &p.projects, &p.purposes, &p.approved];
+            let values: usize = lists.iter().map(|l| l.len()).sum::<usize>()
+                + p.attributes.values().map(Vec::len).sum::<usize>();
+            let bytes: usize = lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .chain(
+                    p.attributes
+                        .iter()
+                        .flat_map(|(k, vs)| vs.iter().chain(std::iter::once(k))),
+                )
+                .map(String::len)
+                .sum();
+            (p.user.len() + 12) * (values + 2) + 2 * bytes + 16 * values + 64
+        })
+        .sum()
 }
 
 /// `INSERT` statements for the profile rows (and side-table rows) of the
