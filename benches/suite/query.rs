@@ -9,6 +9,9 @@ use super::Database;
 use postgres::Client;
 use std::time::{Duration, Instant};
 
+/// The row-level security peer's test of `attribute "clearance" = "high"`.
+const CLEARED: &str = "(SELECT count(*) FROM immuta_system.profile_attributes x WHERE x.userid = CAST(current_user AS text) AND x.key = 'clearance' AND x.value = 'high') > 0";
+
 /// The median ratio under one setting of the server.
 #[derive(Debug, Clone)]
 pub struct QueryFigure {
@@ -160,9 +163,7 @@ fn measure(
             analysts = member("profile_groups", "x.name", "analysts"),
             global = member("profile_groups", "x.name", "global"),
             readers = member("profile_groups", "x.name", "pii_readers"),
-            cleared = format!(
-                "(SELECT count(*) FROM immuta_system.profile_attributes x WHERE x.userid = CAST(current_user AS text) AND x.key = 'clearance' AND x.value = 'high') > 0"
-            ),
+            cleared = CLEARED,
         ))
         .expect("sets up the row-level security peer and becomes the user");
     let rls = "SELECT count(*), max(email), max(amount), max(note) FROM public.events_rls_masked";
