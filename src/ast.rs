@@ -204,6 +204,12 @@ pub enum Method {
     Truncate(TimeUnit),
     ShowFirst(u32),
     ShowLast(u32),
+    /// `show(first N, last M)`: both ends kept (one end alone is
+    /// `ShowFirst` or `ShowLast`).
+    Show {
+        first: u32,
+        last: u32,
+    },
     None,
 }
 

@@ -464,6 +464,7 @@ pub fn method(m: &Method) -> String {
         Method::Truncate(unit) => format!("truncate({})", unit.keyword()),
         Method::ShowFirst(n) => format!("show_first({n})"),
         Method::ShowLast(n) => format!("show_last({n})"),
+        Method::Show { first, last } => format!("show(first {first}, last {last})"),
     }
 }
 

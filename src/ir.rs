@@ -168,6 +168,11 @@ pub enum Mask {
     Truncate(TimeUnit),
     ShowFirst(u32),
     ShowLast(u32),
+    /// The first and the last characters shown, every other one `*`.
+    Show {
+        first: u32,
+        last: u32,
+    },
     /// The value in clear, by a deliberate `using none`.
     Clear,
 }
@@ -607,6 +612,10 @@ fn lower_mask(method: &Method, source: &str) -> Mask {
         Method::Truncate(unit) => Mask::Truncate(*unit),
         Method::ShowFirst(n) => Mask::ShowFirst(*n),
         Method::ShowLast(n) => Mask::ShowLast(*n),
+        Method::Show { first, last } => Mask::Show {
+            first: *first,
+            last: *last,
+        },
     }
 }
 
@@ -672,7 +681,7 @@ fn mask_type(mask: &Mask, ty: &SqlType, dialect: Dialect) -> SqlType {
             }
         }
         Mask::Round { multiple } => round_type(ty, multiple, dialect),
-        Mask::ShowFirst(_) | Mask::ShowLast(_) => match ty.kind {
+        Mask::ShowFirst(_) | Mask::ShowLast(_) | Mask::Show { .. } => match ty.kind {
             TypeKind::Char(n) => text(Some(n)),
             _ => ty.clone(),
         },

@@ -989,7 +989,7 @@ pub fn fits(method: &Method, ty: TypeKind) -> Result<(), String> {
         Method::Constant(Literal::String(_)) => need(ty.is_text(), "a text column"),
         Method::Constant(Literal::Number(_)) => need(ty.is_numeric(), "a numeric column"),
         Method::Constant(Literal::Bool(_)) => need(ty == TypeKind::Boolean, "a boolean column"),
-        Method::Regex { .. } | Method::ShowFirst(_) | Method::ShowLast(_) => {
+        Method::Regex { .. } | Method::ShowFirst(_) | Method::ShowLast(_) | Method::Show { .. } => {
             need(ty.is_text(), "a text column")
         }
         Method::Round(_) => need(ty.is_numeric(), "a numeric column"),
@@ -1013,6 +1013,7 @@ pub fn method_name(method: &Method) -> &'static str {
         Method::Truncate(_) => "truncate",
         Method::ShowFirst(_) => "show_first",
         Method::ShowLast(_) => "show_last",
+        Method::Show { .. } => "show",
         Method::None => "none",
     }
 }

@@ -368,6 +368,11 @@ impl Expr<'_> {
                 self.function("f_veil_show_last"),
                 self.text_type()
             ),
+            Mask::Show { first, last } => format!(
+                "{}(CAST({value} AS {}), {first}, {last})",
+                self.function("f_veil_show"),
+                self.text_type()
+            ),
         }
     }
 }

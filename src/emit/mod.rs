@@ -35,10 +35,11 @@ pub struct EmitError {
 pub use profile::SIDE_TABLES;
 
 /// The UDFs every integration gets.
-const FUNCTIONS: [(&str, &str); 4] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("hash", "f_veil_hash"),
     ("show_first", "f_veil_show_first"),
     ("show_last", "f_veil_show_last"),
+    ("show", "f_veil_show"),
     ("sample", "f_veil_sample"),
 ];
 

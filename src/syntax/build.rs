@@ -695,8 +695,44 @@ impl Builder<'_> {
     }
 
     /// Long, because it is one arm per masking method, each reading that method's arguments.
+    /// `show(first N, last M)`, either part alone: one end alone is
+    /// `show_first` or `show_last`.
+    fn show_method(&mut self, pair: Pair<'_, Rule>) -> Method {
+        let (mut first, mut last) = (None, None);
+        for part in pair.into_inner() {
+            let span = self.span(&part);
+            let mut inner = part.into_inner();
+            let (Some(word), Some(number)) = (inner.next(), inner.next()) else {
+                continue;
+            };
+            let n = self.whole(&number, "the number of characters shown", 0..=65535) as u32;
+            let end = word.as_str().to_ascii_lowercase();
+            let slot = match end.as_str() {
+                "first" if first.is_none() && last.is_none() => &mut first,
+                "last" if last.is_none() => &mut last,
+                _ => {
+                    self.error(
+                        span,
+                        Code::SyntaxMethodArguments,
+                        format!("`{end} {n}` cannot stand here in `show(…)`"),
+                        "here",
+                        "write `show(first <n>, last <m>)`, `show(first <n>)` or `show(last <m>)`: `first` before `last`, each once".into(),
+                    );
+                    continue;
+                }
+            };
+            *slot = Some(n);
+        }
+        match (first, last) {
+            (Some(first), None) => Method::ShowFirst(first),
+            (None, Some(last)) => Method::ShowLast(last),
+            (Some(first), Some(last)) => Method::Show { first, last },
+            (None, None) => Method::Null,
+        }
+    }
+
     fn method(&mut self, pair: Pair<'_, Rule>) -> Node<Method> {
-        const METHODS: [&str; 9] = [
+        const METHODS: [&str; 10] = [
             "hash",
             "null",
             "constant",
@@ -705,6 +741,7 @@ impl Builder<'_> {
             "truncate",
             "show_first",
             "show_last",
+            "show",
             "none",
         ];
         let span = self.span(&pair);
@@ -762,6 +799,9 @@ impl Builder<'_> {
                     }
                 }
             }
+            "show" if takes(1) && args[0].as_rule() == Rule::show_args => {
+                self.show_method(args[0].clone())
+            }
             "show_first" | "show_last" if takes(1) && args[0].as_rule() == Rule::number => {
                 let n = self.whole(&args[0], "the number of characters shown", 0..=65535) as u32;
                 if word == "show_first" {
@@ -780,6 +820,9 @@ impl Builder<'_> {
                     "truncate" => "`truncate(<unit>)`, such as `truncate(month)`",
                     "show_first" => "`show_first(<n>)`, such as `show_first(2)`",
                     "show_last" => "`show_last(<n>)`, such as `show_last(4)`",
+                    "show" => {
+                        "`show(first <n>, last <m>)` (either part alone too), such as `show(first 6, last 4)`"
+                    }
                     _ => "the method name alone, without arguments",
                 };
                 self.error(

@@ -12,6 +12,7 @@ mod ci_files;
 mod cli;
 mod compile;
 mod e2e;
+mod examples;
 mod explain;
 mod fixtures;
 mod hostile;
