@@ -268,6 +268,8 @@ pub enum ExemptionKind {
 pub struct Filter {
     pub sources: Vec<Node<Selector>>,
     pub kind: Node<FilterKind>,
+    /// `for SUBJECT`: the filter applies only to users for whom it holds.
+    pub only_for: Option<Node<Subject>>,
     pub except: Option<Node<Subject>>,
 }
 

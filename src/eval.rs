@@ -61,7 +61,10 @@ pub fn named_users(model: &Model) -> std::collections::HashSet<&str> {
         .masks
         .iter()
         .filter_map(|m| m.exemption.as_ref().map(|(_, s)| s));
-    let filters = model.filters.iter().filter_map(|f| f.except.as_ref());
+    let filters = model
+        .filters
+        .iter()
+        .flat_map(|f| f.only_for.iter().chain(&f.except));
     for subject in access.chain(masks).chain(filters) {
         walk(subject, &mut names);
     }

@@ -140,13 +140,16 @@ pub fn decide(model: &Model, covering: &[usize], s: usize, user: &User) -> Decis
             .filters
             .iter()
             .filter(|f| f.sources.contains(&s))
-            .map(|f| {
-                !f.except
-                    .as_ref()
-                    .is_some_and(|e| holds(e, user, Some(&source.id)))
-            })
+            .map(|f| filter_applies(f, user, &source.id))
             .collect(),
     }
+}
+
+/// Whether a filter applies to `user`: its `for` holds (or it has none)
+/// and its `except` does not.
+fn filter_applies(f: &crate::model::FilterRule, user: &User, source: &str) -> bool {
+    let holds = |s: &Subject| holds(s, user, Some(source));
+    f.only_for.as_ref().is_none_or(holds) && !f.except.as_ref().is_some_and(holds)
 }
 
 /// Explains one source for one user.
@@ -209,9 +212,16 @@ pub fn explain_source(
                     ),
                 exempt_by: (!applies)
                     .then(|| {
-                        f.except
-                            .as_ref()
-                            .map(|e| format!("except {}", crate::fmt::subject(e)))
+                        let id = Some(model.sources[s].id.as_str());
+                        match &f.only_for {
+                            Some(only_for) if !holds(only_for, user, id) => {
+                                Some(format!("for {}", crate::fmt::subject(only_for)))
+                            }
+                            _ => f
+                                .except
+                                .as_ref()
+                                .map(|e| format!("except {}", crate::fmt::subject(e))),
+                        }
                     })
                     .flatten(),
             })

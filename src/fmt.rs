@@ -532,6 +532,9 @@ pub fn filter_kind(kind: &FilterKind) -> String {
 fn filter_text(filter: &Filter) -> String {
     let kind = filter_kind(&filter.kind);
     let mut out = format!("filter {} {kind}", selectors(&filter.sources));
+    if let Some(only_for) = &filter.only_for {
+        out.push_str(&format!(" for {}", subject(only_for)));
+    }
     if let Some(except) = &filter.except {
         out.push_str(&format!(" except {}", subject(except)));
     }

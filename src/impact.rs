@@ -65,7 +65,10 @@ fn signature(model: &Model, covering: &[usize], s: usize) -> String {
         }
     }
     for f in model.filters.iter().filter(|f| f.sources.contains(&s)) {
-        text.push_str(&format!("filter {:?} {:?}\n", f.kind, f.except));
+        text.push_str(&format!(
+            "filter {:?} {:?} {:?}\n",
+            f.kind, f.only_for, f.except
+        ));
     }
     text
 }
@@ -222,7 +225,7 @@ impl<'m> Version<'m> {
         let mut filters = vec![Vec::new(); model.sources.len()];
         for f in &model.filters {
             for &s in &f.sources {
-                filters[s].extend(f.except.as_ref());
+                filters[s].extend(f.only_for.iter().chain(&f.except));
             }
         }
         let mut index: HashMap<String, usize> = HashMap::new();

@@ -576,10 +576,16 @@ fn lower_filter(
         model::Filter::LimitToAnyPurpose => decisions.subject(&ast::Subject::AnyPurpose),
         model::Filter::Never => Cond::False,
     };
-    match &filter.except {
-        Some(except) => or(decisions.subject(except), keep),
-        None => keep,
+    // A row is kept when the filter does not apply to the user (a `for`
+    // that does not hold, an `except` that does) or its rows pass.
+    let mut passes = vec![keep];
+    if let Some(only_for) = &filter.only_for {
+        passes.push(not(decisions.subject(only_for)));
     }
+    if let Some(except) = &filter.except {
+        passes.push(decisions.subject(except));
+    }
+    passes.into_iter().rev().reduce(or).unwrap_or(Cond::False)
 }
 
 /// A resolved condition with its columns named as the catalog stores them.

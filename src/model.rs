@@ -343,6 +343,8 @@ pub struct FilterRule {
     pub kind: ast::FilterKind,
     /// What it keeps of each source of `sources`, in the same order.
     pub keeps: Vec<Filter>,
+    /// `for SUBJECT`: the users the filter applies to (all when `None`).
+    pub only_for: Option<Subject>,
     pub except: Option<Subject>,
     pub loc: Loc,
 }

@@ -644,8 +644,8 @@ impl Checker<'_> {
     pub(super) fn filter(&mut self, at: Loc, filter: &ast::Filter) {
         let file = at.file;
         let sources = self.select(file, &filter.sources);
-        if let Some(except) = &filter.except {
-            self.subject(file, except, SubjectPlace::Rule);
+        for subject in filter.only_for.iter().chain(&filter.except) {
+            self.subject(file, subject, SubjectPlace::Rule);
         }
         let kind_at = loc(file, filter.kind.span);
         match &filter.kind.node {
@@ -703,6 +703,7 @@ impl Checker<'_> {
             sources,
             kind: filter.kind.node.clone(),
             keeps,
+            only_for: filter.only_for.as_ref().map(|e| e.node.clone()),
             except: filter.except.as_ref().map(|e| e.node.clone()),
             loc: at,
         });

@@ -856,12 +856,14 @@ impl Builder<'_> {
         let mut filter = Filter {
             sources: Vec::new(),
             kind: Node::new(FilterKind::Never, span),
+            only_for: None,
             except: None,
         };
         for p in kids(pair) {
             match p.as_rule() {
                 Rule::selectors => filter.sources = self.selectors(p),
                 Rule::filter_kind => filter.kind = self.filter_kind(p),
+                Rule::for_clause => filter.only_for = kids(p).next().map(|s| self.subject(s)),
                 _ => filter.except = kids(p).next().map(|s| self.subject(s)),
             }
         }

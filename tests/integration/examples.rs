@@ -98,3 +98,64 @@ fn card_redaction_keeps_the_first_six_and_the_last_four_digits() {
         );
     }
 }
+
+const TICKIT: &str = r##"integration ex {
+  dialect     = @DIALECT@
+  database    = "@DB@"
+  view_schema = "governed"
+  connection  = env("VEIL_EX_URL")
+}
+
+source tickit.category {
+  table = public.category
+  columns {
+    catid    integer
+    catgroup varchar(10)
+    catname  varchar(10)
+    catdesc  varchar(50)
+  }
+}
+
+access tickit.category { allow everyone }
+
+// policy_concerts, attached to the roles analyst and dbadmin.
+filter tickit.category where catgroup = "Concerts" for group "analyst" or group "dbadmin"
+"##;
+
+#[test]
+fn a_filter_attached_to_some_users_limits_only_them() {
+    for dialect in ["postgres", "redshift"] {
+        let db = database("tickit", dialect);
+        db.psql(
+            "CREATE TABLE public.category (catid integer, catgroup varchar(10), catname varchar(10), catdesc varchar(50));
+             INSERT INTO public.category VALUES
+               (1, 'Sports', 'MLB', 'Major League Baseball'), (2, 'Sports', 'NHL', 'National Hockey League'),
+               (3, 'Sports', 'NFL', 'National Football League'), (4, 'Sports', 'NBA', 'National Basketball Association'),
+               (5, 'Sports', 'MLS', 'Major League Soccer'), (6, 'Shows', 'Musicals', 'Musical theatre'),
+               (7, 'Shows', 'Plays', 'All non-musical theatre'), (8, 'Shows', 'Opera', 'All opera and light opera'),
+               (9, 'Concerts', 'Pop', 'All rock and pop music concerts'), (10, 'Concerts', 'Jazz', 'All jazz singers and bands'),
+               (11, 'Concerts', 'Classical', 'All symphony, concerto, and choir concerts');",
+        )
+        .expect("creates the table");
+        let role = |name: &str| db.role(&format!("{name}_{}", db.name));
+        let (analyst, dbadmin, seller) = (role("analyst"), role("dbadmin"), role("seller"));
+        let identities = format!(
+            "groups: [analyst, dbadmin, sales]\nusers:\n  {analyst}:\n    groups: [analyst]\n  {dbadmin}:\n    groups: [dbadmin]\n  {seller}:\n    groups: [sales]\n"
+        );
+        deploy(&db, dialect, TICKIT, &identities);
+        let query =
+            "SELECT catgroup, count(*) FROM governed.category GROUP BY catgroup ORDER BY catgroup";
+        for user in [&analyst, &dbadmin] {
+            assert_eq!(
+                db.query_as(user, query).expect("the query"),
+                "Concerts|3\n",
+                "{dialect}: the policy's roles see the concerts only"
+            );
+        }
+        assert_eq!(
+            db.query_as(&seller, query).expect("the query"),
+            "Concerts|3\nShows|3\nSports|5\n",
+            "{dialect}: a user the filter is not for sees every row"
+        );
+    }
+}

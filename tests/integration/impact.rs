@@ -69,11 +69,14 @@ fn mask(rng: &mut Rng) -> String {
 
 fn filter(rng: &mut Rng) -> String {
     let s = rng.below(SOURCES);
-    let except = if rng.below(2) == 0 {
-        format!(" except {}", subject(rng))
+    let mut except = if rng.below(3) == 0 {
+        format!(" for {}", subject(rng))
     } else {
         String::new()
     };
+    if rng.below(2) == 0 {
+        except.push_str(&format!(" except {}", subject(rng)));
+    }
     match rng.below(3) {
         0 => format!("filter s.s{s} where c0 = \"a\"{except}"),
         1 => format!("filter s.s{s} never{except}"),
