@@ -676,12 +676,16 @@ fn mask_type(mask: &Mask, ty: &SqlType, dialect: Dialect) -> SqlType {
         Mask::Constant(Literal::Number(n)) => widest(ty, &number_type(n, dialect), dialect),
         Mask::Constant(Literal::Bool(_)) => sql_type(TypeKind::Boolean, dialect),
         Mask::Regex { replacement, .. } => {
-            // Every match may become the replacement: the longest result is
-            // each character replaced, plus one match of the empty string.
-            let r = replacement.chars().count().max(1) as u64;
+            // Every match may become the replacement: at most one match per
+            // character and one of the empty string, each its literal text,
+            // and each group reference at most the matched text, which
+            // adds up to the value's length.
+            let (literal, references) = replacement_parts(replacement);
+            let r = literal.max(1);
             match (text_length(ty.kind), max_text(dialect)) {
                 (Some(n), Some(max)) => {
-                    text(Some((u64::from(n) * r + r).min(u64::from(max)) as u32))
+                    let n = u64::from(n);
+                    text(Some((n * r + r + references * n).min(u64::from(max)) as u32))
                 }
                 (_, max) => text(max),
             }
@@ -692,6 +696,22 @@ fn mask_type(mask: &Mask, ty: &SqlType, dialect: Dialect) -> SqlType {
             _ => ty.clone(),
         },
     }
+}
+
+/// A checked regex replacement's literal characters and group references.
+fn replacement_parts(replacement: &str) -> (u64, u64) {
+    let (mut literal, mut references) = (0, 0);
+    let mut chars = replacement.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('1'..='9') => references += 1,
+                _ => literal += 1,
+            },
+            _ => literal += 1,
+        }
+    }
+    (literal, references)
 }
 
 /// Digits before and after the point of a number literal.

@@ -429,21 +429,26 @@ impl Checker<'_> {
     /// A regex mask: a literal replacement, a pattern both databases read
     /// alike.
     fn regex_method(&mut self, file: crate::span::FileId, mask: &ast::Mask) {
-        if let Method::Regex { replacement, .. } = &mask.method.node
-            && replacement.contains(['\\', '$'])
-        {
+        let Method::Regex {
+            pattern,
+            replacement,
+        } = &mask.method.node
+        else {
+            return;
+        };
+        if let Err(problem) = check_posix_pattern(&pattern.node) {
+            self.error(Code::CheckBadPattern, format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
+            return;
+        }
+        let groups = regex::Regex::new(&pattern.node).map_or(0, |r| r.captures_len() - 1);
+        if let Err(problem) = check_replacement(replacement, groups) {
             self.error(
                 Code::CheckRegexReplacement,
-                "a regex replacement may not contain `\\` or `$`",
+                problem,
                 loc(file, mask.method.span),
                 "here",
-                "the replacement is literal text; the two databases would read `\\` and `$` as references to the match",
+                "in a replacement `\\1` … `\\9` stand for the pattern's groups and `\\\\` for a backslash; everything else, `$` and `&` included, is literal text (in a .veil string a backslash is written `\\\\`: `\"\\\\1\"` is `\\1`)",
             );
-        }
-        if let Method::Regex { pattern, .. } = &mask.method.node
-            && let Err(problem) = check_posix_pattern(&pattern.node)
-        {
-            self.error(Code::CheckBadPattern, format!("pattern not portable: {problem}"), loc(file, pattern.span), "here", "regex masks use POSIX extended expressions both databases agree on: literals, `.`, `[…]`, `^`, `$`, `|`, `(…)`, `*`, `+`, `?`, `{n,m}`");
         }
     }
 
@@ -1064,6 +1069,41 @@ fn bound(rest: &[char]) -> Result<usize, String> {
 /// possessive quantifiers, no inline flags.
 ///
 /// Long, because it is one scanner over the pattern: one arm per construct POSIX and both databases agree on.
+/// A regex replacement as veil reads it: `\1` … `\9` refer to the
+/// pattern's groups (of which it has `groups`), `\\` is a backslash, and
+/// everything else is literal. Both databases read that text alike.
+pub fn check_replacement(replacement: &str, groups: usize) -> Result<(), String> {
+    let mut chars = replacement.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => {}
+            Some(d @ '1'..='9') => {
+                let n = d as usize - '0' as usize;
+                if n > groups {
+                    let has = match groups {
+                        0 => "no group".to_string(),
+                        1 => "one group".to_string(),
+                        g => format!("{g} groups"),
+                    };
+                    return Err(format!(
+                        "the replacement refers to group {n}, but the pattern has {has}"
+                    ));
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`\\{other}` in a regex replacement is neither a group reference (`\\1` … `\\9`) nor a backslash (`\\\\`)"
+                ));
+            }
+            None => return Err("a regex replacement ends in a lone backslash".into()),
+        }
+    }
+    Ok(())
+}
+
 pub fn check_posix_pattern(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
         return Err("the pattern is empty".into());

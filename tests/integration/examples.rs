@@ -63,6 +63,20 @@ access pay.cards { allow group "analysts" }
 // REDACT_CREDIT_CARD: the first six digits (the issuer) and the last four
 // shown, the ones between hidden, as PCI DSS allows.
 mask tagged pii.card using show(first 6, last 4) except group "payments"
+
+// The same function as Amazon writes it, with the pattern's groups.
+source pay.cards_aws {
+  table = public.credit_cards
+  view  = cards_aws
+  columns {
+    customer_id bigint
+    credit_card varchar(19)
+  }
+}
+
+access pay.cards_aws { allow group "analysts" }
+
+mask credit_card on pay.cards_aws using regex "^([0-9]{6})[0-9]{5,6}([0-9]{4})$" "\\1XXXXX\\2 ($)"
 "##;
 
 #[test]
@@ -89,6 +103,17 @@ fn card_redaction_keeps_the_first_six_and_the_last_four_digits() {
             db.query_as(&analyst, query).expect("the analyst's query"),
             "1|411111******1111\n2|378282*****0005\n3|**********\n4|\n",
             "{dialect}: 6 + 4 shown; a value with nothing left to hide masked entirely; NULL stays NULL"
+        );
+        // Groups by number, `$` literal; a value the pattern does not match
+        // is left as it is (as Amazon's function would not).
+        assert_eq!(
+            db.query_as(
+                &analyst,
+                "SELECT credit_card FROM governed.cards_aws ORDER BY customer_id"
+            )
+            .expect("the analyst's query"),
+            "411111XXXXX1111 ($)\n378282XXXXX0005 ($)\n1234567890\n\n",
+            "{dialect}: the pattern's groups"
         );
         assert_eq!(
             db.query_as(&payments, query)
