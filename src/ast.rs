@@ -354,8 +354,37 @@ pub enum Predicate {
         negated: bool,
         key: Node<String>,
     },
+    /// `[not] in lookup(SOURCE, KEY, VALUE)`
+    InLookup {
+        operand: Node<Operand>,
+        negated: bool,
+        source: Node<Path>,
+        key: Node<String>,
+        value: Node<String>,
+    },
     /// An operand standing alone: a boolean column, `sql "…"`, a group.
     Operand(Node<Operand>),
+}
+
+impl Predicate {
+    /// Calls `found` with the source, key and value of every `lookup(…)`.
+    pub fn lookups(&self, found: &mut dyn FnMut(&str, &str, &str)) {
+        match self {
+            Predicate::Or(parts) | Predicate::And(parts) => {
+                parts.iter().for_each(|p| p.node.lookups(found))
+            }
+            Predicate::Not(inner) => inner.node.lookups(found),
+            Predicate::InLookup {
+                source, key, value, ..
+            } => found(&source.node.dotted(), &key.node, &value.node),
+            Predicate::Operand(o) | Predicate::IsNull { operand: o, .. } => {
+                if let Operand::Paren(inner) = &o.node {
+                    inner.node.lookups(found)
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A comparison operator.

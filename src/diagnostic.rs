@@ -69,6 +69,7 @@ codes! {
     CheckEventTime = "check::event_time",
     CheckHostMismatch = "check::host_mismatch",
     CheckInvalidName = "check::invalid_name",
+    CheckLookup = "check::lookup",
     CheckMaskNever = "check::mask_never",
     CheckMaskTie = "check::mask_tie",
     CheckMethodFallback = "check::method_fallback",

@@ -62,6 +62,9 @@ pub struct FilterView {
     /// The filter applies and keeps no row for this user (`never`, or a
     /// purpose the user does not act under).
     pub hides_every_row: bool,
+    /// The lookup sources whose data decides which rows the filter keeps
+    /// (a change there changes the rows without a plan).
+    pub depends_on: Vec<String>,
 }
 
 /// Explains every source (or one) for one user.
@@ -203,6 +206,14 @@ pub fn explain_source(
                 rule: files.cite(f.loc),
                 kind: crate::fmt::filter_kind(&f.kind),
                 applies: *applies,
+                depends_on: {
+                    let mut sources = Vec::new();
+                    if let crate::ast::FilterKind::Where(p) = &f.kind {
+                        p.node
+                            .lookups(&mut |source, _, _| sources.push(source.to_string()));
+                    }
+                    sources
+                },
                 hides_every_row: *applies
                     && matches!(
                         f.kind,

@@ -425,6 +425,20 @@ pub fn predicate(p: &Predicate) -> String {
             not(*negated),
             string(key)
         ),
+        Predicate::InLookup {
+            operand: o,
+            negated,
+            source,
+            key,
+            value,
+        } => format!(
+            "{} {}in lookup({}, {}, {})",
+            operand(o),
+            not(*negated),
+            path(&source.node),
+            name(key),
+            name(value)
+        ),
         Predicate::Operand(o) => operand(o),
     }
 }

@@ -136,6 +136,13 @@ pub enum Predicate<C> {
         negated: bool,
         key: String,
     },
+    /// `[not] in lookup(…)`: among the values of a lookup table on its
+    /// rows keyed by the querying user's name.
+    InLookup {
+        operand: Operand<C>,
+        negated: bool,
+        lookup: Lookup,
+    },
     /// A boolean operand standing alone.
     Operand(Operand<C>),
     /// `event_time` within (`newer`) or beyond `amount` units of the clock.
@@ -152,6 +159,19 @@ pub enum Predicate<C> {
         column_type: SqlType,
         threshold: u32,
     },
+}
+
+/// A lookup table as a condition reads it: a declared source's base table
+/// and two of its columns, every name as the catalog stores it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lookup {
+    /// The lookup source's id.
+    pub source: String,
+    pub table: TableRef,
+    /// The column compared with the querying user's name.
+    pub key: String,
+    /// The column whose values the operand must be among.
+    pub value: String,
 }
 
 /// A value in a condition.
@@ -211,6 +231,15 @@ impl<C> Predicate<C> {
                 negated: *negated,
                 key: key.clone(),
             },
+            Predicate::InLookup {
+                operand,
+                negated,
+                lookup,
+            } => Predicate::InLookup {
+                operand: operand.rename(rename),
+                negated: *negated,
+                lookup: lookup.clone(),
+            },
             Predicate::Operand(o) => Predicate::Operand(o.rename(rename)),
             Predicate::Age {
                 column,
@@ -264,6 +293,7 @@ impl<C> Predicate<C> {
             | Predicate::InList { operand: o, .. }
             | Predicate::InUserGroups { operand: o, .. }
             | Predicate::InUserAttribute { operand: o, .. }
+            | Predicate::InLookup { operand: o, .. }
             | Predicate::Operand(o) => operand(o, found),
             Predicate::Age { column, .. } | Predicate::Sample { column, .. } => {
                 found(ColumnRef::Column(column))

@@ -249,7 +249,7 @@ fn parse_with(text: &str, dialect: Option<Dialect>) -> Result<SqlExpr, SqlError>
     let tokens = tokenize(text).map_err(|error| match select_word(text) {
         Some(at) if at <= error.at => SqlError {
             at,
-            message: "subqueries are not allowed in the escape hatch".into(),
+            message: "subqueries are not allowed in the escape hatch: to keep the rows a table lists for the user, use a lookup filter, `COLUMN in lookup(SOURCE, KEY, VALUE)`".into(),
         },
         _ => error,
     })?;

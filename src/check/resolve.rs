@@ -6,21 +6,57 @@
 
 use super::rules::{find_column, resolve_tagged};
 use crate::ast;
-use crate::model::{Filter, Operand, Predicate, Source};
+use crate::hash::FastMap;
+use crate::model::{Filter, Lookup, Operand, Predicate, Source, TableRef};
 use crate::span::Node;
 use crate::sql_expr;
 
+/// Every declared source, and each by id: what a lookup names.
+#[derive(Clone, Copy)]
+pub struct Sources<'m> {
+    pub all: &'m [Source],
+    pub index: &'m FastMap<String, usize>,
+}
+
+impl Sources<'_> {
+    /// A lookup table's base table and columns, as the catalog names them.
+    pub fn lookup(&self, id: &str, key: &str, value: &str) -> Option<Lookup> {
+        let source = &self.all[*self.index.get(id)?];
+        let catalog = |name: &str| source.dialect.catalog_name(name);
+        let column = |name: &str| Some(catalog(&source.columns[find_column(source, name)?].name));
+        Some(Lookup {
+            source: source.id.clone(),
+            table: TableRef {
+                database: catalog(&source.table.database),
+                schema: catalog(&source.table.schema),
+                table: catalog(&source.table.table),
+            },
+            key: column(key)?,
+            value: column(value)?,
+        })
+    }
+}
+
 /// A condition resolved against `source`; `None` if a column does not
 /// resolve or an escape hatch does not parse.
-pub fn predicate(p: &ast::Predicate, source: &Source) -> Option<Predicate<usize>> {
-    let operand = |o: &Node<ast::Operand>| self::operand(&o.node, source);
+pub fn predicate(
+    p: &ast::Predicate,
+    source: &Source,
+    sources: Sources<'_>,
+) -> Option<Predicate<usize>> {
+    let operand = |o: &Node<ast::Operand>| self::operand(&o.node, source, sources);
     let all = |parts: &[Node<ast::Predicate>]| -> Option<Vec<Predicate<usize>>> {
-        parts.iter().map(|p| predicate(&p.node, source)).collect()
+        parts
+            .iter()
+            .map(|p| predicate(&p.node, source, sources))
+            .collect()
     };
     Some(match p {
         ast::Predicate::Or(parts) => Predicate::Or(all(parts)?),
         ast::Predicate::And(parts) => Predicate::And(all(parts)?),
-        ast::Predicate::Not(inner) => Predicate::Not(Box::new(predicate(&inner.node, source)?)),
+        ast::Predicate::Not(inner) => {
+            Predicate::Not(Box::new(predicate(&inner.node, source, sources)?))
+        }
         ast::Predicate::Compare { left, op, right } => Predicate::Compare {
             left: operand(left)?,
             op: *op,
@@ -58,11 +94,22 @@ pub fn predicate(p: &ast::Predicate, source: &Source) -> Option<Predicate<usize>
             negated: *negated,
             key: key.node.clone(),
         },
+        ast::Predicate::InLookup {
+            operand: o,
+            negated,
+            source: lookup,
+            key,
+            value,
+        } => Predicate::InLookup {
+            operand: operand(o)?,
+            negated: *negated,
+            lookup: sources.lookup(&lookup.node.dotted(), &key.node, &value.node)?,
+        },
         ast::Predicate::Operand(o) => Predicate::Operand(operand(o)?),
     })
 }
 
-fn operand(o: &ast::Operand, source: &Source) -> Option<Operand<usize>> {
+fn operand(o: &ast::Operand, source: &Source, sources: Sources<'_>) -> Option<Operand<usize>> {
     Some(match o {
         ast::Operand::Literal(l) => Operand::Literal(l.clone()),
         ast::Operand::Column(name) => Operand::Column(find_column(source, name)?),
@@ -84,14 +131,16 @@ fn operand(o: &ast::Operand, source: &Source) -> Option<Operand<usize>> {
             };
             Operand::Sql(expr.rename_columns(&declared))
         }
-        ast::Operand::Paren(inner) => Operand::Paren(Box::new(predicate(&inner.node, source)?)),
+        ast::Operand::Paren(inner) => {
+            Operand::Paren(Box::new(predicate(&inner.node, source, sources)?))
+        }
     })
 }
 
 /// What a filter keeps of `source`.
-pub fn filter(kind: &ast::FilterKind, source: &Source) -> Filter {
+pub fn filter(kind: &ast::FilterKind, source: &Source, sources: Sources<'_>) -> Filter {
     let resolved = match kind {
-        ast::FilterKind::Where(p) => predicate(&p.node, source).map(Filter::Rows),
+        ast::FilterKind::Where(p) => predicate(&p.node, source, sources).map(Filter::Rows),
         ast::FilterKind::Time {
             newer,
             amount,

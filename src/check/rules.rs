@@ -272,6 +272,19 @@ impl Checker<'_> {
             }
         };
         self.regex_method(file, mask);
+        if let Some(when) = &mask.when {
+            let mut found = false;
+            when.node.lookups(&mut |_, _, _| found = true);
+            if found {
+                self.error(
+                    Code::CheckLookup,
+                    "a lookup stands in row filters only, not in a mask's `when`",
+                    loc(file, when.span),
+                    "here",
+                    "filter the rows with `filter SOURCES where COLUMN in lookup(SOURCE, KEY, VALUE)`; a mask's condition is the row's own columns",
+                );
+            }
+        }
         let named = scope == MaskScope::Named;
         self.attach_mask(file, mask, rule_index, named, &targets);
         self.model.masks.push(MaskRule {
@@ -471,7 +484,11 @@ impl Checker<'_> {
         if let Some(when) = &mask.when {
             for &s in &when_sources {
                 self.predicate_top(file, when, s);
-                let resolved = super::resolve::predicate(&when.node, &self.model.sources[s]);
+                let sources = super::resolve::Sources {
+                    all: &self.model.sources,
+                    index: &self.source_index,
+                };
+                let resolved = super::resolve::predicate(&when.node, &sources.all[s], sources);
                 whens.insert(s, resolved.map(std::sync::Arc::new));
             }
         }
@@ -702,7 +719,13 @@ impl Checker<'_> {
         }
         let keeps = sources
             .iter()
-            .map(|&s| super::resolve::filter(&filter.kind.node, &self.model.sources[s]))
+            .map(|&s| {
+                let sources = super::resolve::Sources {
+                    all: &self.model.sources,
+                    index: &self.source_index,
+                };
+                super::resolve::filter(&filter.kind.node, &sources.all[s], sources)
+            })
             .collect();
         self.model.filters.push(FilterRule {
             sources,
@@ -715,6 +738,90 @@ impl Checker<'_> {
     }
 
     // -- predicates -------------------------------------------------------------
+
+    /// `operand in lookup(SOURCE, KEY, VALUE)` on source `s`: a declared
+    /// source of the same integration and database, a text key (it is
+    /// compared with the user's name), a value the operand compares with.
+    fn lookup(
+        &mut self,
+        file: crate::span::FileId,
+        at: Loc,
+        (operand, lookup, key, value): (
+            &Node<ast::Operand>,
+            &ast::Path,
+            &Node<String>,
+            &Node<String>,
+        ),
+        s: usize,
+    ) {
+        let operand_kind = self.operand(file, operand, s);
+        let id = lookup.dotted();
+        let Some(&l) = self.source_index.get(&id) else {
+            let ids: Vec<String> = self.source_index.keys().cloned().collect();
+            self.unknown(
+                "source",
+                &id,
+                at,
+                ids.iter().map(String::as_str),
+                "a lookup reads a declared source: declare it with `source ID { … }`",
+            );
+            return;
+        };
+        let (source, table) = (&self.model.sources[s], &self.model.sources[l]);
+        if table.integration != source.integration
+            || table.cross_database != source.cross_database
+            || table.table.database != source.table.database
+        {
+            let (sid, lid) = (source.id.clone(), table.id.clone());
+            self.error(
+                Code::CheckLookup,
+                format!("the lookup source `{lid}` is not in the database of `{sid}`"),
+                at,
+                "another database",
+                "a lookup filter reads its table in the query of the view: declare the lookup source on the same integration and database",
+            );
+            return;
+        }
+        let mut column = |name: &Node<String>, what: &str| -> Option<Kind> {
+            match find_column(&self.model.sources[l], &name.node) {
+                Some(c) => Some(Kind::of(self.model.sources[l].columns[c].ty.kind)),
+                None => {
+                    self.unknown_column(l, &name.node, loc(file, name.span), what);
+                    None
+                }
+            }
+        };
+        let key_kind = column(
+            key,
+            "the lookup's key is a declared column of the lookup source",
+        );
+        let value_kind = column(
+            value,
+            "the lookup's value is a declared column of the lookup source",
+        );
+        if let Some(k) = key_kind
+            && k != Kind::Text
+        {
+            self.error(
+                Code::CheckCompareTypes,
+                format!("the lookup key `{}` is {}, not text", key.node, k.word()),
+                loc(file, key.span),
+                "not text",
+                "the key is compared with the querying user's name: name a text column",
+            );
+        }
+        if let (Some(o), Some(v)) = (operand_kind, value_kind)
+            && !o.comparable(v)
+        {
+            self.error(
+                Code::CheckCompareTypes,
+                format!("cannot compare {} with the lookup's {}", o.word(), v.word()),
+                loc(file, value.span),
+                "mismatched type",
+                "name a value column of the operand's type",
+            );
+        }
+    }
 
     /// A row predicate as a whole: it must be a boolean condition.
     fn predicate_top(&mut self, file: crate::span::FileId, p: &Node<Predicate>, source: usize) {
@@ -797,6 +904,13 @@ impl Checker<'_> {
                     );
                 }
             }
+            Predicate::InLookup {
+                operand,
+                source: lookup,
+                key,
+                value,
+                ..
+            } => self.lookup(file, at, (operand, &lookup.node, key, value), s),
             Predicate::InUserAttribute { operand, key, .. } => {
                 self.known_attribute(&key.node, None, loc(file, key.span));
                 if let Some(k) = self.operand(file, operand, s)

@@ -155,7 +155,18 @@ fn text(report: &Report<'_>) -> String {
                     }
                     None => "applies".into(),
                 };
-                let _ = writeln!(out, "    filter {} ({}): {verdict}", f.kind, f.rule);
+                let data = match f.depends_on.as_slice() {
+                    [] => String::new(),
+                    sources => format!(
+                        "; the rows follow the data in {}",
+                        sources
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let _ = writeln!(out, "    filter {} ({}): {verdict}{data}", f.kind, f.rule);
             }
         }
     }

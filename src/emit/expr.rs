@@ -162,6 +162,21 @@ impl Expr<'_> {
                 self.current_user(),
                 self.lit(key)
             ),
+            // The values of a lookup table on the user's rows; NULL is never
+            // among them, so `not in` means what it says.
+            RowPred::InLookup {
+                operand,
+                negated,
+                lookup,
+            } => format!(
+                "({} {}IN (SELECT l.{v} FROM {} AS l WHERE l.{} = {} AND l.{v} IS NOT NULL))",
+                self.operand(operand),
+                not(*negated),
+                qualified(&[&lookup.table.schema, &lookup.table.table]),
+                ident(&lookup.key),
+                self.current_user(),
+                v = ident(&lookup.value),
+            ),
             RowPred::Operand(o) => self.operand(o),
             RowPred::Age {
                 column,

@@ -293,6 +293,7 @@ fn field_words(f: &super::FieldChange) -> String {
 fn hatch(e: &super::EscapeHatch) -> String {
     match e.kind.as_str() {
         "sql" => format!("sql {}", crate::fmt::string(&e.text)),
+        "lookup" => e.text.clone(),
         _ => "using none".to_string(),
     }
 }

@@ -105,6 +105,15 @@ pub fn escape_hatches(model: &Model, files: &Files, integration: &str) -> Vec<Es
                     text: text.to_string(),
                 })
             });
+            p.lookups(&mut |source, key, value| {
+                hatches.push(EscapeHatch {
+                    kind: "lookup".into(),
+                    rule: rule_at.clone(),
+                    text: format!(
+                        "lookup({source}, {key}, {value}): the rows each user sees follow the data in `{source}`; a change there changes them without a plan"
+                    ),
+                })
+            });
         }
     }
     hatches
@@ -130,6 +139,7 @@ fn sql_texts(p: &Predicate, found: &mut dyn FnMut(&str)) {
         | Predicate::InList { operand: o, .. }
         | Predicate::InUserGroups { operand: o, .. }
         | Predicate::InUserAttribute { operand: o, .. }
+        | Predicate::InLookup { operand: o, .. }
         | Predicate::Operand(o) => operand(o, found),
     }
 }

@@ -1042,6 +1042,24 @@ impl Builder<'_> {
                                 negated,
                             })
                         }
+                        Rule::lookup_call => {
+                            let mut parts = p.into_inner();
+                            let source = self.next_path(&mut parts);
+                            let mut column =
+                                |parts: &mut pest::iterators::Pairs<'_, Rule>| match parts.next() {
+                                    Some(n) => self.name(n),
+                                    None => Node::new(String::new(), span),
+                                };
+                            let key = column(&mut parts);
+                            let value = column(&mut parts);
+                            predicate = Some(Predicate::InLookup {
+                                operand: operand.clone(),
+                                negated,
+                                source,
+                                key,
+                                value,
+                            })
+                        }
                         _ => {
                             let key = match p.into_inner().next() {
                                 Some(s) => self.string(s),

@@ -7,8 +7,8 @@ use crate::common::{Database, Scratch, ok, veil_with};
 
 /// Deploys `policy` (with `@DIALECT@` and `@DB@` filled in) and
 /// `identities` to `db`: `veil apply` on PostgreSQL, the printed script on
-/// the Redshift emulation.
-fn deploy(db: &Database, dialect: &str, policy: &str, identities: &str) {
+/// the Redshift emulation. Returns the project's directory.
+fn deploy(db: &Database, dialect: &str, policy: &str, identities: &str) -> Scratch {
     let dir = Scratch::new(&format!("example_{dialect}"));
     std::fs::write(
         dir.path().join("example.veil"),
@@ -32,6 +32,7 @@ fn deploy(db: &Database, dialect: &str, policy: &str, identities: &str) {
             run.stderr
         );
     }
+    dir
 }
 
 /// A database for one dialect, the emulation installed for Redshift.
@@ -181,6 +182,102 @@ fn a_filter_attached_to_some_users_limits_only_them() {
             db.query_as(&seller, query).expect("the query"),
             "Concerts|3\nShows|3\nSports|5\n",
             "{dialect}: a user the filter is not for sees every row"
+        );
+    }
+}
+
+const EVENTS: &str = r##"integration ex {
+  dialect     = @DIALECT@
+  database    = "@DB@"
+  view_schema = "governed"
+  connection  = env("VEIL_EX_URL")
+}
+
+source tickit.event {
+  table = public.event
+  columns {
+    eventid   integer
+    eventname varchar(200)
+  }
+}
+
+// The lookup: the events of sales of fewer than three tickets, for each
+// user the data team lists. No access rule covers it: nobody queries it.
+source tickit.small_sales {
+  table = public.small_sale_events
+  columns {
+    username varchar(64)
+    eventid  integer
+  }
+}
+
+access tickit.event { allow everyone }
+
+// policy_events: eventid IN (SELECT eventid FROM sales WHERE qtysold < 3).
+filter tickit.event where eventid in lookup(tickit.small_sales, username, eventid)
+"##;
+
+#[test]
+fn a_lookup_filter_keeps_the_rows_the_lookup_table_lists_for_the_user() {
+    for dialect in ["postgres", "redshift"] {
+        let db = database("events", dialect);
+        let role = |name: &str| db.role(&format!("{name}_{}", db.name));
+        let (analyst, other) = (role("analyst"), role("other"));
+        db.psql(&format!(
+            "CREATE TABLE public.event (eventid integer, eventname varchar(200));
+             INSERT INTO public.event VALUES (1, 'Opera'), (2, 'Jazz'), (3, 'Rock'), (4, 'Pop'), (NULL, 'To be announced');
+             CREATE TABLE public.sales (salesid integer, eventid integer, qtysold integer);
+             INSERT INTO public.sales VALUES (1, 1, 1), (2, 2, 5), (3, 3, 2), (4, NULL, 1), (5, 4, 3);
+             CREATE TABLE public.listed_users (username varchar(64));
+             INSERT INTO public.listed_users VALUES ({});
+             CREATE VIEW public.small_sale_events AS
+               SELECT u.username, s.eventid FROM public.sales s CROSS JOIN public.listed_users u WHERE s.qtysold < 3;",
+            crate::common::literal(&analyst)
+        ))
+        .expect("creates the tables");
+        let identities = format!("users:\n  {analyst}: {{}}\n  {other}: {{}}\n");
+        let dir = deploy(&db, dialect, EVENTS, &identities);
+        let path = dir.path().to_str().expect("utf-8");
+        // The plan lists the lookup beside the escape hatches, and explain
+        // says the rows follow the lookup's data.
+        let plan = ok(veil_with(&["plan", "--offline", path], &[])).stdout;
+        assert!(
+            plan.contains("lookup(tickit.small_sales, username, eventid)")
+                && plan.contains("without a plan"),
+            "{plan}"
+        );
+        let explained = ok(veil_with(
+            &[
+                "explain",
+                path,
+                "--user",
+                &analyst,
+                "--source",
+                "tickit.event",
+            ],
+            &[],
+        ))
+        .stdout;
+        assert!(
+            explained.contains("the rows follow the data in `tickit.small_sales`"),
+            "{explained}"
+        );
+        let query = "SELECT eventid, eventname FROM governed.event ORDER BY eventid";
+        assert_eq!(
+            db.query_as(&analyst, query).expect("the analyst's query"),
+            "1|Opera\n3|Rock\n",
+            "{dialect}: the events of small sales; a NULL in the lookup or the row never matches"
+        );
+        assert_eq!(
+            db.query_as(&other, query).expect("the other user's query"),
+            "",
+            "{dialect}: no rows listed for the user, no rows"
+        );
+        // The lookup table's own view follows its own rules: nobody's.
+        assert!(
+            db.query_as(&analyst, "SELECT count(*) FROM governed.small_sale_events")
+                .is_ok_and(|rows| rows == "0\n"),
+            "{dialect}: the lookup source's view shows nothing without an access rule"
         );
     }
 }
