@@ -168,6 +168,9 @@ pub struct Lookup {
     /// The lookup source's id.
     pub source: String,
     pub table: TableRef,
+    /// The table is in another database of the cluster (as the filtered
+    /// source's is): named with its database.
+    pub cross_database: bool,
     /// The column compared with the querying user's name.
     pub key: String,
     /// The column whose values the operand must be among.

@@ -31,6 +31,7 @@ impl Sources<'_> {
                 schema: catalog(&source.table.schema),
                 table: catalog(&source.table.table),
             },
+            cross_database: source.cross_database,
             key: column(key)?,
             value: column(value)?,
         })

@@ -172,7 +172,15 @@ impl Expr<'_> {
                 "({} {}IN (SELECT l.{v} FROM {} AS l WHERE l.{} = {} AND l.{v} IS NOT NULL))",
                 self.operand(operand),
                 not(*negated),
-                qualified(&[&lookup.table.schema, &lookup.table.table]),
+                if lookup.cross_database {
+                    qualified(&[
+                        &lookup.table.database,
+                        &lookup.table.schema,
+                        &lookup.table.table,
+                    ])
+                } else {
+                    qualified(&[&lookup.table.schema, &lookup.table.table])
+                },
                 ident(&lookup.key),
                 self.current_user(),
                 v = ident(&lookup.value),
