@@ -204,11 +204,13 @@ pub enum Method {
     Truncate(TimeUnit),
     ShowFirst(u32),
     ShowLast(u32),
-    /// `show(first N, last M)`: both ends kept (one end alone is
-    /// `ShowFirst` or `ShowLast`).
+    /// `show(first N, last M, mask "c")`: both ends kept, or another mask
+    /// character than `*` (one end alone with `*` is `ShowFirst` or
+    /// `ShowLast`).
     Show {
         first: u32,
         last: u32,
+        mask: char,
     },
     None,
 }

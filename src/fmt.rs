@@ -478,7 +478,19 @@ pub fn method(m: &Method) -> String {
         Method::Truncate(unit) => format!("truncate({})", unit.keyword()),
         Method::ShowFirst(n) => format!("show_first({n})"),
         Method::ShowLast(n) => format!("show_last({n})"),
-        Method::Show { first, last } => format!("show(first {first}, last {last})"),
+        Method::Show { first, last, mask } => {
+            let mut parts = Vec::new();
+            if *first > 0 || *last == 0 {
+                parts.push(format!("first {first}"));
+            }
+            if *last > 0 {
+                parts.push(format!("last {last}"));
+            }
+            if *mask != '*' {
+                parts.push(format!("mask {}", string(&mask.to_string())));
+            }
+            format!("show({})", parts.join(", "))
+        }
     }
 }
 

@@ -172,6 +172,7 @@ pub enum Mask {
     Show {
         first: u32,
         last: u32,
+        mask: char,
     },
     /// The value in clear, by a deliberate `using none`.
     Clear,
@@ -618,9 +619,10 @@ fn lower_mask(method: &Method, source: &str) -> Mask {
         Method::Truncate(unit) => Mask::Truncate(*unit),
         Method::ShowFirst(n) => Mask::ShowFirst(*n),
         Method::ShowLast(n) => Mask::ShowLast(*n),
-        Method::Show { first, last } => Mask::Show {
+        Method::Show { first, last, mask } => Mask::Show {
             first: *first,
             last: *last,
+            mask: *mask,
         },
     }
 }

@@ -391,10 +391,11 @@ impl Expr<'_> {
                 self.function("f_veil_show_last"),
                 self.text_type()
             ),
-            Mask::Show { first, last } => format!(
-                "{}(CAST({value} AS {}), {first}, {last})",
+            Mask::Show { first, last, mask } => format!(
+                "{}(CAST({value} AS {}), {first}, {last}, {})",
                 self.function("f_veil_show"),
-                self.text_type()
+                self.text_type(),
+                self.lit(&mask.to_string())
             ),
         }
     }

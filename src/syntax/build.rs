@@ -695,39 +695,78 @@ impl Builder<'_> {
     }
 
     /// Long, because it is one arm per masking method, each reading that method's arguments.
-    /// `show(first N, last M)`, either part alone: one end alone is
-    /// `show_first` or `show_last`.
+    /// `show(first N, last M, mask "c")`, each part optional but one, in
+    /// that order: one end alone with `*` is `show_first` or `show_last`.
     fn show_method(&mut self, pair: Pair<'_, Rule>) -> Method {
-        let (mut first, mut last) = (None, None);
+        let span = self.span(&pair);
+        let (mut first, mut last, mut mask) = (None, None, None);
+        let usage = "write `show(first <n>, last <m>)`, either part alone, and `mask \"c\"` after them for another character than `*`: each once, in that order";
         for part in pair.into_inner() {
             let span = self.span(&part);
             let mut inner = part.into_inner();
-            let (Some(word), Some(number)) = (inner.next(), inner.next()) else {
+            let (Some(word), Some(arg)) = (inner.next(), inner.next()) else {
                 continue;
             };
-            let n = self.whole(&number, "the number of characters shown", 0..=65535) as u32;
             let end = word.as_str().to_ascii_lowercase();
-            let slot = match end.as_str() {
-                "first" if first.is_none() && last.is_none() => &mut first,
-                "last" if last.is_none() => &mut last,
+            let place = match (end.as_str(), arg.as_rule()) {
+                ("first", Rule::number) if first.is_none() && last.is_none() && mask.is_none() => 0,
+                ("last", Rule::number) if last.is_none() && mask.is_none() => 1,
+                ("mask", Rule::string) if mask.is_none() => 2,
                 _ => {
                     self.error(
                         span,
                         Code::SyntaxMethodArguments,
-                        format!("`{end} {n}` cannot stand here in `show(…)`"),
+                        format!(
+                            "`{} {}` cannot stand here in `show(…)`",
+                            word.as_str(),
+                            arg.as_str()
+                        ),
                         "here",
-                        "write `show(first <n>, last <m>)`, `show(first <n>)` or `show(last <m>)`: `first` before `last`, each once".into(),
+                        usage.into(),
                     );
                     continue;
                 }
             };
-            *slot = Some(n);
+            if place == 2 {
+                let text = self.string(arg.clone());
+                let mut chars = text.node.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii_graphic() => mask = Some(c),
+                    _ => self.error(
+                        text.span,
+                        Code::SyntaxMethodArguments,
+                        "a mask character is one printable ASCII character".into(),
+                        "not one character",
+                        "write one character such as `mask \"#\"` (every database counts it as one byte)".into(),
+                    ),
+                }
+                continue;
+            }
+            let n = self.whole(&arg, "the number of characters shown", 0..=65535) as u32;
+            if place == 0 {
+                first = Some(n);
+            } else {
+                last = Some(n);
+            }
         }
-        match (first, last) {
-            (Some(first), None) => Method::ShowFirst(first),
-            (None, Some(last)) => Method::ShowLast(last),
-            (Some(first), Some(last)) => Method::Show { first, last },
-            (None, None) => Method::Null,
+        match (first, last, mask) {
+            (None, None, _) => {
+                self.error(
+                    span,
+                    Code::SyntaxMethodArguments,
+                    "`show(…)` keeps nothing: give `first <n>`, `last <m>` or both".into(),
+                    "here",
+                    usage.into(),
+                );
+                Method::Null
+            }
+            (Some(first), None, None | Some('*')) => Method::ShowFirst(first),
+            (None, Some(last), None | Some('*')) => Method::ShowLast(last),
+            (first, last, mask) => Method::Show {
+                first: first.unwrap_or(0),
+                last: last.unwrap_or(0),
+                mask: mask.unwrap_or('*'),
+            },
         }
     }
 
@@ -821,7 +860,7 @@ impl Builder<'_> {
                     "show_first" => "`show_first(<n>)`, such as `show_first(2)`",
                     "show_last" => "`show_last(<n>)`, such as `show_last(4)`",
                     "show" => {
-                        "`show(first <n>, last <m>)` (either part alone too), such as `show(first 6, last 4)`"
+                        "`show(first <n>, last <m>)` (either part alone too, and `mask \"c\"` after them), such as `show(first 6, last 4)`"
                     }
                     _ => "the method name alone, without arguments",
                 };

@@ -25,14 +25,14 @@ RETURN CASE WHEN pg_catalog.length($1) <= $2 THEN pg_catalog.repeat('*', pg_cata
             ELSE pg_catalog.repeat('*', pg_catalog.length($1) - $2) || pg_catalog.right($1, $2) END;
 GRANT EXECUTE ON FUNCTION {{ name }}(text, integer) TO PUBLIC;
 {% elif function == "show" %}
--- The first and the last characters, every other one as `*`; a value with
--- nothing left to hide entirely `*`.
-CREATE OR REPLACE FUNCTION {{ name }}(text, integer, integer)
+-- The first and the last characters, every other one as the mask
+-- character; a value with nothing left to hide entirely masked.
+CREATE OR REPLACE FUNCTION {{ name }}(text, integer, integer, text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN CASE WHEN pg_catalog.length($1) <= $2 + $3 THEN pg_catalog.repeat('*', pg_catalog.length($1))
-            ELSE pg_catalog.left($1, $2) || pg_catalog.repeat('*', pg_catalog.length($1) - $2 - $3) || pg_catalog.right($1, $3) END;
-GRANT EXECUTE ON FUNCTION {{ name }}(text, integer, integer) TO PUBLIC;
+RETURN CASE WHEN pg_catalog.length($1) <= $2 + $3 THEN pg_catalog.repeat($4, pg_catalog.length($1))
+            ELSE pg_catalog.left($1, $2) || pg_catalog.repeat($4, pg_catalog.length($1) - $2 - $3) || pg_catalog.right($1, $3) END;
+GRANT EXECUTE ON FUNCTION {{ name }}(text, integer, integer, text) TO PUBLIC;
 {% elif function == "sample" %}
 -- A stable bucket from 0 to 9999 for a value: the first 32 bits of its MD5,
 -- as on Redshift, so a sample keeps the same rows on both.

@@ -33,16 +33,16 @@ AS $$
 $$ LANGUAGE sql;
 GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER) TO PUBLIC;
 {% elif function == "show" %}
--- The first and the last characters, every other one as `*`; a value with
--- nothing left to hide entirely `*`.
-CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535), INTEGER, INTEGER)
+-- The first and the last characters, every other one as the mask
+-- character; a value with nothing left to hide entirely masked.
+CREATE OR REPLACE FUNCTION {{ name }}(VARCHAR(65535), INTEGER, INTEGER, VARCHAR(1))
 RETURNS VARCHAR(65535)
 IMMUTABLE
 AS $$
-  SELECT CASE WHEN pg_catalog.len($1) <= $2 + $3 THEN pg_catalog.repeat('*', pg_catalog.len($1))
-              ELSE pg_catalog.left($1, $2) || pg_catalog.repeat('*', pg_catalog.len($1) - $2 - $3) || pg_catalog.right($1, $3) END
+  SELECT CASE WHEN pg_catalog.len($1) <= $2 + $3 THEN pg_catalog.repeat($4, pg_catalog.len($1))
+              ELSE pg_catalog.left($1, $2) || pg_catalog.repeat($4, pg_catalog.len($1) - $2 - $3) || pg_catalog.right($1, $3) END
 $$ LANGUAGE sql;
-GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER, INTEGER) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION {{ name }}(VARCHAR(65535), INTEGER, INTEGER, VARCHAR(1)) TO PUBLIC;
 {% elif function == "sample" %}
 -- A stable bucket from 0 to 9999 for a value: the first 32 bits of its MD5,
 -- as on PostgreSQL, so a sample keeps the same rows on both.

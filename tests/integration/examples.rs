@@ -77,6 +77,20 @@ source pay.cards_aws {
 
 access pay.cards_aws { allow group "analysts" }
 
+// Another mask character.
+source pay.cards_x {
+  table = public.credit_cards
+  view  = cards_x
+  columns {
+    customer_id bigint
+    credit_card varchar(19)
+  }
+}
+
+access pay.cards_x { allow group "analysts" }
+
+mask credit_card on pay.cards_x using show(first 6, last 4, mask "X")
+
 mask credit_card on pay.cards_aws using regex "^([0-9]{6})[0-9]{5,6}([0-9]{4})$" "\\1XXXXX\\2 ($)"
 "##;
 
@@ -115,6 +129,15 @@ fn card_redaction_keeps_the_first_six_and_the_last_four_digits() {
             .expect("the analyst's query"),
             "411111XXXXX1111 ($)\n378282XXXXX0005 ($)\n1234567890\n\n",
             "{dialect}: the pattern's groups"
+        );
+        assert_eq!(
+            db.query_as(
+                &analyst,
+                "SELECT credit_card FROM governed.cards_x ORDER BY customer_id"
+            )
+            .expect("the analyst's query"),
+            "411111XXXXXX1111\n378282XXXXX0005\nXXXXXXXXXX\n\n",
+            "{dialect}: a declared mask character"
         );
         assert_eq!(
             db.query_as(&payments, query)
