@@ -500,6 +500,23 @@ fn compare(
     }
 }
 
+/// A filter as written; a lookup filter says that its rows follow the
+/// lookup's data, which changes without a plan.
+fn filter_text(kind: &crate::ast::FilterKind) -> String {
+    let mut text = crate::fmt::filter_kind(kind);
+    if let crate::ast::FilterKind::Where(p) = kind {
+        let mut sources = Vec::new();
+        p.lookups(&mut |source, _, _| sources.push(format!("`{source}`")));
+        if !sources.is_empty() {
+            text.push_str(&format!(
+                "; the rows follow the data in {}: a change there changes them without a plan",
+                sources.join(", ")
+            ));
+        }
+    }
+    text
+}
+
 /// How the filters in force on a source change for a class of users: each
 /// filter added, exempted or removed, with its text. (A source newly
 /// queryable, `before` none, had none in force.)
@@ -513,7 +530,7 @@ fn filter_changes(
             .iter()
             .filter(|f| f.sources.contains(&s))
             .zip(applies)
-            .map(|(f, a)| (crate::fmt::filter_kind(&f.kind), *a))
+            .map(|(f, a)| (filter_text(&f.kind), *a))
             .collect()
     };
     let now = kinds(new, s, &decisions.filters);

@@ -269,6 +269,15 @@ fn a_lookup_filter_keeps_the_rows_the_lookup_table_lists_for_the_user() {
                 && plan.contains("without a plan"),
             "{plan}"
         );
+        // The access impact says so where the filter comes into force.
+        let impact = plan
+            .lines()
+            .find(|l| l.contains("filter added"))
+            .unwrap_or_default();
+        assert!(
+            impact.contains("the rows follow the data in `tickit.small_sales`"),
+            "{plan}"
+        );
         let explained = ok(veil_with(
             &[
                 "explain",
