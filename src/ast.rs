@@ -21,6 +21,7 @@ pub enum Item {
     Access(Access),
     Mask(Mask),
     Filter(Filter),
+    Expectation(Expectation),
 }
 
 /// A dotted name: `sales.orders`, `pii.email`, `db.schema.table`.
@@ -291,6 +292,77 @@ pub enum FilterKind {
     LimitToPurpose(Node<String>),
     LimitToAnyPurpose,
     Never,
+}
+
+/// `expect user "NAME" on SOURCE { … }`: what one user sees of one
+/// source, checked by `veil test` against the decisions `explain` makes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expectation {
+    pub user: Node<String>,
+    pub source: Node<Path>,
+    pub lines: Vec<Node<Expect>>,
+}
+
+/// One statement of an expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Expect {
+    /// `access granted` (true) / `access denied`.
+    Access(bool),
+    /// `column NAME clear|masked|conditional [using METHOD]`.
+    Column {
+        column: Name,
+        state: ColumnState,
+        method: Option<Node<Method>>,
+    },
+    /// `filter KIND applies` (true) / `filter KIND exempt`.
+    Filter {
+        kind: Node<FilterKind>,
+        applies: bool,
+    },
+    /// `rows all|filtered|none`.
+    Rows(Rows),
+}
+
+/// How a column reaches a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnState {
+    Clear,
+    Masked,
+    /// Masked on the rows where a rule's `when` holds.
+    Conditional,
+}
+
+impl ColumnState {
+    pub fn word(self) -> &'static str {
+        match self {
+            ColumnState::Clear => "clear",
+            ColumnState::Masked => "masked",
+            ColumnState::Conditional => "conditional",
+        }
+    }
+}
+
+/// Which rows of a source a user sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rows {
+    /// No filter applies.
+    All,
+    /// At least one filter applies.
+    Filtered,
+    /// A filter that keeps no row applies.
+    None,
+}
+
+impl Rows {
+    pub fn word(self) -> &'static str {
+        match self {
+            Rows::All => "all",
+            Rows::Filtered => "filtered",
+            Rows::None => "none",
+        }
+    }
 }
 
 /// The unit of `newer than` / `older than`.

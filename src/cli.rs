@@ -151,6 +151,13 @@ pub enum Command {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Check every expectation (`expect user "NAME" on SOURCE { … }`)
+    /// against the policies, offline: exit 0 when all hold, 1 otherwise.
+    Test {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Write a `source` block for every table of an integration's database
     /// that the project does not declare yet, into new files.
     Import {
@@ -238,6 +245,7 @@ impl Command {
             Command::Apply { .. } => "apply",
             Command::Show { .. } => "show",
             Command::Explain { .. } => "explain",
+            Command::Test { .. } => "test",
             Command::Fmt { .. } => "fmt",
             Command::Completions { .. } => "completions",
             Command::Import { .. } => "import",
@@ -252,7 +260,9 @@ impl Command {
             Command::Init { .. } | Command::Compile { .. } | Command::Fmt { .. } => &[Text],
             Command::Completions { .. } | Command::Man | Command::Import { .. } => &[Text],
             Command::Apply { .. } => &[Text],
-            Command::Validate { .. } | Command::Explain { .. } => &[Text, Json],
+            Command::Validate { .. } | Command::Explain { .. } | Command::Test { .. } => {
+                &[Text, Json]
+            }
             Command::Plan { .. } | Command::Show { .. } => &[Text, Json, Markdown, Sql],
         }
     }
@@ -365,6 +375,7 @@ pub fn run() -> ExitCode {
             }
         }
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
+        Command::Test { dir } => commands::test(dir, cli.format),
         Command::Explain { dir, user, source } => {
             commands::explain(dir, user.as_deref(), source.as_deref(), cli.format)
         }

@@ -67,6 +67,7 @@ codes! {
     CheckDuplicateProperty = "check::duplicate_property",
     CheckDuplicateView = "check::duplicate_view",
     CheckEventTime = "check::event_time",
+    CheckExpectUnknown = "check::expect_unknown",
     CheckHostMismatch = "check::host_mismatch",
     CheckInvalidName = "check::invalid_name",
     CheckLookup = "check::lookup",
@@ -127,6 +128,7 @@ codes! {
     SyntaxBadEscape = "syntax::bad_escape",
     SyntaxBadNumber = "syntax::bad_number",
     SyntaxEmptyName = "syntax::empty_name",
+    SyntaxExpectation = "syntax::expectation",
     SyntaxMethodArguments = "syntax::method_arguments",
     SyntaxNul = "syntax::nul",
     SyntaxTooDeep = "syntax::too_deep",
@@ -135,6 +137,7 @@ codes! {
     SyntaxUnknownMethod = "syntax::unknown_method",
     SyntaxUnknownUnit = "syntax::unknown_unit",
     SyntaxUnterminatedComment = "syntax::unterminated_comment",
+    TestFailed = "test::failed",
 }
 
 impl Code {

@@ -27,14 +27,7 @@ pub struct Access {
 }
 
 /// How a column reaches the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Clear,
-    Masked,
-    /// Masked on the rows where the rule's `when` holds.
-    Conditional,
-}
+pub use crate::ast::ColumnState as State;
 
 /// One column's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -207,6 +207,23 @@ impl Printer<'_> {
             }
             Item::Mask(mask) => self.line(item.span, "", limit, &mask_text(mask)),
             Item::Filter(filter) => self.line(item.span, "", limit, &filter_text(filter)),
+            Item::Expectation(e) => {
+                let first = e.lines.first().map_or(item.span.end, |l| l.span.start);
+                self.open(
+                    item.span,
+                    "",
+                    &format!(
+                        "expect user {} on {}",
+                        string(&e.user.node),
+                        path(&e.source)
+                    ),
+                    first,
+                );
+                for line in &e.lines {
+                    self.line(line.span, INDENT, limit, &expect_text(&line.node));
+                }
+                self.close(item.span, "", INDENT, limit);
+            }
         }
     }
 
@@ -565,4 +582,29 @@ fn filter_text(filter: &Filter) -> String {
         out.push_str(&format!(" except {}", subject(except)));
     }
     out
+}
+
+/// One statement of an expectation, in canonical form.
+pub fn expect_text(line: &Expect) -> String {
+    match line {
+        Expect::Access(granted) => {
+            format!("access {}", if *granted { "granted" } else { "denied" })
+        }
+        Expect::Column {
+            column,
+            state,
+            method: m,
+        } => {
+            let using = m
+                .as_ref()
+                .map_or(String::new(), |m| format!(" using {}", method(&m.node)));
+            format!("column {} {}{using}", name(column), state.word())
+        }
+        Expect::Filter { kind, applies } => format!(
+            "filter {} {}",
+            filter_kind(&kind.node),
+            if *applies { "applies" } else { "exempt" }
+        ),
+        Expect::Rows(rows) => format!("rows {}", rows.word()),
+    }
 }

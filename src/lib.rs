@@ -64,3 +64,4 @@ pub mod state;
 pub mod suggest;
 pub mod syntax;
 pub mod types;
+pub mod verify;

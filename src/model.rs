@@ -20,6 +20,8 @@ pub struct Model {
     pub masks: Vec<MaskRule>,
     pub filters: Vec<FilterRule>,
     pub directory: Directory,
+    /// The expectations `veil test` checks; nothing else reads them.
+    pub expectations: Vec<Expectation>,
 }
 
 pub use crate::dialect::Dialect;
@@ -380,6 +382,29 @@ pub struct FilterRule {
     pub only_for: Option<Subject>,
     pub except: Option<Subject>,
     pub loc: Loc,
+}
+
+/// `expect user "NAME" on SOURCE { … }`, its names resolved where the
+/// project has them (`None` where it does not: `veil test` fails there).
+#[derive(Debug, Clone, Serialize)]
+pub struct Expectation {
+    pub loc: Loc,
+    pub user: String,
+    /// The user's index in `directory.users`.
+    pub user_index: Option<usize>,
+    pub source: String,
+    pub source_index: Option<usize>,
+    pub lines: Vec<ExpectLine>,
+}
+
+/// One statement of an expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectLine {
+    pub loc: Loc,
+    pub expect: ast::Expect,
+    /// A column statement: the column's index in the source. A filter
+    /// statement: the index in `filters` of the source's filter written so.
+    pub target: Option<usize>,
 }
 
 /// The identities, checked: the vocabulary and the users.

@@ -4,6 +4,7 @@
 
 mod declarations;
 mod directory;
+mod expect;
 mod resolve;
 mod rules;
 pub mod types;
@@ -44,6 +45,7 @@ pub fn check(
             masks: Vec::new(),
             filters: Vec::new(),
             directory: Directory::default(),
+            expectations: Vec::new(),
         },
         integration_index: FastMap::default(),
         source_index: FastMap::default(),
@@ -81,10 +83,19 @@ pub fn check(
             ast::Item::Access(access) => checker.access(loc, access),
             ast::Item::Mask(mask) => checker.mask(loc, mask),
             ast::Item::Filter(filter) => checker.filter(loc, filter),
-            ast::Item::Integration(_) | ast::Item::Source(_) => {}
+            ast::Item::Integration(_) | ast::Item::Source(_) | ast::Item::Expectation(_) => {}
         }
     }
     checker.order_masks();
+    for (file, item) in &items {
+        if let ast::Item::Expectation(expectation) = &item.node {
+            let at = Loc {
+                file: *file,
+                span: item.span,
+            };
+            checker.expectation(at, expectation);
+        }
+    }
 
     let mut diagnostics = checker.diagnostics;
     dedup(&mut diagnostics);

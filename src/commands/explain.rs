@@ -89,14 +89,6 @@ pub fn explain(
     }
 }
 
-fn state_word(state: State) -> &'static str {
-    match state {
-        State::Clear => "clear",
-        State::Masked => "masked",
-        State::Conditional => "conditional",
-    }
-}
-
 /// Per user, per source: access, columns and filters with their rules.
 fn text(report: &Report<'_>) -> String {
     let mut out = String::new();
@@ -134,7 +126,7 @@ fn text(report: &Report<'_>) -> String {
                     "    {}{}  {}",
                     c.column,
                     " ".repeat(width - c.column.chars().count()),
-                    state_word(c.state)
+                    c.state.word()
                 );
                 if let Some(method) = &c.method {
                     let _ = write!(line, " by {method}");
@@ -195,7 +187,7 @@ fn matrix(report: &Report<'_>) -> String {
             },
         ];
         row.extend(s.columns.iter().map(|c| match (&c.method, c.state) {
-            (Some(m), State::Masked | State::Conditional) => format!("{} {m}", state_word(c.state)),
+            (Some(m), State::Masked | State::Conditional) => format!("{} {m}", c.state.word()),
             _ => "clear".into(),
         }));
         row.extend(s.filters.iter().map(|f| {

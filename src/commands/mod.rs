@@ -9,6 +9,7 @@ mod import;
 mod init;
 pub mod plan;
 mod show;
+mod test;
 mod validate;
 
 use crate::diagnostic::{Diagnostic, Files};
@@ -20,6 +21,7 @@ pub use import::{ImportOptions, import};
 pub use init::init;
 pub use plan::{PlanOptions, plan};
 pub use show::show;
+pub use test::test;
 pub use validate::validate;
 
 /// The shape of command output.

@@ -44,6 +44,7 @@ pub fn empty_model() -> Model {
         masks: Vec::new(),
         filters: Vec::new(),
         directory: Default::default(),
+        expectations: Vec::new(),
     }
 }
 

@@ -172,6 +172,7 @@ impl Builder<'_> {
             Rule::source => Item::Source(self.source(pair)),
             Rule::access => Item::Access(self.access(pair)),
             Rule::mask => Item::Mask(self.mask(pair)),
+            Rule::expect => Item::Expectation(self.expectation(pair)),
             _ => Item::Filter(self.filter(pair)),
         };
         Node::new(item, span)
@@ -907,6 +908,127 @@ impl Builder<'_> {
             }
         }
         filter
+    }
+
+    // -- expectations -------------------------------------------------------
+
+    fn expectation(&mut self, pair: Pair<'_, Rule>) -> Expectation {
+        let span = self.span(&pair);
+        let mut expectation = Expectation {
+            user: Node::new(String::new(), span),
+            source: Node::new(Path { parts: Vec::new() }, span),
+            lines: Vec::new(),
+        };
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::string => expectation.user = self.string(p),
+                Rule::path => expectation.source = self.path(p),
+                Rule::expect_line => {
+                    if let Some(line) = p.into_inner().next().and_then(|l| self.expect_line(l)) {
+                        expectation.lines.push(line);
+                    }
+                }
+                _ => {}
+            }
+        }
+        expectation
+    }
+
+    /// One statement of an expectation; `None` after an error.
+    fn expect_line(&mut self, pair: Pair<'_, Rule>) -> Option<Node<Expect>> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut parts = kids(pair).filter(|p| p.as_rule() != Rule::rows_word);
+        let line = match rule {
+            Rule::expect_access => {
+                let word = parts.next()?;
+                Expect::Access(self.choice(
+                    &word,
+                    "access",
+                    &[("granted", true), ("denied", false)],
+                )?)
+            }
+            Rule::expect_column => {
+                let column = self.name(parts.next()?);
+                let word = parts.next()?;
+                let state = self.choice(
+                    &word,
+                    "column",
+                    &[
+                        ("clear", ColumnState::Clear),
+                        ("masked", ColumnState::Masked),
+                        ("conditional", ColumnState::Conditional),
+                    ],
+                )?;
+                let method = parts.next().map(|m| self.method(m));
+                if let (ColumnState::Clear, Some(m)) = (state, &method) {
+                    self.error(
+                        m.span,
+                        Code::SyntaxExpectation,
+                        "a clear column has no method".into(),
+                        "not with `clear`",
+                        "write `using METHOD` after `masked` or `conditional` only".into(),
+                    );
+                    return None;
+                }
+                Expect::Column {
+                    column,
+                    state,
+                    method,
+                }
+            }
+            Rule::expect_filter => {
+                let kind = self.filter_kind(parts.next()?);
+                let word = parts.next()?;
+                let applies =
+                    self.choice(&word, "filter", &[("applies", true), ("exempt", false)])?;
+                Expect::Filter { kind, applies }
+            }
+            _ => {
+                let word = parts.next()?;
+                Expect::Rows(self.choice(
+                    &word,
+                    "rows",
+                    &[
+                        ("all", Rows::All),
+                        ("filtered", Rows::Filtered),
+                        ("none", Rows::None),
+                    ],
+                )?)
+            }
+        };
+        Some(Node::new(line, span))
+    }
+
+    /// The word of a statement that takes one of a few; an error otherwise.
+    fn choice<T: Copy>(
+        &mut self,
+        word: &Pair<'_, Rule>,
+        statement: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let text = word.as_str().to_ascii_lowercase();
+        if let Some((_, value)) = options.iter().find(|(w, _)| *w == text) {
+            return Some(*value);
+        }
+        let mut words: Vec<String> = options.iter().map(|(w, _)| format!("`{w}`")).collect();
+        let last = words.pop().unwrap_or_default();
+        let help = match crate::suggest::did_you_mean(&text, options.iter().map(|(w, _)| *w)) {
+            Some(hint) => hint,
+            None if words.is_empty() => format!("`{statement}` takes {last}"),
+            None => format!("`{statement}` takes {} or {last}", words.join(", ")),
+        };
+        self.error(
+            self.span(word),
+            Code::SyntaxExpectation,
+            format!(
+                "`{}` cannot follow `{statement}` in an expectation",
+                word.as_str()
+            ),
+            "not one of the words here",
+            help,
+        );
+        None
     }
 
     fn filter_kind(&mut self, pair: Pair<'_, Rule>) -> Node<FilterKind> {

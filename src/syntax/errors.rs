@@ -163,7 +163,11 @@ fn describe(rule: Rule) -> &'static str {
     use Rule::*;
     match rule {
         EOI => "end of file",
-        item | file => "`integration`, `source`, `access`, `mask` or `filter`",
+        item | file => "`integration`, `source`, `access`, `mask`, `filter` or `expect`",
+        expect | expect_word => "`expect`",
+        expect_line | expect_access | expect_column | expect_filter | expect_rows | rows_word => {
+            "a statement (`access …`, `column …`, `filter …` or `rows …`)"
+        }
         integration | k_integration => "`integration`",
         source | k_source => "`source`",
         access | k_access => "`access`",

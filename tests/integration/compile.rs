@@ -494,7 +494,7 @@ fn postgres_output_of_the_example_runs_twice() {
     let users = db
         .query("SELECT count(*) FROM immuta_system.profile")
         .expect("reads profiles");
-    assert_eq!(users.trim(), "7");
+    assert_eq!(users.trim(), "9");
     let keys = db
         .query("SELECT count(*), min(length(k)) FROM immuta_system.hash_key")
         .expect("reads key");

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// veil's top-level modules, lowest first.
-const LAYERS: [&str; 30] = [
+const LAYERS: [&str; 31] = [
     "span",
     "hash",
     "suggest",
@@ -25,6 +25,7 @@ const LAYERS: [&str; 30] = [
     "eval",
     "ir",
     "explain",
+    "verify",
     "impact",
     "catalog",
     "state",

@@ -13,6 +13,7 @@ mod cli;
 mod compile;
 mod e2e;
 mod examples;
+mod expectations;
 mod explain;
 mod fixtures;
 mod hostile;

@@ -77,7 +77,7 @@ fn offline_plan_against_nothing_creates_everything() {
     let profile = &plan["integrations"][0]["profile"];
     assert_eq!(
         profile.as_array().map(Vec::len),
-        Some(7),
+        Some(9),
         "one row per user"
     );
     let hatches = plan["integrations"][0]["escape_hatches"]

@@ -179,6 +179,40 @@ fn explain_and_validate_fit_their_schemas() {
 }
 
 #[test]
+fn test_reports_fit_their_schema() {
+    let passed = json(
+        &Veil::new()
+            .args(["test", "policies", "--format", "json"])
+            .status(0),
+    );
+    assert!(passed["statements"].as_u64().is_some_and(|n| n > 0));
+    assert_fits("test", &passed);
+    let dir = Scratch::new("schema-test");
+    for name in [
+        "identities.yaml",
+        "integrations.veil",
+        "privacy.veil",
+        "product.veil",
+        "sales.veil",
+    ] {
+        std::fs::copy(format!("policies/{name}"), dir.path().join(name)).expect("copies");
+    }
+    std::fs::write(
+        dir.path().join("t.veil"),
+        "expect user \"priya\" on product.accounts { column owner_name clear }\nexpect user \"nobody\" on product.accounts { access granted }\n",
+    )
+    .expect("writes");
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let failed = json(
+        &Veil::new()
+            .args(["test", dir_arg, "--format", "json"])
+            .status(1),
+    );
+    assert_eq!(failed["failed"], 2, "{failed}");
+    assert_fits("test", &failed);
+}
+
+#[test]
 fn the_validator_finds_what_does_not_fit() {
     let schema = schema("validate");
     let mut out = Vec::new();
