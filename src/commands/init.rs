@@ -5,8 +5,12 @@ use crate::diagnostic::{Code, Diagnostic};
 use std::path::Path;
 
 /// The files of the example project, embedded in the binary.
-const FILES: [(&str, &str); 2] = [
+const FILES: [(&str, &str); 3] = [
     ("policies.veil", include_str!("example/policies.veil")),
+    (
+        "expectations.veil",
+        include_str!("example/expectations.veil"),
+    ),
     ("identities.yaml", include_str!("example/identities.yaml")),
 ];
 
@@ -42,7 +46,8 @@ pub fn init(dir: &Path) -> Outcome {
     }
     Outcome {
         output: format!(
-            "wrote an example project to {}\nnext: veil validate {}\n",
+            "wrote an example project to {}\nnext: veil validate {}, then veil test {}\n",
+            dir.display(),
             dir.display(),
             dir.display()
         ),

@@ -531,6 +531,9 @@ fn init_writes_a_project_that_validates() {
     let run = Veil::new().args(["validate", target]).status(0);
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     Veil::new().args(["fmt", "--check", target]).status(0);
+    // With expectations that hold.
+    let run = Veil::new().args(["test", target]).status(0);
+    assert!(run.stdout.contains("3 expectations"), "{}", run.stdout);
     // Never over an existing project.
     let run = Veil::new().args(["init", target]).status(1);
     assert!(run.stderr.contains("is not empty"), "{}", run.stderr);

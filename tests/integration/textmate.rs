@@ -62,6 +62,13 @@ fn the_example_project_gets_its_scopes() {
     assert_eq!(scope_of(&made, ">="), "keyword.operator.veil");
     assert_eq!(scope_of(&made, "b */"), "comment.block.veil");
     assert_eq!(scope_of(&made, "source"), "keyword.control.veil");
+    // The words of an expectation, where they stand only.
+    let expected = tokens(&std::fs::read_to_string("policies/expectations.veil").expect("reads"));
+    assert_eq!(scope_of(&expected, "expect"), "keyword.other.veil");
+    assert_eq!(scope_of(&expected, "granted"), "keyword.other.veil");
+    assert_eq!(scope_of(&expected, "rows"), "keyword.other.veil");
+    assert_eq!(scope_of(&expected, "masked"), "keyword.other.veil");
+    assert_eq!(scope_of(&expected, "applies"), "keyword.other.veil");
     let escaped = tokens("mask x on s.t using constant \"a\\\"b\\u{41}\"\n");
     assert_eq!(scope_of(&escaped, "\\\""), "constant.character.escape.veil");
     assert_eq!(
