@@ -157,6 +157,10 @@ pub enum Command {
         /// The project directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Also ask each reachable PostgreSQL integration, acting as each
+        /// expectation's user (SET ROLE), what its views return.
+        #[arg(long)]
+        live: bool,
     },
     /// Write a `source` block for every table of an integration's database
     /// that the project does not declare yet, into new files.
@@ -375,7 +379,7 @@ pub fn run() -> ExitCode {
             }
         }
         Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
-        Command::Test { dir } => commands::test(dir, cli.format),
+        Command::Test { dir, live } => commands::test(dir, cli.format, *live),
         Command::Explain { dir, user, source } => {
             commands::explain(dir, user.as_deref(), source.as_deref(), cli.format)
         }

@@ -11,6 +11,7 @@ use crate::live;
 use crate::model::{Dialect, Integration};
 use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
 use crate::state::State;
+use crate::verify;
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -807,6 +808,78 @@ impl Db {
                 },
             })
             .collect())
+    }
+
+    /// `veil test --live`: what the database returns for one expectation,
+    /// or why the connection may not act as its user. Each read as the
+    /// user is a read-only transaction that `SET LOCAL ROLE` makes the
+    /// user's and that is rolled back, so nothing of the user's lasts; the
+    /// base table is read as the connection's own role.
+    pub fn observe(
+        &mut self,
+        probe: &verify::Probe,
+    ) -> Result<Result<verify::Observed, String>, Diagnostic> {
+        let view = [probe.view[0].as_str(), probe.view[1].as_str()];
+        let table = [probe.table[0].as_str(), probe.table[1].as_str()];
+        let names: Vec<&str> = probe.columns.iter().map(|(_, c)| c.as_str()).collect();
+        if let Err(e) = self.as_user(&probe.user, "SELECT 1") {
+            return Ok(Err(error_detail(&e)));
+        }
+        let mut seen = verify::Observed {
+            listed: self
+                .as_user(&probe.user, &reads::may_query(&probe.schemas))
+                .is_ok_and(|rows| {
+                    rows.iter()
+                        .any(|r| r.get::<_, Option<String>>(0).as_deref() == Some(&probe.source))
+                }),
+            ..verify::Observed::default()
+        };
+        let count = |rows: &[postgres::Row]| {
+            rows.first()
+                .and_then(|r| r.get::<_, Option<i64>>(0))
+                .unwrap_or(0) as u64
+        };
+        match self.as_user(&probe.user, &reads::count(&view)) {
+            Ok(rows) => seen.view_rows = count(&rows),
+            Err(e) => seen.refused = Some(error_detail(&e)),
+        }
+        let mut samples = vec![Vec::new(); names.len()];
+        if seen.refused.is_none() && !names.is_empty() {
+            let sql = reads::sample(&view, &names, verify::SAMPLE_ROWS);
+            match self.as_user(&probe.user, &sql) {
+                Ok(rows) => {
+                    for row in &rows {
+                        for (c, values) in samples.iter_mut().enumerate() {
+                            if let Some(v) = row.get::<_, Option<String>>(c) {
+                                values.push(v);
+                            }
+                        }
+                    }
+                }
+                Err(e) => seen.refused = Some(error_detail(&e)),
+            }
+        }
+        seen.table_rows = count(&self.query(&reads::count(&table), &[])?);
+        for (name, values) in names.iter().zip(samples) {
+            let found = self
+                .query(&reads::found(&table, name), &[&values])?
+                .iter()
+                .filter_map(|r| r.get::<_, Option<String>>(0))
+                .collect();
+            seen.columns.push((values, found));
+        }
+        Ok(Ok(seen))
+    }
+
+    /// Runs one query as `user`, in a read-only transaction rolled back
+    /// after it.
+    fn as_user(&mut self, user: &str, sql: &str) -> Result<Vec<postgres::Row>, postgres::Error> {
+        count_round_trip();
+        let mut tx = self.client.build_transaction().read_only(true).start()?;
+        tx.batch_execute(&reads::act_as(user))?;
+        let rows = tx.query(sql, &[]);
+        tx.rollback()?;
+        rows
     }
 
     /// The live checks of a plan (see `live`), in three queries.

@@ -138,6 +138,7 @@ codes! {
     SyntaxUnknownUnit = "syntax::unknown_unit",
     SyntaxUnterminatedComment = "syntax::unterminated_comment",
     TestFailed = "test::failed",
+    TestSkipped = "test::skipped",
 }
 
 impl Code {

@@ -175,3 +175,203 @@ fn statement(
         }
     }
 }
+
+/// How many rows of a view `veil test --live` compares.
+pub const SAMPLE_ROWS: usize = 1000;
+
+/// What `veil test --live` reads for one expectation: as the user, the
+/// sources the database says they may query, the view's rows and a sample
+/// of the columns the statements name; as the connection's own role, the
+/// base table's rows and which sampled values it holds.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Index in `model.expectations`.
+    pub expectation: usize,
+    pub integration: usize,
+    pub user: String,
+    pub source: String,
+    pub schemas: crate::ir::Schemas,
+    /// `[schema, view]`, as the catalog names them.
+    pub view: [String; 2],
+    /// `[schema, table]`.
+    pub table: [String; 2],
+    /// Per column statement: its line and the column's catalog name.
+    pub columns: Vec<(usize, String)>,
+}
+
+/// What the database returned for a probe.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// The database refused the user the view (its message).
+    pub refused: Option<String>,
+    /// The source is among those the user may query (`valid_tables`).
+    pub listed: bool,
+    pub view_rows: u64,
+    pub table_rows: u64,
+    /// Per probed column: the non-null values sampled from the view, and
+    /// those of them the base table holds.
+    pub columns: Vec<(Vec<String>, std::collections::HashSet<String>)>,
+}
+
+/// The probes of every expectation a connection can check: on PostgreSQL
+/// (which lets the connection act as the user with `SET ROLE`), with a
+/// declared user and source. The others are the reason they are not.
+pub fn probes(model: &Model) -> (Vec<Probe>, Vec<(usize, String)>) {
+    let (mut probes, mut skipped) = (Vec::new(), Vec::new());
+    for (e, expectation) in model.expectations.iter().enumerate() {
+        let (Some(_), Some(s)) = (expectation.user_index, expectation.source_index) else {
+            continue;
+        };
+        let source = &model.sources[s];
+        let integration = &model.integrations[source.integration];
+        if !source.dialect.sql().acts_as_users() {
+            skipped.push((
+                e,
+                format!(
+                    "integration `{}` is {}: the live checks act as the user with SET ROLE, which PostgreSQL has",
+                    integration.name,
+                    source.dialect.name()
+                ),
+            ));
+            continue;
+        }
+        let schemas = crate::ir::Schemas::of(integration);
+        let name = |n: &str| source.dialect.catalog_name(n);
+        let columns = expectation
+            .lines
+            .iter()
+            .enumerate()
+            .filter_map(|(l, line)| match (&line.expect, line.target) {
+                (Expect::Column { .. }, Some(c)) => Some((l, name(&source.columns[c].name))),
+                _ => None,
+            })
+            .collect();
+        probes.push(Probe {
+            expectation: e,
+            integration: source.integration,
+            user: expectation.user.clone(),
+            source: source.id.clone(),
+            view: [schemas.views.clone(), name(&source.view)],
+            schemas,
+            table: [name(&source.table.schema), name(&source.table.table)],
+            columns,
+        });
+    }
+    (probes, skipped)
+}
+
+/// What the database returned, statement by statement: `access denied` and
+/// `rows none` get no rows, `access granted` is listed in `valid_tables`
+/// and readable, `rows all` gets every row of the table, a clear column
+/// shows values the table holds and a column masked by a method that
+/// never keeps a value (`hash`, `null`, `show…`) shows none of them. The
+/// other statements depend on the data and are not compared.
+pub fn judge(model: &Model, files: &Files, probe: &Probe, seen: &Observed) -> Vec<Verdict> {
+    let e = &model.expectations[probe.expectation];
+    let rules = eval::access_rules_by_source(model);
+    let mut out = Vec::new();
+    let mut verdict = |line: &ExpectLine, holds: bool, decided: String| {
+        out.push(Verdict {
+            at: files.cite(line.loc),
+            loc: line.loc,
+            statement: format!("live: {}", crate::fmt::expect_text(&line.expect)),
+            holds,
+            decided,
+            rule: None,
+        })
+    };
+    let refused = |why: &str| format!("the database refused the user the view: {why}");
+    for (l, line) in e.lines.iter().enumerate() {
+        match &line.expect {
+            Expect::Access(false) => {
+                let holds = seen.refused.is_some() || (seen.view_rows == 0 && !seen.listed);
+                let decided = match &seen.refused {
+                    Some(why) => refused(why),
+                    None => format!(
+                        "the view returned {} rows; valid_tables {} it",
+                        seen.view_rows,
+                        if seen.listed {
+                            "lists"
+                        } else {
+                            "does not list"
+                        }
+                    ),
+                };
+                verdict(line, holds, decided);
+            }
+            Expect::Access(true) => {
+                let decided = match &seen.refused {
+                    Some(why) => refused(why),
+                    None if !seen.listed => "valid_tables does not list the source".into(),
+                    None => format!("readable, {} rows", seen.view_rows),
+                };
+                verdict(line, seen.refused.is_none() && seen.listed, decided);
+            }
+            Expect::Rows(Rows::None) => {
+                let decided = format!("the view returned {} rows", seen.view_rows);
+                verdict(line, seen.view_rows == 0, decided);
+            }
+            Expect::Rows(Rows::All) => {
+                let decided = format!(
+                    "the view returned {} of the table's {} rows",
+                    seen.view_rows, seen.table_rows
+                );
+                verdict(line, seen.view_rows == seen.table_rows, decided);
+            }
+            Expect::Column { state, .. } => {
+                let Some(c) = probe.columns.iter().position(|(at, _)| *at == l) else {
+                    continue;
+                };
+                let (sampled, found) = &seen.columns[c];
+                let strict = keeps_no_value(model, &rules, e, line);
+                let (holds, decided) = match state {
+                    ColumnState::Clear => {
+                        let missing = sampled.iter().filter(|v| !found.contains(*v)).count();
+                        (
+                            missing == 0,
+                            format!(
+                                "{missing} of {} sampled values are not in the table",
+                                sampled.len()
+                            ),
+                        )
+                    }
+                    ColumnState::Masked if strict => {
+                        let kept = sampled.iter().filter(|v| found.contains(*v)).count();
+                        (
+                            kept == 0,
+                            format!(
+                                "{kept} of {} sampled values are values of the table",
+                                sampled.len()
+                            ),
+                        )
+                    }
+                    _ => continue,
+                };
+                verdict(line, holds, decided);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether the method that masks a column for the expectation's user
+/// never shows a value of the table: `hash`, `null` and the `show` forms
+/// (a rounded, truncated, replaced or constant value may be one).
+fn keeps_no_value(model: &Model, rules: &[Vec<usize>], e: &Expectation, line: &ExpectLine) -> bool {
+    let (Some(u), Some(s), Some(c)) = (e.user_index, e.source_index, line.target) else {
+        return false;
+    };
+    let decided = explain::decide(model, &rules[s], s, &model.directory.users[u]);
+    let column = &model.sources[s].columns[c];
+    decided.columns[c].1.is_some_and(|i| {
+        matches!(
+            column.masks[i].method,
+            crate::ast::Method::Hash
+                | crate::ast::Method::Null
+                | crate::ast::Method::ShowFirst(_)
+                | crate::ast::Method::ShowLast(_)
+                | crate::ast::Method::Show { .. }
+        )
+    })
+}

@@ -9,20 +9,24 @@ use crate::verify::{self, Checked};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn test(dir: &Path, format: OutputFormat) -> Outcome {
+pub fn test(dir: &Path, format: OutputFormat, live: bool) -> Outcome {
     let (files, model, warnings) =
         match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
             Ok(checked) => checked,
             Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
         };
-    let checked = verify::verify(&model, &files);
-    let statements: usize = checked.iter().map(|c| c.statements.len()).sum();
-    let failed: usize = checked.iter().map(|c| c.failures().count()).sum();
+    let mut checked = verify::verify(&model, &files);
     // The unknown names are failures here: their warnings would say the same.
     let mut diagnostics: Vec<Diagnostic> = warnings
         .into_iter()
         .filter(|d| d.code != Code::CheckExpectUnknown)
         .collect();
+    let mut database_failed = false;
+    if live {
+        database_failed = against_the_databases(&model, &files, &mut checked, &mut diagnostics);
+    }
+    let statements: usize = checked.iter().map(|c| c.statements.len()).sum();
+    let failed: usize = checked.iter().map(|c| c.failures().count()).sum();
     for c in &checked {
         for v in c.failures() {
             let mut d = Diagnostic::error(
@@ -57,8 +61,67 @@ pub fn test(dir: &Path, format: OutputFormat) -> Outcome {
         files,
         diagnostics,
         output,
-        status: Status::of(failed == 0),
+        status: Status::of(failed == 0 && !database_failed),
     }
+}
+
+/// `--live`: each expectation an integration's connection can check, as
+/// the database answers it (`verify::judge`), appended to its statements.
+/// Expectations it cannot check are warnings; true when a database failed
+/// a read (an error among `diagnostics`).
+fn against_the_databases(
+    model: &crate::model::Model,
+    files: &crate::diagnostic::Files,
+    checked: &mut [Checked],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let (probes, skipped) = verify::probes(model);
+    let skip = |e: usize, why: &str| {
+        let expectation = &model.expectations[e];
+        Diagnostic::warning(
+            Code::TestSkipped,
+            format!(
+                "`{}` on `{}` is not checked against the database: {why}",
+                expectation.user, expectation.source
+            ),
+        )
+        .at_loc(expectation.loc, "checked offline only")
+    };
+    diagnostics.extend(skipped.iter().map(|(e, why)| skip(*e, why)));
+    let mut failed = false;
+    for (i, integration) in model.integrations.iter().enumerate() {
+        let mine: Vec<&verify::Probe> = probes.iter().filter(|p| p.integration == i).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut db = match crate::db::connect(&crate::db::Target::of(integration)) {
+            Ok(db) => db,
+            Err(unreachable) => {
+                let why = format!(
+                    "integration `{}` is not reachable: {}",
+                    integration.name, unreachable.message
+                );
+                diagnostics.extend(mine.iter().map(|p| skip(p.expectation, &why)));
+                continue;
+            }
+        };
+        for probe in mine {
+            match db.observe(probe) {
+                Ok(Ok(seen)) => checked[probe.expectation]
+                    .statements
+                    .extend(verify::judge(model, files, probe, &seen)),
+                Ok(Err(why)) => diagnostics.push(skip(
+                    probe.expectation,
+                    &format!("the connection may not act as `{}`: {why}", probe.user),
+                )),
+                Err(error) => {
+                    diagnostics.push(error);
+                    failed = true;
+                }
+            }
+        }
+    }
+    failed
 }
 
 /// One line per failed statement, then the count.

@@ -96,6 +96,12 @@ pub trait SqlDialect: Sync {
         }
     }
 
+    /// Whether a session may act as another role for a transaction
+    /// (`SET LOCAL ROLE`), which `veil test --live` needs.
+    fn acts_as_users(&self) -> bool {
+        false
+    }
+
     /// Whether two table, column or schema names name one object.
     fn same_name(&self, a: &str, b: &str) -> bool {
         if self.folds_case() {

@@ -10,6 +10,10 @@ impl SqlDialect for Postgres {
         "postgres"
     }
 
+    fn acts_as_users(&self) -> bool {
+        true
+    }
+
     fn max_name_bytes(&self) -> usize {
         63
     }

@@ -247,6 +247,50 @@ pub fn exposure(dialect: Dialect, path: &[String]) -> String {
         .exposure_query(&in_list(path.iter().map(String::as_str), dialect))
 }
 
+/// `veil test --live`, acting as `user` for the rest of the transaction.
+pub fn act_as(user: &str) -> String {
+    format!("SET LOCAL ROLE {}", ident(user))
+}
+
+/// `veil test --live`: the sources the acting user may query, as the
+/// database derives them.
+pub fn may_query(schemas: &Schemas) -> String {
+    format!(
+        "SELECT v.{} FROM {} AS v",
+        ident("source"),
+        qualified(&[&schemas.system, "valid_tables"])
+    )
+}
+
+/// `veil test --live`: how many rows a relation has for the acting role.
+pub fn count(relation: &[&str]) -> String {
+    format!("SELECT pg_catalog.count(*) FROM {}", qualified(relation))
+}
+
+/// `veil test --live`: up to `limit` rows of `columns` of a relation, as
+/// text.
+pub fn sample(relation: &[&str], columns: &[&str], limit: usize) -> String {
+    let list: Vec<String> = columns
+        .iter()
+        .map(|c| format!("CAST(t.{} AS text)", ident(c)))
+        .collect();
+    format!(
+        "SELECT {} FROM {} AS t LIMIT {limit}",
+        list.join(", "),
+        qualified(relation)
+    )
+}
+
+/// `veil test --live`: which of the texts `$1` (a `text[]`) a column of a
+/// relation holds.
+pub fn found(relation: &[&str], column: &str) -> String {
+    let value = format!("CAST(t.{} AS text)", ident(column));
+    format!(
+        "SELECT DISTINCT {value} FROM {} AS t WHERE {value} = ANY($1)",
+        qualified(relation)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
