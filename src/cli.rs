@@ -68,6 +68,10 @@ pub enum Command {
         /// What to produce: SQL files, or the intermediate representation.
         #[arg(long, value_enum, default_value = "sql")]
         emit: commands::Emit,
+        /// The environment of veil.yaml to compile for (its hosts, databases
+        /// and connection variables).
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
     },
     /// Compare the compiled project with what is deployed, and show the changes.
     Plan {
@@ -104,6 +108,10 @@ pub enum Command {
         /// lost: made again from the policies, the hashing key kept.
         #[arg(long, conflicts_with = "offline")]
         recover: bool,
+        /// The environment of veil.yaml to plan for (its hosts, databases
+        /// and connection variables).
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
     },
     /// Plan against the databases and carry the plan out.
     Apply {
@@ -127,6 +135,10 @@ pub enum Command {
         /// (see `veil plan --recover`).
         #[arg(long)]
         recover: bool,
+        /// The environment of veil.yaml to apply (a plan file made for another is refused) (its hosts, databases
+        /// and connection variables).
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
     },
     /// Print a plan saved with `veil plan --out`, as the plan printed it
     /// (`--format text|json|markdown`, or `sql` for its apply scripts).
@@ -161,6 +173,10 @@ pub enum Command {
         /// expectation's user (SET ROLE), what its views return.
         #[arg(long)]
         live: bool,
+        /// The environment of veil.yaml to ask with `--live` (its hosts, databases
+        /// and connection variables).
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
     },
     /// Write a `source` block for every table of an integration's database
     /// that the project does not declare yet, into new files.
@@ -189,6 +205,10 @@ pub enum Command {
         /// types differ from the catalog (exit 1 when one does).
         #[arg(long)]
         check: bool,
+        /// The environment of veil.yaml to read the database of (its hosts, databases
+        /// and connection variables).
+        #[arg(long, short = 'e')]
+        environment: Option<String>,
     },
     /// Print the completion script of a shell (`source <(veil completions
     /// bash)`).
@@ -335,6 +355,7 @@ pub fn run() -> ExitCode {
             views,
             out,
             check,
+            environment,
         } => commands::import(
             dir,
             &commands::ImportOptions {
@@ -344,6 +365,7 @@ pub fn run() -> ExitCode {
                 views: *views,
                 out: out.as_deref(),
                 check: *check,
+                environment: environment.as_deref(),
             },
         ),
         Command::Completions { shell } => {
@@ -378,8 +400,17 @@ pub fn run() -> ExitCode {
                 commands::fmt(paths, mode)
             }
         }
-        Command::Compile { dir, out, emit } => commands::compile(dir, out.as_deref(), *emit),
-        Command::Test { dir, live } => commands::test(dir, cli.format, *live),
+        Command::Compile {
+            dir,
+            out,
+            emit,
+            environment,
+        } => commands::compile(dir, out.as_deref(), *emit, environment.as_deref()),
+        Command::Test {
+            dir,
+            live,
+            environment,
+        } => commands::test(dir, cli.format, *live, environment.as_deref()),
         Command::Explain { dir, user, source } => {
             commands::explain(dir, user.as_deref(), source.as_deref(), cli.format)
         }
@@ -390,6 +421,7 @@ pub fn run() -> ExitCode {
             lock_timeout,
             log_sql,
             recover,
+            environment,
         } => commands::apply(
             dir,
             &commands::ApplyOptions {
@@ -400,6 +432,7 @@ pub fn run() -> ExitCode {
                 color,
                 log_sql: log_sql.as_deref(),
                 recover: *recover,
+                environment: environment.as_deref(),
             },
             &mut progress,
         ),
@@ -416,6 +449,7 @@ pub fn run() -> ExitCode {
             sensitive_tags,
             lock_timeout,
             recover,
+            environment,
         } => commands::plan(
             dir,
             &commands::PlanOptions {
@@ -429,6 +463,7 @@ pub fn run() -> ExitCode {
                 sensitive_tags,
                 lock_timeout: *lock_timeout,
                 recover: *recover,
+                environment: environment.as_deref(),
             },
         ),
     };

@@ -122,6 +122,7 @@ codes! {
     PlanWrite = "plan::write",
     ProjectEmpty = "project::empty",
     ProjectEncoding = "project::encoding",
+    ProjectEnvironment = "project::environment",
     ProjectNoIdentities = "project::no_identities",
     ProjectRead = "project::read",
     ProjectSettings = "project::settings",

@@ -22,6 +22,9 @@ pub struct Model {
     pub directory: Directory,
     /// The expectations `veil test` checks; nothing else reads them.
     pub expectations: Vec<Expectation>,
+    /// The environment of `veil.yaml` the integrations are deployed as
+    /// (`project::load_checked` applies it), if one was chosen.
+    pub environment: Option<String>,
 }
 
 pub use crate::dialect::Dialect;

@@ -249,9 +249,34 @@ impl Project {
         let mut checked = check::check(&self.files, &asts, (self.identities.0, &self.identities.1));
         if let Some(model) = &mut checked.model {
             model.settings = self.settings.clone();
+            let unknown = environment_errors(model);
+            if !unknown.is_empty() {
+                checked.diagnostics.extend(unknown);
+                checked.model = None;
+            }
         }
         checked
     }
+}
+
+/// An environment that names an integration the project does not have.
+fn environment_errors(model: &crate::model::Model) -> Vec<Diagnostic> {
+    let known: Vec<&str> = model.integrations.iter().map(|i| i.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (environment, integrations) in &model.settings.environments {
+        for name in integrations.keys().filter(|n| !known.contains(&n.as_str())) {
+            let help = crate::suggest::did_you_mean(name, known.iter().copied())
+                .unwrap_or_else(|| format!("the integrations are {}", known.join(", ")));
+            out.push(
+                Diagnostic::error(
+                    Code::ProjectEnvironment,
+                    format!("environment `{environment}` in veil.yaml names integration `{name}`, which the project does not have"),
+                )
+                .help(help),
+            );
+        }
+    }
+    out
 }
 
 /// A loaded and checked project: its files, model and warnings.
@@ -260,8 +285,9 @@ pub type CheckedProject = (Files, crate::model::Model, Vec<Diagnostic>);
 /// Where a project comes from.
 #[derive(Debug, Clone, Copy)]
 pub enum ProjectSource<'a> {
-    /// A project directory.
-    Dir(&'a Path),
+    /// A project directory, deployed as one of its environments (`None`:
+    /// its integrations as declared).
+    Dir(&'a Path, Option<&'a str>),
     /// The files (path, text) a saved plan recorded, `identities.yaml`
     /// among them.
     Files(&'a [(String, String)]),
@@ -270,8 +296,15 @@ pub enum ProjectSource<'a> {
 /// Loads and checks a project from a directory or recorded files; on
 /// errors, the files and every diagnostic.
 pub fn load_checked(source: ProjectSource<'_>) -> Result<CheckedProject, (Files, Vec<Diagnostic>)> {
+    let environment = match source {
+        ProjectSource::Dir(_, environment) => environment.map(str::to_string),
+        ProjectSource::Files(files) => files
+            .iter()
+            .find(|(path, _)| path == ENVIRONMENT)
+            .map(|(_, name)| name.clone()),
+    };
     let loaded = match source {
-        ProjectSource::Dir(dir) => load(dir),
+        ProjectSource::Dir(dir, _) => load(dir),
         ProjectSource::Files(files) => {
             let (identities_path, identities) = files
                 .iter()
@@ -298,17 +331,101 @@ pub fn load_checked(source: ProjectSource<'_>) -> Result<CheckedProject, (Files,
     let project = loaded.map_err(|e| (e.files, e.diagnostics))?;
     let checked = project.check();
     let Project {
-        files,
+        mut files,
         policies,
         identities,
         ..
     } = project;
     // The syntax trees are done with once checked.
     drop_aside((policies, identities));
-    match checked.model {
-        Some(model) => Ok((files, model, checked.diagnostics)),
-        None => Err((files, checked.diagnostics)),
+    let Some(mut model) = checked.model else {
+        return Err((files, checked.diagnostics));
+    };
+    if let Some(name) = environment {
+        if let Err(unknown) = choose_environment(&mut model, &name) {
+            return Err((files, vec![unknown]));
+        }
+        // Recorded with the files: a saved plan and a deployment name it.
+        files.add(ENVIRONMENT, name);
     }
+    Ok((files, model, checked.diagnostics))
+}
+
+/// The pseudo-file, among the files a saved plan or a deployment records,
+/// that names the environment (its text); no policy file has this path.
+pub const ENVIRONMENT: &str = "(environment)";
+
+/// Deploys the model as environment `name` of `veil.yaml`: each
+/// integration's host, port, database and connection variable as the
+/// environment sets them.
+fn choose_environment(model: &mut crate::model::Model, name: &str) -> Result<(), Diagnostic> {
+    let Some(overrides) = model.settings.environments.get(name).cloned() else {
+        let known: Vec<&str> = model
+            .settings
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let help = crate::suggest::did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
+            if known.is_empty() {
+                "the project declares no environments: declare them under `environments:` in veil.yaml".to_string()
+            } else {
+                format!("the project's environments are {}", known.join(", "))
+            }
+        });
+        return Err(Diagnostic::error(
+            Code::ProjectEnvironment,
+            format!("unknown environment `{name}`"),
+        )
+        .help(help));
+    };
+    for (i, integration) in model.integrations.iter_mut().enumerate() {
+        let Some(o) = overrides.get(&integration.name) else {
+            continue;
+        };
+        if let Some(host) = &o.host {
+            integration.host = Some(host.clone());
+        }
+        if let Some(port) = o.port {
+            integration.port = Some(port);
+        }
+        if let Some(var) = &o.connection {
+            integration.connection_env = var.clone();
+        }
+        if let Some(database) = &o.database {
+            // The sources of the integration's own database move with it.
+            for source in model.sources.iter_mut().filter(|s| s.integration == i) {
+                if !source.cross_database {
+                    source.table.database = database.clone();
+                }
+            }
+            integration.database = database.clone();
+        }
+    }
+    model.environment = Some(name.to_string());
+    Ok(())
+}
+
+/// Commands that reach a database refuse a project that declares
+/// environments unless one is chosen: a deployment is always named.
+pub fn require_environment(model: &crate::model::Model) -> Result<(), Diagnostic> {
+    if model.settings.environments.is_empty() || model.environment.is_some() {
+        return Ok(());
+    }
+    let names: Vec<&str> = model
+        .settings
+        .environments
+        .keys()
+        .map(String::as_str)
+        .collect();
+    Err(Diagnostic::error(
+        Code::ProjectEnvironment,
+        format!(
+            "the project declares environments ({}): choose the one to deploy",
+            names.join(", ")
+        ),
+    )
+    .help(format!("pass `--environment {}` (or another)", names[0])))
 }
 
 /// Drops `value` on a thread of its own, for large values a command no

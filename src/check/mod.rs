@@ -46,6 +46,7 @@ pub fn check(
             filters: Vec::new(),
             directory: Directory::default(),
             expectations: Vec::new(),
+            environment: None,
         },
         integration_index: FastMap::default(),
         source_index: FastMap::default(),

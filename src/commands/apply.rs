@@ -27,6 +27,9 @@ pub struct ApplyOptions<'a> {
     pub log_sql: Option<&'a Path>,
     /// Recover lost state (`plan::recover`).
     pub recover: bool,
+    /// The environment of `veil.yaml` to apply; a plan file made for
+    /// another is refused.
+    pub environment: Option<&'a str>,
 }
 
 /// Parses `30s` or `2m`.
@@ -111,6 +114,23 @@ fn saved_plan(
         .map(|p| p.integration.clone())
         .collect();
     let recover = saved.prepared.iter().any(|p| p.recover);
+    let made_for = saved.plan.environment.as_deref();
+    if let Some(wanted) = options.environment
+        && made_for != Some(wanted)
+    {
+        let other = Diagnostic::error(
+            Code::ProjectEnvironment,
+            format!(
+                "`{}` was made for {}, not for environment `{wanted}`",
+                target.display(),
+                made_for.map_or("no environment".to_string(), |e| format!("environment `{e}`"))
+            ),
+        )
+        .help(format!(
+            "plan for `{wanted}` with `veil plan --environment {wanted} --out FILE`; nothing was changed"
+        ));
+        return Err(Outcome::failed(Files::default(), vec![other]));
+    }
     let online = match plan_online(
         ProjectSource::Files(&files),
         &only,
@@ -149,7 +169,7 @@ fn fresh_plan(
     outcome: &mut Outcome,
 ) -> Result<(Vec<Prepared>, String), Outcome> {
     match plan_online(
-        ProjectSource::Dir(target),
+        ProjectSource::Dir(target, options.environment),
         options.integrations,
         &[],
         options.recover,

@@ -19,9 +19,9 @@ pub enum Emit {
     Ir,
 }
 
-pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit) -> Outcome {
+pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit, environment: Option<&str>) -> Outcome {
     let (files, model, warnings) =
-        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
+        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir, environment)) {
             Ok(checked) => checked,
             Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
         };

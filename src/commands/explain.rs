@@ -28,7 +28,7 @@ pub fn explain(
     format: OutputFormat,
 ) -> Outcome {
     let (files, model, warnings) =
-        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
+        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir, None)) {
             Ok(checked) => checked,
             Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
         };

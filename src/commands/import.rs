@@ -30,6 +30,8 @@ pub struct ImportOptions<'a> {
     /// Write nothing: report the declared sources whose tables, columns or
     /// types differ from the catalog.
     pub check: bool,
+    /// The environment of `veil.yaml` whose database is read.
+    pub environment: Option<&'a str>,
 }
 
 /// Words in a column's name that suggest personal data.
@@ -61,10 +63,13 @@ struct Relation<'c> {
 }
 
 pub fn import(dir: &Path, options: &ImportOptions<'_>) -> Outcome {
-    let (files, model, _) = match load_checked(ProjectSource::Dir(dir)) {
+    let (files, model, _) = match load_checked(ProjectSource::Dir(dir, options.environment)) {
         Ok(checked) => checked,
         Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
     };
+    if let Err(unnamed) = crate::project::require_environment(&model) {
+        return Outcome::failed(files, vec![unnamed]);
+    }
     let Some(index) = model
         .integrations
         .iter()

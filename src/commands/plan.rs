@@ -27,6 +27,8 @@ pub struct PlanOptions<'a> {
     pub lock_timeout: std::time::Duration,
     /// Plan the recovery of lost state (`plan::recover`).
     pub recover: bool,
+    /// The environment of `veil.yaml` to plan for.
+    pub environment: Option<&'a str>,
 }
 
 /// Runs `veil plan`. Returns the outcome and whether there are changes.
@@ -42,12 +44,14 @@ pub fn plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
 
 /// `veil plan --offline`: against nothing, or against another checkout.
 fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
-    let planned = match build(dir) {
+    let planned = match build(dir, options.environment) {
         Ok(built) => built,
         Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
     };
     let base = match options.against {
-        Some(other) => match build(other) {
+        // The other checkout as its integrations declare them: the
+        // environment may be new in this one.
+        Some(other) => match build(other, None) {
             Ok(built) => Some(built),
             Err((files, mut diagnostics)) => {
                 diagnostics.insert(
@@ -99,7 +103,7 @@ fn offline_plan(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
 /// `veil plan` against the databases, saved with `--out`.
 fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
     match plan_online(
-        ProjectSource::Dir(dir),
+        ProjectSource::Dir(dir, options.environment),
         options.integrations,
         options.sensitive_tags,
         options.recover,

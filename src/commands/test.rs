@@ -9,12 +9,15 @@ use crate::verify::{self, Checked};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub fn test(dir: &Path, format: OutputFormat, live: bool) -> Outcome {
+pub fn test(dir: &Path, format: OutputFormat, live: bool, environment: Option<&str>) -> Outcome {
     let (files, model, warnings) =
-        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir)) {
+        match crate::project::load_checked(crate::project::ProjectSource::Dir(dir, environment)) {
             Ok(checked) => checked,
             Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
         };
+    if live && let Err(unnamed) = crate::project::require_environment(&model) {
+        return Outcome::failed(files, vec![unnamed]);
+    }
     let mut checked = verify::verify(&model, &files);
     // The unknown names are failures here: their warnings would say the same.
     let mut diagnostics: Vec<Diagnostic> = warnings

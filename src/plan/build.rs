@@ -63,8 +63,8 @@ impl Built {
 }
 
 /// Loads, checks, lowers and emits a project directory.
-pub fn build(dir: &Path) -> Result<Built, (Files, Vec<Diagnostic>)> {
-    let (files, model, warnings) = load_checked(ProjectSource::Dir(dir))?;
+pub fn build(dir: &Path, environment: Option<&str>) -> Result<Built, (Files, Vec<Diagnostic>)> {
+    let (files, model, warnings) = load_checked(ProjectSource::Dir(dir, environment))?;
     let lowered = lower_and_emit(&model);
     finish(files, model, warnings, lowered)
 }
@@ -176,6 +176,7 @@ pub fn offline(
     let plan = Plan {
         format_version: super::FORMAT_VERSION,
         offline: true,
+        environment: planned.model.environment.clone(),
         integrations,
     };
     (plan, prepared)

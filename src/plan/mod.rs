@@ -29,6 +29,9 @@ pub struct Plan {
     pub format_version: u32,
     /// Made without a database: can be shown, never applied.
     pub offline: bool,
+    /// The environment of `veil.yaml` planned for, if one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub integrations: Vec<IntegrationPlan>,
 }
 

@@ -53,6 +53,9 @@ pub fn plan_online(
     recover: bool,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
     let (files, model, warnings) = load_checked(source)?;
+    if let Err(unnamed) = crate::project::require_environment(&model) {
+        return Err((files, vec![unnamed]));
+    }
     if let Some(unknown) = unknown_integration(&model, only) {
         return Err((files, vec![unknown]));
     }
@@ -99,6 +102,7 @@ pub fn plan_online(
         plan: Plan {
             format_version: super::FORMAT_VERSION,
             offline: false,
+            environment: built.model.environment.clone(),
             integrations,
         },
         built,
@@ -130,7 +134,7 @@ fn against_database(
         conn,
         mut live_errors,
     } = read;
-    let mut errors = Vec::new();
+    let mut errors: Vec<Diagnostic> = other_environment(built, i, state).into_iter().collect();
     if recover && let Err(d) = plan_recovery(compiled, lowered, state, &conn.current_user, plan) {
         errors.push(d);
     }
@@ -160,6 +164,37 @@ fn against_database(
         errors.append(&mut found);
     }
     errors
+}
+
+/// A database last applied as another environment than the one planned
+/// (a deployment without one may take one on): the URL points at the
+/// wrong database.
+fn other_environment(built: &Built, i: usize, state: &State) -> Option<Diagnostic> {
+    let deployed = state
+        .policy_files
+        .iter()
+        .find(|(path, _)| path == crate::project::ENVIRONMENT)
+        .map(|(_, name)| name.as_str())?;
+    let planned = built.model.environment.as_deref();
+    if !state.initialized || planned == Some(deployed) {
+        return None;
+    }
+    let integration = &built.model.integrations[i];
+    Some(
+        Diagnostic::error(
+            crate::diagnostic::Code::ProjectEnvironment,
+            format!(
+                "integration `{}`: the database `{}` was last applied as environment `{deployed}`, and this plan is for {}",
+                integration.name,
+                integration.database,
+                planned.map_or("no environment".to_string(), |e| format!("`{e}`"))
+            ),
+        )
+        .help(format!(
+            "check `{}`, or plan with `--environment {deployed}`; nothing was changed",
+            integration.connection_env
+        )),
+    )
 }
 
 /// The files deployed are the files planned: nobody's access changes, and

@@ -74,6 +74,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     if plan.offline {
         out.push_str("offline plan: compared with the project's files, not with a database; it cannot be applied\n");
     }
+    if let Some(environment) = &plan.environment {
+        let _ = writeln!(out, "environment: {}", visible(environment));
+    }
     let mut totals = [0usize; 7];
     for i in &plan.integrations {
         integration_text(&mut out, i, &paint);
@@ -377,6 +380,9 @@ fn markdown_with(plan: &Plan, diffs: bool, per_section: usize) -> String {
     let mut out = String::from("## veil plan\n\n");
     if plan.offline {
         out.push_str("_Offline plan: compared with the project's files, not with a database._\n\n");
+    }
+    if let Some(environment) = &plan.environment {
+        let _ = writeln!(out, "Environment: {}\n", code(environment));
     }
     if !plan.has_changes() {
         out.push_str("No changes.\n");

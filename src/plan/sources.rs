@@ -45,6 +45,7 @@ pub fn empty_model() -> Model {
         filters: Vec::new(),
         directory: Default::default(),
         expectations: Vec::new(),
+        environment: None,
     }
 }
 

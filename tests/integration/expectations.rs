@@ -67,7 +67,7 @@ fn deleting_any_rule_of_the_example_project_fails_a_located_expectation() {
     let mut unpinned = Vec::new();
     for (file, span) in cuts {
         let dir = without(&file, span);
-        let outcome = test(dir.path(), OutputFormat::Text, false);
+        let outcome = test(dir.path(), OutputFormat::Text, false, None);
         let located = outcome
             .diagnostics
             .iter()

@@ -12,6 +12,7 @@ mod ci_files;
 mod cli;
 mod compile;
 mod e2e;
+mod environments;
 mod examples;
 mod expectations;
 mod explain;

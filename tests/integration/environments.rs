@@ -1,0 +1,185 @@
+//! One project, several deployments: `veil.yaml` environments change each
+//! integration's database and connection; every plan, saved plan and
+//! deployment names its environment, and none is applied to another's.
+
+use crate::common::{Database, Scratch, Veil};
+
+const POLICY: &str = r#"integration app {
+  dialect     = postgres
+  database    = "@DB@"
+  view_schema = "governed"
+  connection  = env("VEIL_APP_URL")
+}
+
+source crm.people {
+  table = public.people
+  columns {
+    id    integer
+    email text
+  }
+}
+
+access crm.people { allow everyone }
+mask email on crm.people using hash
+"#;
+
+fn project(db: &Database, staging: &Database) -> Scratch {
+    let dir = Scratch::new("environments");
+    std::fs::write(dir.path().join("p.veil"), POLICY.replace("@DB@", &db.name)).expect("writes");
+    std::fs::write(dir.path().join("identities.yaml"), "users:\n  ann: {}\n").expect("writes");
+    std::fs::write(
+        dir.path().join("veil.yaml"),
+        format!(
+            "environments:\n  staging:\n    app: {{ database: {}, connection: VEIL_STAGING_URL }}\n  production:\n    app: {{ connection: VEIL_PROD_URL }}\n",
+            staging.name
+        ),
+    )
+    .expect("writes");
+    dir
+}
+
+#[test]
+fn each_environment_deploys_to_its_own_database_and_no_other() {
+    let (prod, staging) = (
+        Database::create("env_prod"),
+        Database::create("env_staging"),
+    );
+    for db in [&prod, &staging] {
+        db.psql("CREATE TABLE public.people (id integer, email text); INSERT INTO public.people VALUES (1, 'a@x.io');")
+            .expect("creates the table");
+    }
+    let dir = project(&prod, &staging);
+    let path = dir.path().to_str().expect("utf-8");
+    let veil = || {
+        Veil::new()
+            .env("VEIL_STAGING_URL", staging.url())
+            .env("VEIL_PROD_URL", prod.url())
+            .env_remove("VEIL_APP_URL")
+    };
+    // A project with environments is deployed as one of them.
+    let run = veil().args(["plan", path]).fails();
+    assert!(
+        run.stderr.contains("project::environment"),
+        "{}",
+        run.stderr
+    );
+    let run = veil()
+        .args(["plan", path, "--environment", "stagign"])
+        .fails();
+    assert!(
+        run.stderr.contains("did you mean `staging`"),
+        "{}",
+        run.stderr
+    );
+    // Offline plans and compile need none.
+    veil().args(["plan", "--offline", path]).succeeds();
+    // Staging: its own database, named in the plan.
+    let run = veil()
+        .args(["apply", path, "--environment", "staging", "--auto-approve"])
+        .succeeds();
+    assert!(
+        run.stdout.contains("environment: staging"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        staging
+            .query("SELECT count(*) FROM governed.people")
+            .is_ok(),
+        "staging has the view"
+    );
+    assert!(
+        prod.query("SELECT count(*) FROM governed.people").is_err(),
+        "production is untouched"
+    );
+    // Production's URL pointed at staging's database by mistake: refused,
+    // by the database's name, and where the names agree (another server's
+    // database of the same name) by the environment the database was
+    // applied as.
+    let run = veil()
+        .env("VEIL_PROD_URL", staging.url())
+        .args(["plan", path, "-e", "production"])
+        .fails();
+    assert!(run.stderr.contains("db::wrong_database"), "{}", run.stderr);
+    let settings = dir.path().join("veil.yaml");
+    let good = std::fs::read_to_string(&settings).expect("reads");
+    let same_name = good.replace(
+        "production:\n    app: { connection: VEIL_PROD_URL }",
+        &format!(
+            "production:\n    app: {{ database: {}, connection: VEIL_PROD_URL }}",
+            staging.name
+        ),
+    );
+    assert_ne!(same_name, good);
+    std::fs::write(&settings, same_name).expect("writes");
+    let run = veil()
+        .env("VEIL_PROD_URL", staging.url())
+        .args(["plan", path, "-e", "production"])
+        .fails();
+    assert!(
+        run.stderr.contains("was last applied as environment") && run.stderr.contains("`staging`"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&settings, good).expect("writes");
+    // A plan file names its environment and is refused by another.
+    let saved = dir.path().join("prod.plan.json");
+    let saved = saved.to_str().expect("utf-8");
+    veil()
+        .args(["plan", path, "-e", "production", "--out", saved])
+        .succeeds();
+    let shown = veil().args(["show", saved]).succeeds();
+    assert!(
+        shown.stdout.contains("environment: production"),
+        "{}",
+        shown.stdout
+    );
+    let json = veil().args(["show", saved, "--format", "json"]).succeeds();
+    assert!(
+        json.stdout.contains("\"environment\": \"production\""),
+        "{}",
+        json.stdout
+    );
+    let run = veil()
+        .args(["apply", saved, "--environment", "staging", "--auto-approve"])
+        .fails();
+    assert!(
+        run.stderr.contains("was made for environment"),
+        "{}",
+        run.stderr
+    );
+    // Applied as it was made: to production.
+    veil().args(["apply", saved, "--auto-approve"]).succeeds();
+    assert!(
+        prod.query("SELECT count(*) FROM governed.people").is_ok(),
+        "production has the view"
+    );
+    // Each deployment is up to date in its own environment.
+    for environment in ["staging", "production"] {
+        let run = veil()
+            .args(["plan", path, "-e", environment, "--detailed-exitcode"])
+            .status(0);
+        assert!(
+            run.stdout.contains("No changes"),
+            "{environment}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn an_environment_names_only_integrations_the_project_has() {
+    let dir = Scratch::new("environments-invalid");
+    std::fs::write(dir.path().join("p.veil"), POLICY.replace("@DB@", "db")).expect("writes");
+    std::fs::write(dir.path().join("identities.yaml"), "users:\n  ann: {}\n").expect("writes");
+    std::fs::write(
+        dir.path().join("veil.yaml"),
+        "environments:\n  staging:\n    ap: { database: db_staging }\n",
+    )
+    .expect("writes");
+    let run = Veil::new()
+        .args(["validate", dir.path().to_str().expect("utf-8")])
+        .fails();
+    assert!(run.stderr.contains("integration `ap`"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean `app`"), "{}", run.stderr);
+}
