@@ -9,7 +9,8 @@
 //! memberships (five of 200 groups, two of ten regions, a department, a
 //! project).
 //! With `--postgres DATABASE URL_VAR`, every source is on one PostgreSQL
-//! integration governing DATABASE (the benchmark's deployment).
+//! integration governing DATABASE (the benchmark's deployment), and
+//! `OUT_DIR/tables.sql` creates its (empty) base tables.
 
 // Only the writer is used here.
 #[allow(dead_code)]
@@ -61,5 +62,12 @@ fn main() {
     if let Err(e) = synth::write(std::path::Path::new(out), &spec) {
         eprintln!("cannot write {out}: {e}");
         std::process::exit(1);
+    }
+    if matches!(spec.layout, synth::Layout::Postgres { .. }) {
+        let tables = std::path::Path::new(out).join("tables.sql");
+        if let Err(e) = std::fs::write(&tables, synth::tables_sql(&spec)) {
+            eprintln!("cannot write {}: {e}", tables.display());
+            std::process::exit(1);
+        }
     }
 }

@@ -184,7 +184,13 @@ fn run(
             Statement::Check { sql } => {
                 out.flush()?;
                 // Everything the plan read, read again under the lock.
-                let state = db::read_state(out.client, &work.schemas, dialect, out.integration)?;
+                let state = db::read_state(
+                    out.client,
+                    &work.schemas,
+                    dialect,
+                    out.integration,
+                    db::Reading::Guard,
+                )?;
                 if state.initialized != work.initialized || state.fingerprint() != work.fingerprint
                 {
                     return Err(stale(out.integration, work, &state));

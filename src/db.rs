@@ -467,7 +467,13 @@ impl Db {
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
         let integration = self.integration.clone();
-        read_state(&mut self.client, schemas, dialect, &integration)
+        read_state(
+            &mut self.client,
+            schemas,
+            dialect,
+            &integration,
+            Reading::Plan,
+        )
     }
 }
 
@@ -479,6 +485,7 @@ pub fn read_state(
     schemas: &Schemas,
     dialect: Dialect,
     integration: &str,
+    reading: Reading,
 ) -> Result<State, Diagnostic> {
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
@@ -528,9 +535,20 @@ pub fn read_state(
     state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
     if state.initialized {
         // 6. The side tables' digests, and the rows that differ.
-        read_side_tables(client, schemas, dialect, integration, &mut state)?;
+        read_side_tables(client, schemas, dialect, integration, &mut state, reading)?;
     }
     Ok(state)
+}
+
+/// What a read of the state is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// A plan: everything, and the side-table rows that differ from the
+    /// profile rows, to show them.
+    Plan,
+    /// Apply's check under the lock that nothing moved since the plan: its
+    /// fingerprint only (the side tables' digests, not which rows differ).
+    Guard,
 }
 
 /// One query of a plan's reads.
@@ -612,6 +630,7 @@ fn read_side_tables(
     dialect: Dialect,
     integration: &str,
     state: &mut State,
+    reading: Reading,
 ) -> Result<(), Diagnostic> {
     let present: Vec<&str> = crate::emit::SIDE_TABLES
         .into_iter()
@@ -640,6 +659,9 @@ fn read_side_tables(
                     high: number(4),
                 },
             );
+        }
+        if reading == Reading::Guard {
+            return Ok(());
         }
         let expected = catalog::expected_digests(&state.deployed.profiles);
         let drifted = catalog::side_drift(&expected, &state.side_digests);

@@ -142,7 +142,11 @@ fn against_database(
         plan.access_impact_known = false;
         plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
     } else if !deploys_same_files(built, state) {
-        match deployed_model(state) {
+        let before = match only_identities_changed(built, state) {
+            true => Ok(with_deployed_users(&built.model, &state.deployed.profiles)),
+            false => deployed_model(state),
+        };
+        match before {
             Ok(before) => {
                 plan.access_impact = crate::impact::impact(
                     &before,
@@ -213,6 +217,54 @@ fn deploys_same_files(built: &Built, state: &State) -> bool {
     recorded.sort_unstable();
     current.sort_unstable();
     state.initialized && recorded == current
+}
+
+/// The deployment's policies are the project's, and only the users
+/// changed: every recorded file but `identities.yaml` is the project's.
+fn only_identities_changed(built: &Built, state: &State) -> bool {
+    fn others<'a>(files: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+        let mut files: Vec<(&str, &str)> = files
+            .filter(|(path, _)| !path.ends_with(crate::project::IDENTITIES))
+            .collect();
+        files.sort_unstable();
+        files
+    }
+    let recorded = state
+        .policy_files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()));
+    let current = built
+        .files
+        .iter()
+        .map(|(_, f)| (f.path.as_str(), f.text.as_str()));
+    state.initialized
+        && others(recorded) == others(current)
+        && state
+            .policy_files
+            .iter()
+            .any(|(p, _)| p.ends_with(crate::project::IDENTITIES))
+}
+
+/// The policies the deployment enforces when only the users changed: the
+/// project's rules, and the users as the deployment's profile rows hold
+/// them (what the database enforces now; the recorded identities need not
+/// be read and checked again).
+fn with_deployed_users(model: &Model, profiles: &[ir::Profile]) -> Model {
+    let mut before = model.clone();
+    before.directory.users = profiles
+        .iter()
+        .map(|p| crate::model::User {
+            name: p.user.clone(),
+            groups: p.groups.clone(),
+            attributes: p.attributes.clone(),
+            projects: p.projects.clone(),
+            current_project: p.current_project.clone(),
+            acknowledged: Vec::new(),
+            purposes: p.purposes.clone(),
+            approved: p.approved.clone(),
+        })
+        .collect();
+    before
 }
 
 /// What a plan reads from one integration's database.

@@ -189,7 +189,10 @@ fn the_action_installs_a_pinned_veil_and_the_hooks_run_fmt_and_validate() {
     );
     // The package by its own name: `veil` on crates.io is another crate.
     let manifest = std::fs::read_to_string("Cargo.toml").expect("reads the manifest");
-    assert!(manifest.contains("name = \"veil-policy\""), "the package's name");
+    assert!(
+        manifest.contains("name = \"veil-policy\""),
+        "the package's name"
+    );
     assert!(install.contains(" veil-policy --bin veil"), "{install}");
     assert!(
         steps

@@ -959,3 +959,53 @@ fn profile_procedures_change_rows_and_the_next_plan_restores_them() {
         ["3"]
     );
 }
+
+/// When only `identities.yaml` changed, the plan takes the deployed users
+/// from the profile rows instead of loading the recorded files again: the
+/// access impact is the same as the offline plan's against the checkout
+/// that was applied.
+#[test]
+fn a_change_of_users_only_has_the_impact_of_the_files_it_changes() {
+    let (db, dir) = setup("users_only");
+    ok(veil(&db, &["apply", path(dir.path()), "--auto-approve"]));
+    let base = Scratch::new("users_only_base");
+    for name in ["shop.veil", "identities.yaml"] {
+        std::fs::copy(dir.path().join(name), base.path().join(name)).expect("copies");
+    }
+    // ann loses a group, bob a region, cid leaves, dan arrives.
+    let changed = IDENTITIES
+        .replace("groups: [analysts, pii_readers]", "groups: [analysts]")
+        .replace(
+            "attributes: { region: [eu, us] }",
+            "attributes: { region: us }",
+        )
+        .replace(
+            "  cid:\n    groups: [analysts, contractors, global]\n",
+            "  dan:\n    groups: [analysts, global]\n",
+        );
+    assert_ne!(changed, IDENTITIES);
+    write(dir.path(), &db, "", &changed);
+    let impact = |run: crate::common::Run| {
+        let plan: serde_json::Value = serde_json::from_str(&ok(run).stdout).expect("JSON");
+        plan["integrations"][0]["access_impact"].clone()
+    };
+    let online = impact(veil(&db, &["plan", path(dir.path()), "--format", "json"]));
+    let offline = impact(veil(
+        &db,
+        &[
+            "plan",
+            "--offline",
+            path(dir.path()),
+            "--against",
+            path(base.path()),
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(online.as_array().is_some_and(|a| a.len() >= 3), "{online}");
+    assert_eq!(online, offline);
+}
+
+fn path(dir: &Path) -> &str {
+    dir.to_str().expect("utf-8")
+}
