@@ -945,7 +945,7 @@ impl Builder<'_> {
                 Expect::Access(self.choice(
                     &word,
                     "access",
-                    &[("granted", true), ("denied", false)],
+                    &[("granted", true), ("denied", false), ("allowed", true)],
                 )?)
             }
             Rule::expect_column => {
