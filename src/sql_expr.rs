@@ -215,6 +215,7 @@ fn select_word(text: &str) -> Option<usize> {
         let starts = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         if !in_string
             && starts
+            && text.is_char_boundary(i)
             && text.len() >= i + 6
             && text.is_char_boundary(i + 6)
             && text[i..i + 6].eq_ignore_ascii_case("select")
@@ -730,6 +731,23 @@ fn binary(op: &'static str, left: SqlExpr, right: SqlExpr) -> SqlExpr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the mutation fuzzer: a non-ASCII letter before where
+    /// `select` would end.
+    #[test]
+    fn text_beyond_ascii_is_refused_without_a_panic() {
+        for text in [
+            "loweér(region) like 'e%'",
+            "é",
+            "aé select",
+            "ésélect 1",
+            "sélect",
+        ] {
+            let _ = parse(text);
+            let _ = select_word(text);
+        }
+        assert_eq!(select_word("é select 1"), Some(3));
+    }
 
     #[test]
     fn refusals_say_what_is_refused() {
