@@ -79,6 +79,14 @@ fn run_all(policy: &str, yaml: &str) -> Duration {
                     checked.model.is_some(),
                     !checked.diagnostics.iter().any(|d| d.is_error())
                 );
+                // A checked model goes through every later offline stage.
+                if let Some(model) = &checked.model {
+                    let _ = veil::emit::compile_ir(&veil::ir::lower(model));
+                    let _ = veil::verify::verify(model, &files);
+                    for user in &model.directory.users {
+                        let _ = veil::explain::explain_user(model, &files, user, None);
+                    }
+                }
             }
         }
     });
@@ -119,10 +127,19 @@ fn truncated_files_never_panic() {
     }
 }
 
+/// The fuzzer's seed and rounds: fixed, so that a failure reproduces;
+/// `VEIL_FUZZ_SEED` and `VEIL_FUZZ_ROUNDS` run it longer or elsewhere.
+fn fuzz_setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn mutated_files_never_panic() {
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
-    for _ in 0..600 {
+    let mut rng = Rng(fuzz_setting("VEIL_FUZZ_SEED", 0x5EED_1234_ABCD_0001) | 1);
+    for _ in 0..fuzz_setting("VEIL_FUZZ_ROUNDS", 600) {
         let mut text = POLICY.to_string();
         for _ in 0..1 + rng.below(4) {
             let at = char_boundary(&text, rng.below(text.len()));
