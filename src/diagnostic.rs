@@ -334,6 +334,7 @@ pub fn render_all(
 /// runner reads them: `%`, CR and LF everywhere, `:` and `,` in properties
 /// too.
 pub fn render_github(files: &Files, diagnostic: &Diagnostic) -> String {
+    let diagnostic = &shown(diagnostic);
     let data = |text: &str| {
         text.replace('%', "%25")
             .replace('\r', "%0D")
@@ -445,6 +446,7 @@ fn uri(path: &str) -> String {
 /// A diagnostic for people: the message, the file with the span underlined,
 /// and the help line.
 pub fn render_human(files: &Files, diagnostic: &Diagnostic, color: bool) -> String {
+    let diagnostic = &shown(diagnostic);
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -457,7 +459,7 @@ pub fn render_human(files: &Files, diagnostic: &Diagnostic, color: bool) -> Stri
         diagnostic,
         source: diagnostic.loc.map(|loc| {
             let f = files.get(loc.file);
-            NamedSource::new(f.path.clone(), f.text.clone())
+            NamedSource::new(crate::span::visible(&f.path), printable_source(&f.text))
         }),
     };
     let mut out = String::new();
@@ -471,6 +473,52 @@ pub fn render_human(files: &Files, diagnostic: &Diagnostic, color: bool) -> Stri
         );
     }
     out
+}
+
+/// A file's text as a snippet shows it: each control character but line
+/// breaks and tabs replaced by as many `?` as it has bytes, so that spans
+/// still point where they did and the terminal shows only what is there.
+fn printable_source(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A carriage return ends a line only before a line feed; alone it
+        // would move the cursor back over what was printed.
+        let kept = match c {
+            '\n' | '\t' => true,
+            '\r' => chars.peek() == Some(&'\n'),
+            c => !c.is_control(),
+        };
+        if kept {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
+    }
+    out
+}
+
+/// The diagnostic with every control and invisible character of its texts
+/// (but the line breaks) written as an escape: a name from a policy file
+/// cannot move a terminal's cursor or colour what follows.
+fn shown(diagnostic: &Diagnostic) -> Diagnostic {
+    let text = |t: &str| {
+        t.split('\n')
+            .map(|line| crate::span::visible(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Diagnostic {
+        message: text(&diagnostic.message),
+        label: diagnostic.label.as_deref().map(text),
+        help: diagnostic.help.as_deref().map(text),
+        related: diagnostic
+            .related
+            .iter()
+            .map(|(loc, label)| (*loc, text(label)))
+            .collect(),
+        ..diagnostic.clone()
+    }
 }
 
 fn severity_word(severity: Severity) -> &'static str {

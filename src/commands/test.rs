@@ -5,6 +5,7 @@
 use super::OutputFormat;
 use super::{Outcome, Status};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::span::visible;
 use crate::verify::{self, Checked};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -135,7 +136,11 @@ fn text(dir: &Path, checked: &[Checked], statements: usize, failed: usize) -> St
             let _ = writeln!(
                 out,
                 "FAIL {}: {} on {}: {} (decided: {})",
-                v.at, c.user, c.source, v.statement, v.decided
+                visible(&v.at),
+                visible(&c.user),
+                visible(&c.source),
+                visible(&v.statement),
+                visible(&v.decided)
             );
         }
     }

@@ -553,3 +553,38 @@ fn commands_default_to_the_current_directory() {
         .current_dir(dir.path())
         .status(0);
 }
+
+/// Names from a policy file reach the terminal as text, never as control
+/// sequences: a raw escape or carriage return in a string (and a `\u{1b}`
+/// escape) is shown escaped in messages and as `?` in the snippet, in
+/// every human and GitHub rendering.
+#[test]
+fn control_characters_in_policies_never_reach_the_terminal() {
+    let dir = Scratch::new();
+    dir.write("p.veil", POLICY);
+    dir.write("identities.yaml", IDENTITIES);
+    dir.write(
+        "t.veil",
+        "expect user \"bad\u{1b}[31mred\rann\" on s.t { access granted }\nexpect user \"x\\u{1b}[2J\" on s.t { access granted }\n",
+    );
+    let path = dir.path().to_str().expect("utf-8");
+    for args in [
+        vec!["validate", path],
+        vec!["test", path],
+        vec!["test", path, "--error-format", "github"],
+    ] {
+        let run = Veil::new().args(&args).run();
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            let lone_cr = text.replace("\r\n", "").contains('\r');
+            assert!(
+                !text.contains('\u{1b}') && !lone_cr,
+                "{args:?} {stream}: {text:?}"
+            );
+        }
+        assert!(
+            run.stderr.contains("bad\\u{1b}[31mred"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
