@@ -213,7 +213,9 @@ const CUSTOMERS: [Customer; 3] = [
         name: "Bohdan Privatus",
         phone: "555-0199-88",
         amount: "149.99",
-        score: "12.5",
+        // No secret may be a plausible piece of a timestamp the analyst sees
+        // in clear (`created_at` is a day ago, to the microsecond).
+        score: "7312.5",
         born: "1975-02-03",
         region: "eu",
     },
