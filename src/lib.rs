@@ -12,6 +12,8 @@
 //!                      plan::Plan + plan::script::Prepared ──apply::apply──▶ the database
 //!
 //!  ast::File + comments ──fmt::format──▶ canonical text
+//!  model::Model ──explain::explain_user──▶ what a user sees, and why
+//!  model::Model ──verify::verify──▶ each expectation's statements, held or not (`veil test`)
 //! ```
 //!
 //! The SQL text veil writes, reads included, comes from `emit` through the
