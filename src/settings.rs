@@ -70,9 +70,20 @@ pub fn load(file: FileId, text: &str) -> Result<Settings, Diagnostic> {
     {
         return Ok(Settings::default());
     }
-    let settings: Settings = serde_saphyr::from_str(text).map_err(|error| Diagnostic {
-        code: Code::ProjectSettings,
-        ..crate::identities::yaml_error(file, text, &error)
+    let settings: Settings = serde_saphyr::from_str(text).map_err(|error| {
+        let mut diagnostic = crate::identities::yaml_error(file, text, &error);
+        // The reader of YAML speaks of identities.yaml; this is veil.yaml.
+        if diagnostic.help.as_deref().is_some_and(|h| h.contains("identities.yaml"))
+            || diagnostic.message.starts_with("invalid ")
+        {
+            diagnostic.help = Some(
+                "check this entry against the veil.yaml reference in docs/language.md (`sensitive_tags`, `environments`: per environment, per integration, `host`, `port` (1 to 65535), `database`, `connection`)".into(),
+            );
+        }
+        Diagnostic {
+            code: Code::ProjectSettings,
+            ..diagnostic
+        }
     })?;
     if let Some(bad) = settings.sensitive_tags.iter().find(|t| !is_tag(t)) {
         return Err(Diagnostic::error(

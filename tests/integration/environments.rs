@@ -182,4 +182,20 @@ fn an_environment_names_only_integrations_the_project_has() {
         .fails();
     assert!(run.stderr.contains("integration `ap`"), "{}", run.stderr);
     assert!(run.stderr.contains("did you mean `app`"), "{}", run.stderr);
+    // A mistake in the file's shape points at the veil.yaml reference.
+    std::fs::write(
+        dir.path().join("veil.yaml"),
+        "environments:\n  staging: [1, 2]\n",
+    )
+    .expect("writes");
+    let run = Veil::new()
+        .args(["validate", dir.path().to_str().expect("utf-8")])
+        .fails();
+    assert!(run.stderr.contains("project::settings"), "{}", run.stderr);
+    assert!(run.stderr.contains("veil.yaml reference"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("identities.yaml reference"),
+        "{}",
+        run.stderr
+    );
 }
