@@ -89,9 +89,35 @@ fn against_the_databases(
                 expectation.user, expectation.source
             ),
         )
-        .at_loc(expectation.loc, "checked offline only")
+        .at_loc(head(expectation.loc), "checked offline only")
     };
-    diagnostics.extend(skipped.iter().map(|(e, why)| skip(*e, why)));
+    // Expectations skipped for one reason (their integration's) are one
+    // warning, at the first of them.
+    let skip_all = |all: &[usize], why: &str| match all {
+        [] => None,
+        [one] => Some(skip(*one, why)),
+        [first, ..] => Some(
+            Diagnostic::warning(
+                Code::TestSkipped,
+                format!(
+                    "{} expectations are not checked against the database: {why}",
+                    all.len()
+                ),
+            )
+            .at_loc(
+                head(model.expectations[*first].loc),
+                format!("checked offline only, as are {} more", all.len() - 1),
+            ),
+        ),
+    };
+    let mut reasons: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (e, why) in &skipped {
+        match reasons.iter_mut().find(|(w, _)| w == why) {
+            Some((_, all)) => all.push(*e),
+            None => reasons.push((why, vec![*e])),
+        }
+    }
+    diagnostics.extend(reasons.iter().filter_map(|(why, all)| skip_all(all, why)));
     let mut failed = false;
     for (i, integration) in model.integrations.iter().enumerate() {
         let mine: Vec<&verify::Probe> = probes.iter().filter(|p| p.integration == i).collect();
@@ -105,7 +131,8 @@ fn against_the_databases(
                     "integration `{}` is not reachable: {}",
                     integration.name, unreachable.message
                 );
-                diagnostics.extend(mine.iter().map(|p| skip(p.expectation, &why)));
+                let all: Vec<usize> = mine.iter().map(|p| p.expectation).collect();
+                diagnostics.extend(skip_all(&all, &why));
                 continue;
             }
         };
@@ -126,6 +153,16 @@ fn against_the_databases(
         }
     }
     failed
+}
+
+/// The `expect` word an expectation begins with, to point at without
+/// showing its whole block.
+fn head(loc: crate::span::Loc) -> crate::span::Loc {
+    let end = (loc.span.start + "expect".len()).min(loc.span.end);
+    crate::span::Loc {
+        file: loc.file,
+        span: crate::span::Span::new(loc.span.start, end),
+    }
 }
 
 /// One line per failed statement, then the count.
