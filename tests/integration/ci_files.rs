@@ -100,6 +100,10 @@ fn the_pull_request_job_can_read_the_repository_and_comment() {
         runs.iter()
             .any(|r| r.contains("veil validate policies --error-format github"))
     );
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("veil test policies --error-format github"))
+    );
     let comment = steps
         .iter()
         .find(|s| s["name"] == "Comment the plan")
@@ -212,4 +216,5 @@ fn the_action_installs_a_pinned_veil_and_the_hooks_run_fmt_and_validate() {
     };
     assert_eq!(entry("veil-fmt"), "veil fmt");
     assert_eq!(entry("veil-validate"), "veil validate");
+    assert_eq!(entry("veil-test"), "veil test");
 }
