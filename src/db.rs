@@ -843,7 +843,7 @@ impl Db {
     ) -> Result<Result<verify::Observed, String>, Diagnostic> {
         let view = [probe.view[0].as_str(), probe.view[1].as_str()];
         let table = [probe.table[0].as_str(), probe.table[1].as_str()];
-        let names: Vec<&str> = probe.columns.iter().map(|(_, c)| c.as_str()).collect();
+        let names: Vec<&str> = probe.columns.iter().map(|(_, c, _)| c.as_str()).collect();
         if let Err(e) = self.as_user(&probe.user, "SELECT 1") {
             return Ok(Err(error_detail(&e)));
         }

@@ -360,12 +360,7 @@ pub const ENVIRONMENT: &str = "(environment)";
 /// environment sets them.
 fn choose_environment(model: &mut crate::model::Model, name: &str) -> Result<(), Diagnostic> {
     let Some(overrides) = model.settings.environments.get(name).cloned() else {
-        let known: Vec<&str> = model
-            .settings
-            .environments
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let known = environment_names(model);
         let help = crate::suggest::did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
             if known.is_empty() {
                 "the project declares no environments: declare them under `environments:` in veil.yaml".to_string()
@@ -406,18 +401,23 @@ fn choose_environment(model: &mut crate::model::Model, name: &str) -> Result<(),
     Ok(())
 }
 
+/// The environments `veil.yaml` declares, sorted.
+fn environment_names(model: &crate::model::Model) -> Vec<&str> {
+    model
+        .settings
+        .environments
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 /// Commands that reach a database refuse a project that declares
 /// environments unless one is chosen: a deployment is always named.
 pub fn require_environment(model: &crate::model::Model) -> Result<(), Diagnostic> {
     if model.settings.environments.is_empty() || model.environment.is_some() {
         return Ok(());
     }
-    let names: Vec<&str> = model
-        .settings
-        .environments
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let names = environment_names(model);
     Err(Diagnostic::error(
         Code::ProjectEnvironment,
         format!(

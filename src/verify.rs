@@ -195,8 +195,10 @@ pub struct Probe {
     pub view: [String; 2],
     /// `[schema, table]`.
     pub table: [String; 2],
-    /// Per column statement: its line and the column's catalog name.
-    pub columns: Vec<(usize, String)>,
+    /// Per column statement: its line, the column's catalog name, and
+    /// whether the method that masks it for the user never shows a value
+    /// of the table (so a shown value equal to one is a leak).
+    pub columns: Vec<(usize, String, bool)>,
 }
 
 /// What the database returned for a probe.
@@ -218,6 +220,7 @@ pub struct Observed {
 /// declared user and source. The others are the reason they are not.
 pub fn probes(model: &Model) -> (Vec<Probe>, Vec<(usize, String)>) {
     let (mut probes, mut skipped) = (Vec::new(), Vec::new());
+    let rules = eval::access_rules_by_source(model);
     for (e, expectation) in model.expectations.iter().enumerate() {
         let (Some(_), Some(s)) = (expectation.user_index, expectation.source_index) else {
             continue;
@@ -237,12 +240,19 @@ pub fn probes(model: &Model) -> (Vec<Probe>, Vec<(usize, String)>) {
         }
         let schemas = crate::ir::Schemas::of(integration);
         let name = |n: &str| source.dialect.catalog_name(n);
+        let user = expectation.user_index.map(|u| &model.directory.users[u]);
+        let decided = user.map(|u| explain::decide(model, &rules[s], s, u));
         let columns = expectation
             .lines
             .iter()
             .enumerate()
             .filter_map(|(l, line)| match (&line.expect, line.target) {
-                (Expect::Column { .. }, Some(c)) => Some((l, name(&source.columns[c].name))),
+                (Expect::Column { .. }, Some(c)) => {
+                    let strict = decided
+                        .as_ref()
+                        .is_some_and(|d| keeps_no_value(&source.columns[c], d.columns[c].1));
+                    Some((l, name(&source.columns[c].name), strict))
+                }
                 _ => None,
             })
             .collect();
@@ -268,7 +278,6 @@ pub fn probes(model: &Model) -> (Vec<Probe>, Vec<(usize, String)>) {
 /// other statements depend on the data and are not compared.
 pub fn judge(model: &Model, files: &Files, probe: &Probe, seen: &Observed) -> Vec<Verdict> {
     let e = &model.expectations[probe.expectation];
-    let rules = eval::access_rules_by_source(model);
     let mut out = Vec::new();
     let mut verdict = |line: &ExpectLine, holds: bool, decided: String| {
         out.push(Verdict {
@@ -319,11 +328,11 @@ pub fn judge(model: &Model, files: &Files, probe: &Probe, seen: &Observed) -> Ve
                 verdict(line, seen.view_rows == seen.table_rows, decided);
             }
             Expect::Column { state, .. } => {
-                let Some(c) = probe.columns.iter().position(|(at, _)| *at == l) else {
+                let Some(c) = probe.columns.iter().position(|(at, ..)| *at == l) else {
                     continue;
                 };
                 let (sampled, found) = &seen.columns[c];
-                let strict = keeps_no_value(model, &rules, e, line);
+                let strict = probe.columns[c].2;
                 let (holds, decided) = match state {
                     ColumnState::Clear => {
                         let missing = sampled.iter().filter(|v| !found.contains(*v)).count();
@@ -355,16 +364,12 @@ pub fn judge(model: &Model, files: &Files, probe: &Probe, seen: &Observed) -> Ve
     out
 }
 
-/// Whether the method that masks a column for the expectation's user
-/// never shows a value of the table: `hash`, `null` and the `show` forms
-/// (a rounded, truncated, replaced or constant value may be one).
-fn keeps_no_value(model: &Model, rules: &[Vec<usize>], e: &Expectation, line: &ExpectLine) -> bool {
-    let (Some(u), Some(s), Some(c)) = (e.user_index, e.source_index, line.target) else {
-        return false;
-    };
-    let decided = explain::decide(model, &rules[s], s, &model.directory.users[u]);
-    let column = &model.sources[s].columns[c];
-    decided.columns[c].1.is_some_and(|i| {
+/// Whether the method of the deciding mask (`deciding`, an index into the
+/// column's masks) never shows a value of the table: `hash`, `null` and the
+/// `show` forms (a rounded, truncated, replaced or constant value may be
+/// one).
+fn keeps_no_value(column: &crate::model::Column, deciding: Option<usize>) -> bool {
+    deciding.is_some_and(|i| {
         matches!(
             column.masks[i].method,
             crate::ast::Method::Hash

@@ -168,6 +168,25 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// The `i`th per-user decision as a column of the `me` subquery a view
+/// selects once per query.
+fn decision_column(exprs: &Expr<'_>, i: usize, decision: &ir::Decision) -> Value {
+    context! {
+        expr => sql(exprs.decision(decision)),
+        name => sql(ident(&Expr::decision_name(i))),
+    }
+}
+
+/// Who may read the profile views (`user_profile`, `valid_tables`):
+/// everyone when the integration exposes the profile, else only veil.
+fn profile_grants(integration: &ir::Integration) -> Vec<Value> {
+    if integration.expose_profile {
+        vec![sql("PUBLIC")]
+    } else {
+        vec![]
+    }
+}
+
 /// Marks emitter output as SQL a template may print.
 fn sql(text: impl Into<String>) -> Value {
     Value::from_safe_string(text.into())
@@ -384,11 +403,6 @@ impl<'a> Renderer<'a> {
         let system = |table: &str| self.system(table);
         let mut push = |kind, name, sql| out.push(object(kind, name, sql));
         let profile_columns: Vec<Value> = profile::columns().map(|c| sql(ident(c))).collect();
-        let grants = if integration.expose_profile {
-            vec![sql("PUBLIC")]
-        } else {
-            vec![]
-        };
         let text = render(
             dialect,
             "user_profile",
@@ -396,7 +410,7 @@ impl<'a> Renderer<'a> {
                 view => sql(system("user_profile")),
                 profile => sql(system("profile")),
                 columns => profile_columns,
-                grants => grants,
+                grants => profile_grants(integration),
                 options => sql(dialect.sql().view_options()),
                 current_user => sql(dialect.sql().current_user()),
             },
@@ -439,12 +453,7 @@ impl<'a> Renderer<'a> {
             .decisions
             .iter()
             .enumerate()
-            .map(|(i, d)| {
-                context! {
-                    expr => sql(self.exprs.decision(&ir::Decision::Subject(d.clone()))),
-                    name => sql(ident(&Expr::decision_name(i))),
-                }
-            })
+            .map(|(i, d)| decision_column(&self.exprs, i, &ir::Decision::Subject(d.clone())))
             .collect();
         if decisions.is_empty() {
             // No rule covers any source: still one column to select.
@@ -476,11 +485,6 @@ impl<'a> Renderer<'a> {
                 arms.join("\n")
             )
         };
-        let grants = if integration.expose_profile {
-            vec![sql("PUBLIC")]
-        } else {
-            vec![]
-        };
         let text = render(
             dialect,
             "valid_tables",
@@ -493,7 +497,7 @@ impl<'a> Renderer<'a> {
                 approvals => sql(self.system("profile_approvals")),
                 current_user => sql(dialect.sql().current_user()),
                 where => sql(condition),
-                grants => grants,
+                grants => profile_grants(integration),
             },
         )?;
         out.push(object(
@@ -879,7 +883,7 @@ fn render_view(
         .decisions
         .iter()
         .enumerate()
-        .map(|(i, d)| context! { expr => sql(exprs.decision(d)), name => sql(ident(&Expr::decision_name(i))) })
+        .map(|(i, d)| decision_column(exprs, i, d))
         .collect();
     if view.needs_key {
         decisions.push(context! {
