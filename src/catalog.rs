@@ -123,18 +123,25 @@ fn dedup(values: impl Iterator<Item = String>) -> Vec<String> {
 pub fn digest(rows: &[String]) -> RowDigest {
     let mut d = RowDigest::default();
     for row in rows {
-        let hash = Sha256::digest(row.as_bytes());
+        d.add(row.as_bytes());
+    }
+    d
+}
+
+impl RowDigest {
+    /// Counts one row of text (its bytes) in.
+    fn add(&mut self, row: &[u8]) {
+        let hash = Sha256::digest(row);
         let slice = |from: usize| -> u128 {
             // 12 hex digits are 6 bytes.
             hash[from..from + 6]
                 .iter()
                 .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
         };
-        d.rows += 1;
-        d.low += slice(0);
-        d.high += slice(6);
+        self.rows += 1;
+        self.low += slice(0);
+        self.high += slice(6);
     }
-    d
 }
 
 /// The digests the deployed profile rows imply, by (side table, user).
@@ -144,6 +151,28 @@ pub fn expected_digests(profiles: &[Profile]) -> BTreeMap<(String, String), RowD
         for (table, rows) in side_row_texts(p) {
             if !rows.is_empty() {
                 out.insert((table.to_string(), p.user.clone()), digest(&rows));
+            }
+        }
+    }
+    out
+}
+
+/// The digest of each side table as a whole that the deployed profile rows
+/// imply: every row read with its user, as `emit::reads::side_totals`
+/// reads it (the user's length in bytes, `:`, the user, the row).
+pub fn expected_totals(profiles: &[Profile]) -> BTreeMap<&'static str, RowDigest> {
+    let mut out: BTreeMap<&'static str, RowDigest> = BTreeMap::new();
+    let mut text = Vec::new();
+    for p in profiles {
+        for (table, rows) in side_row_texts(p) {
+            let digest = out.entry(table).or_default();
+            for row in rows {
+                text.clear();
+                text.extend_from_slice(p.user.len().to_string().as_bytes());
+                text.push(b':');
+                text.extend_from_slice(p.user.as_bytes());
+                text.extend_from_slice(row.as_bytes());
+                digest.add(&text);
             }
         }
     }

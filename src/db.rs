@@ -636,50 +636,71 @@ fn read_side_tables(
         .into_iter()
         .filter(|t| state.has_table(schemas, t))
         .collect();
-    let sql = reads::side_digests(dialect, schemas, &present);
-    if !sql.is_empty() {
-        let mut query = |sql: &str| {
-            count_round_trip();
-            let _waiting = waiting("reading the profile side tables");
-            client
-                .query(sql, &[])
-                .map_err(|e| db_error(integration, "reading the profile side tables", &e))
-        };
-        for row in query(&sql)? {
-            let number = |i: usize| -> u128 {
-                row.get::<_, Option<String>>(i)
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or_default()
-            };
-            state.side_digests.insert(
-                (row.get(0), row.get(1)),
-                RowDigest {
-                    rows: u64::try_from(row.get::<_, i64>(2)).unwrap_or_default(),
-                    low: number(3),
-                    high: number(4),
-                },
-            );
+    if present.is_empty() {
+        return Ok(());
+    }
+    let mut query = |sql: &str| {
+        count_round_trip();
+        let _waiting = waiting("reading the profile side tables");
+        client
+            .query(sql, &[])
+            .map_err(|e| db_error(integration, "reading the profile side tables", &e))
+    };
+    // Each table as a whole first: when every one holds what the profile
+    // rows imply, no user's rows differ and nothing more is read.
+    for row in query(&reads::side_totals(dialect, schemas, &present))? {
+        state.side_totals.insert(row.get(0), row_digest(&row, 1));
+    }
+    if reading == Reading::Guard {
+        return Ok(());
+    }
+    let expected = catalog::expected_totals(&state.deployed.profiles);
+    let none = RowDigest::default();
+    let differs = expected
+        .iter()
+        .any(|(table, digest)| state.side_totals.get(*table).unwrap_or(&none) != digest)
+        || state
+            .side_totals
+            .iter()
+            .any(|(table, digest)| expected.get(table.as_str()).unwrap_or(&none) != digest);
+    if !differs {
+        return Ok(());
+    }
+    let mut found = BTreeMap::new();
+    for row in query(&reads::side_digests(dialect, schemas, &present))? {
+        found.insert((row.get(0), row.get(1)), row_digest(&row, 2));
+    }
+    let expected = catalog::expected_digests(&state.deployed.profiles);
+    state.side_drift = catalog::side_drift(&expected, &found);
+    if !state.side_drift.is_empty() {
+        let users: Vec<&str> = state.side_drift.keys().map(String::as_str).collect();
+        for row in query(&reads::side_rows(dialect, schemas, &present, &users))? {
+            state
+                .side_rows
+                .entry((row.get(0), row.get(1)))
+                .or_default()
+                .push(row.get(2));
         }
-        if reading == Reading::Guard {
-            return Ok(());
-        }
-        let expected = catalog::expected_digests(&state.deployed.profiles);
-        let drifted = catalog::side_drift(&expected, &state.side_digests);
-        if !drifted.is_empty() {
-            let users: Vec<&str> = drifted.keys().map(String::as_str).collect();
-            for row in query(&reads::side_rows(dialect, schemas, &present, &users))? {
-                state
-                    .side_rows
-                    .entry((row.get(0), row.get(1)))
-                    .or_default()
-                    .push(row.get(2));
-            }
-            for rows in state.side_rows.values_mut() {
-                rows.sort();
-            }
+        for rows in state.side_rows.values_mut() {
+            rows.sort();
         }
     }
     Ok(())
+}
+
+/// A digest as a digest query returns it from column `at` on: the row
+/// count, then the two sums as text (NULL over no rows).
+fn row_digest(row: &postgres::Row, at: usize) -> RowDigest {
+    let number = |i: usize| -> u128 {
+        row.get::<_, Option<String>>(i)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default()
+    };
+    RowDigest {
+        rows: u64::try_from(row.get::<_, i64>(at)).unwrap_or_default(),
+        low: number(at + 1),
+        high: number(at + 2),
+    }
 }
 
 /// The last deployment's serial (0 before the first).

@@ -6,7 +6,7 @@
 use crate::catalog::{CatalogObject, RowDigest};
 use crate::ir::{Profile, Schemas};
 use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::hash::checksum;
 
@@ -22,8 +22,14 @@ pub struct State {
     /// What the catalog says of every object in veil's schemas now, the key
     /// included.
     pub catalog: BTreeMap<ObjectId, CatalogObject>,
-    /// Per side table and user, a digest of the rows there now.
-    pub side_digests: BTreeMap<(String, String), RowDigest>,
+    /// Per side table, a digest of all its rows now (each read with its
+    /// user).
+    pub side_totals: BTreeMap<String, RowDigest>,
+    /// The users whose side-table rows differ from what their profile rows
+    /// imply (or who have rows but no profile row), each with the tables
+    /// that differ. Read only for a plan, and only where a table's digest
+    /// differs from what the profile rows imply.
+    pub side_drift: BTreeMap<String, BTreeSet<String>>,
     /// The rows (as text) of side tables whose digest differs from what
     /// the user's profile row implies, by (table, user).
     pub side_rows: BTreeMap<(String, String), Vec<String>>,
@@ -94,8 +100,7 @@ impl State {
         part("the profile rows", text);
         part(
             "the profile side-table rows",
-            serde_json::to_string(&self.side_digests.iter().collect::<Vec<_>>())
-                .unwrap_or_default(),
+            serde_json::to_string(&self.side_totals.iter().collect::<Vec<_>>()).unwrap_or_default(),
         );
         part(
             "what the catalog says of veil's objects (owners, grants, options, definitions, the key)",

@@ -322,9 +322,19 @@ pub trait SqlDialect: Sync {
     /// and (Redshift) character length, numeric precision and scale.
     fn relations_query(&self, skip: &str) -> String;
 
-    /// The sum, as text, of the 48-bit slice at `at` of the SHA-256 of
-    /// each `row` (an expression).
-    fn digest_slice(&self, row: &str, at: u32) -> String;
+    /// The SHA-256 of `row` (an expression of text), as 64 hex digits.
+    fn row_hash(&self, row: &str) -> String;
+
+    /// The sum, as text, of the 48-bit slices at `at` of `hash`, a column
+    /// of [`row_hash`](Self::row_hash)es.
+    fn digest_slice(&self, hash: &str, at: u32) -> String;
+
+    /// What keeps the planner from folding a derived table into the query
+    /// around it, so that a digest hashes each row once, not once per
+    /// slice.
+    fn fence(&self) -> &'static str {
+        ""
+    }
 
     /// The type a count or a length is cast to as text.
     fn number_text(&self, _digits: u32) -> String {

@@ -260,10 +260,19 @@ impl SqlDialect for Postgres {
         )
     }
 
-    fn digest_slice(&self, row: &str, at: u32) -> String {
+    fn row_hash(&self, row: &str) -> String {
+        format!("pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to({row}, 'UTF8')), 'hex')")
+    }
+
+    fn digest_slice(&self, hash: &str, at: u32) -> String {
         format!(
-            "CAST(pg_catalog.sum(CAST(CAST('x' || pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to({row}, 'UTF8')), 'hex'), {at}, 12) AS bit(48)) AS bigint)) AS text)"
+            "CAST(pg_catalog.sum(CAST(CAST('x' || pg_catalog.substr({hash}, {at}, 12) AS bit(48)) AS bigint)) AS text)"
         )
+    }
+
+    /// A subquery with `OFFSET` is planned on its own.
+    fn fence(&self) -> &'static str {
+        " OFFSET 0"
     }
 }
 

@@ -339,9 +339,13 @@ impl SqlDialect for Redshift {
         )
     }
 
-    fn digest_slice(&self, row: &str, at: u32) -> String {
+    fn row_hash(&self, row: &str) -> String {
+        format!("pg_catalog.sha2({row}, 256)")
+    }
+
+    fn digest_slice(&self, hash: &str, at: u32) -> String {
         format!(
-            "CAST(SUM(CAST(pg_catalog.strtol(pg_catalog.substring(pg_catalog.sha2({row}, 256), {at}, 12), 16) AS NUMERIC(38,0))) AS VARCHAR(40))"
+            "CAST(SUM(CAST(pg_catalog.strtol(pg_catalog.substring({hash}, {at}, 12), 16) AS NUMERIC(38,0))) AS VARCHAR(40))"
         )
     }
 

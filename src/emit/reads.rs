@@ -127,13 +127,36 @@ pub fn rules_digest(dialect: Dialect, schemas: &Schemas) -> String {
         "x.\"source\" || ':' || CAST(x.\"rule_set\" AS {})",
         dialect.sql().number_text(12)
     );
-    let slice = |at: u32| dialect.sql().digest_slice(&row, at);
+    digest(
+        dialect,
+        &format!(
+            "CAST(pg_catalog.count(*) AS {})",
+            dialect.sql().number_text(20)
+        ),
+        &row,
+        &qualified(&[&schemas.system, profile::RULES]),
+        None,
+    )
+}
+
+/// `SELECT lead, slice 1, slice 13` of the SHA-256 of each `row` of `table`
+/// (as `x`), each row hashed once; per `x.group` when given (`lead` may
+/// name it as `d.group`).
+fn digest(dialect: Dialect, lead: &str, row: &str, table: &str, group: Option<&str>) -> String {
+    let sql = dialect.sql();
+    let (keep, by) = match group {
+        Some(column) => (
+            format!("x.{}, ", ident(column)),
+            format!(" GROUP BY d.{}", ident(column)),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
-        "SELECT CAST(pg_catalog.count(*) AS {}), {}, {} FROM {} AS x",
-        dialect.sql().number_text(20),
-        slice(1),
-        slice(13),
-        qualified(&[&schemas.system, profile::RULES])
+        "SELECT {lead}, {}, {} FROM (SELECT {keep}{} AS h FROM {table} AS x{}) AS d{by}",
+        sql.digest_slice("d.h", 1),
+        sql.digest_slice("d.h", 13),
+        sql.row_hash(row),
+        sql.fence(),
     )
 }
 
@@ -152,24 +175,56 @@ fn row_text(columns: &[&str], dialect: Dialect) -> String {
     }
 }
 
-/// The digest query: per side table and user, the row count and two sums
-/// of slices of each row's SHA-256. `present` are the side tables that
-/// exist.
+/// The digest query of every side table as a whole: per table, the row
+/// count and two sums of slices of each row's SHA-256, the row read with
+/// its user (`side_row_of`), so that a row moved from one user to another
+/// moves the sums. `present` are the side tables that exist.
+pub fn side_totals(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
+    side_digest_queries(dialect, schemas, present, |side| {
+        let row = format!(
+            "CAST(pg_catalog.octet_length(x.\"userid\") AS {}) || ':' || x.\"userid\" || {}",
+            dialect.sql().number_text(10),
+            row_text(side.columns, dialect)
+        );
+        (
+            format!("{}, pg_catalog.count(*)", literal(side.table, dialect)),
+            row,
+            None,
+        )
+    })
+}
+
+/// The digest query per side table and user: the row count and two sums
+/// of slices of each row's SHA-256. Read only when a table's totals
+/// differ, to find the users whose rows do.
 pub fn side_digests(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
+    side_digest_queries(dialect, schemas, present, |side| {
+        (
+            format!(
+                "{}, d.\"userid\", pg_catalog.count(*)",
+                literal(side.table, dialect)
+            ),
+            row_text(side.columns, dialect),
+            Some("userid"),
+        )
+    })
+}
+
+/// One digest query per present side table, as `UNION ALL`: `shape` gives
+/// each its leading columns, its row text and its grouping.
+fn side_digest_queries(
+    dialect: Dialect,
+    schemas: &Schemas,
+    present: &[&str],
+    shape: impl Fn(&profile::Side) -> (String, String, Option<&'static str>),
+) -> String {
     profile::SIDES
         .iter()
         .filter(|side| present.contains(&side.table))
         .map(|side| {
-            let (table, columns) = (side.table, side.columns);
-            let row = row_text(columns, dialect);
-            let slice = |at: u32| dialect.sql().digest_slice(&row, at);
-            format!(
-                "SELECT {}, x.\"userid\", pg_catalog.count(*), {}, {} FROM {} AS x GROUP BY x.\"userid\"",
-                literal(table, dialect),
-                slice(1),
-                slice(13),
-                qualified(&[&schemas.system, table])
-            )
+            let (lead, row, group) = shape(side);
+            let table = qualified(&[&schemas.system, side.table]);
+            digest(dialect, &lead, &row, &table, group)
         })
         .collect::<Vec<_>>()
         .join("\nUNION ALL\n")

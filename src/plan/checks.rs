@@ -252,15 +252,16 @@ fn drift(compiled: &Compiled, state: &State, connected_as: &str, plan: &mut Inte
 /// Side-table rows against the deployed profile rows: each user whose rows
 /// differ is reported, and the user's rows written again.
 fn side_table_drift(state: &State, plan: &mut IntegrationPlan) {
-    // Side-table rows against the deployed profile rows.
-    let expected = catalog::expected_digests(&state.deployed.profiles);
+    if state.side_drift.is_empty() {
+        return;
+    }
     let deployed: HashMap<&str, &ir::Profile> = state
         .deployed
         .profiles
         .iter()
         .map(|p| (p.user.as_str(), p))
         .collect();
-    for (user, tables) in catalog::side_drift(&expected, &state.side_digests) {
+    for (user, tables) in state.side_drift.clone() {
         let mut fields = Vec::new();
         for table in &tables {
             let found = state

@@ -730,10 +730,16 @@ struct Edit {
     repaired: bool,
 }
 
-const EDITS: [Edit; 11] = [
+const EDITS: [Edit; 12] = [
     Edit {
         sql: "INSERT INTO immuta_system.profile_groups VALUES ('@ANALYST@', 'pii_readers')",
         shown: "pii_readers",
+        repaired: true,
+    },
+    // The table holds the same rows' values, one of them for another user.
+    Edit {
+        sql: "UPDATE immuta_system.profile_groups SET userid = '@CONTRACTOR@' WHERE userid = '@ANALYST@' AND name = 'analysts'",
+        shown: "@CONTRACTOR@",
         repaired: true,
     },
     Edit {
