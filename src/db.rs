@@ -264,6 +264,19 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
     })
 }
 
+/// Builds, on a thread of its own, the TLS connector of a URL that asks
+/// for no certificate checks (libpq's default, `sslmode=prefer`), so that
+/// it is ready by the time a plan connects: started before the project is
+/// loaded, it costs a plan nothing.
+pub fn prepare_tls() {
+    // If no thread can be started, the first connection builds it.
+    let _ = std::thread::Builder::new().spawn(|| {
+        if let Ok((_, tls)) = split_tls("") {
+            let _ = tls.connector("");
+        }
+    });
+}
+
 /// What the URL asks of TLS, as libpq reads `sslmode`.
 pub struct Tls {
     mode: postgres::config::SslMode,
@@ -276,11 +289,31 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// The TLS connector, or `None` for a plain connection.
+    /// The TLS connector, or `None` for a plain connection. Building one
+    /// reads the system's certificate store (about a tenth of a second
+    /// here), so the process builds one for each way of checking and the
+    /// connections share it.
     fn connector(&self, integration: &str) -> Result<Option<native_tls::TlsConnector>, Diagnostic> {
+        type Built = Vec<((bool, bool, Option<String>), native_tls::TlsConnector)>;
+        static BUILT: std::sync::Mutex<Built> = std::sync::Mutex::new(Vec::new());
         if self.mode == postgres::config::SslMode::Disable {
             return Ok(None);
         }
+        let key = (self.verify_chain, self.verify_host, self.root.clone());
+        // Held while building: a second connection waits for the first
+        // one's connector rather than building its own beside it.
+        let mut built = BUILT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, connector)) = built.iter().find(|(k, _)| *k == key) {
+            return Ok(Some(connector.clone()));
+        }
+        let connector = self.build(integration)?;
+        built.push((key, connector.clone()));
+        Ok(Some(connector))
+    }
+
+    fn build(&self, integration: &str) -> Result<native_tls::TlsConnector, Diagnostic> {
         let mut builder = native_tls::TlsConnector::builder();
         builder
             .danger_accept_invalid_certs(!self.verify_chain)
@@ -302,7 +335,7 @@ impl Tls {
             })?;
             builder.add_root_certificate(cert);
         }
-        builder.build().map(Some).map_err(|e| {
+        builder.build().map_err(|e| {
             Diagnostic::error(
                 Code::DbTls,
                 format!("integration `{integration}`: cannot set up TLS: {e}"),

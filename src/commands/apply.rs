@@ -174,13 +174,14 @@ fn fresh_plan(
         &[],
         options.recover,
     ) {
-        Ok(online) => {
+        Ok(mut online) => {
             let shown = render::text(&online.plan, options.color);
             let prepared = online.prepare_all();
-            // Apply opens its own connections, as for a saved plan.
-            drop(online.targets);
-            outcome.files = online.built.files;
-            outcome.diagnostics = online.built.warnings;
+            outcome.files = std::mem::take(&mut online.built.files);
+            outcome.diagnostics = std::mem::take(&mut online.built.warnings);
+            // Apply opens its own connections, as for a saved plan; the
+            // model and the compiled SQL are freed meanwhile.
+            crate::project::drop_aside(online);
             Ok((prepared, shown))
         }
         Err((files, diagnostics)) => Err(Outcome::failed(files, diagnostics)),

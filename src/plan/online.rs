@@ -52,6 +52,7 @@ pub fn plan_online(
     sensitive_tags: &[String],
     recover: bool,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
+    db::prepare_tls();
     let (files, model, warnings) = load_checked(source)?;
     if let Err(unnamed) = crate::project::require_environment(&model) {
         return Err((files, vec![unnamed]));
