@@ -6,8 +6,11 @@ use crate::catalog::CatalogObject;
 use crate::db::{self, Db};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::emit::script as sql;
+use crate::ir::Schemas;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
-use crate::plan::script::{KEY_VARIABLE, LOCKING, Prepared, Statement, shown};
+use crate::plan::script::{KEY_VARIABLE, LOCKING, Prepared, Statement, prologue, shown};
+use crate::state::State;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -27,27 +30,101 @@ pub struct Applied {
     pub serial: i64,
 }
 
+/// Opens an apply's transaction on `db` and takes the lock on veil's state,
+/// before a plan reads that state: the plan is then made against a
+/// deployment no other apply can move, and [`apply`] goes on in the same
+/// transaction without reading it again. What it sends is the script's own
+/// opening (`plan::script::prologue`), the state table's lock included
+/// where that table exists.
+pub fn open(
+    db: &mut Db,
+    target: &db::Target,
+    schemas: &Schemas,
+    lock_timeout: Duration,
+) -> Result<(), Diagnostic> {
+    let dialect = target.dialect;
+    let mut sent = Vec::new();
+    let mut out = Sender {
+        client: &mut db.client,
+        integration: &target.integration,
+        pending: String::new(),
+        messages: 0,
+        sent: Some(&mut sent),
+        what: "starting the transaction".into(),
+        commit: dialect.sql().commit(),
+    };
+    let opened = (|| {
+        // Everything but the state table's lock and the end of the wait's
+        // bound, then whether there is a state table to lock.
+        let first = prologue(dialect, schemas, &target.time_zone, false);
+        let before_end = first.len().saturating_sub(1);
+        for statement in &first[..before_end] {
+            send(&mut out, statement, dialect, lock_timeout, &mut |_| {})?;
+        }
+        out.flush()?;
+        db::count_round_trip();
+        let exists = out
+            .client
+            .query_one(&sql::state_exists(dialect, schemas), &[])
+            .map_err(|e| out.fail("reading whether veil's state exists", &e))?
+            .get::<_, i64>(0)
+            > 0;
+        let all = prologue(dialect, schemas, &target.time_zone, exists);
+        for statement in &all[before_end..] {
+            send(&mut out, statement, dialect, lock_timeout, &mut |_| {})?;
+        }
+        out.flush()?;
+        Ok(exists)
+    })();
+    match opened {
+        Ok(state_locked) => {
+            db.opened = Some(db::Opened { sent, state_locked });
+            Ok(())
+        }
+        Err(d) => {
+            db::count_round_trip();
+            let _ = db.client.batch_execute(dialect.sql().rollback());
+            Err(d)
+        }
+    }
+}
+
 /// Runs a prepared plan: every statement of its script, in one transaction.
 /// A failure rolls everything back, and so does a deployment that moved
 /// since the plan was made. `sent`, when given, receives the text of every
-/// message as sent (the key as its placeholder).
+/// message as sent (the key as its placeholder). On a connection [`open`]
+/// opened before the plan read `planned`, the transaction goes on from the
+/// guard: the state the plan read under the lock is the state now.
 pub fn apply(
     db: &mut Db,
     work: &Prepared,
+    planned: Option<&State>,
     lock_timeout: Duration,
     progress: &mut dyn FnMut(&str),
-    sent: Option<&mut Vec<String>>,
+    mut sent: Option<&mut Vec<String>>,
 ) -> Result<Applied, Diagnostic> {
+    let opened = db.opened.take();
+    let mut messages = 0;
+    if let Some(opened) = &opened {
+        messages = opened.sent.len();
+        if let Some(sent) = sent.as_deref_mut() {
+            sent.extend(opened.sent.iter().cloned());
+        }
+    }
     let mut out = Sender {
         client: &mut db.client,
         integration: &work.integration,
         pending: String::new(),
-        messages: 0,
+        messages,
         sent,
         what: "starting the transaction".into(),
         commit: work.dialect.sql().commit(),
     };
-    match run(&mut out, work, lock_timeout, progress) {
+    let under_lock = match (&opened, planned) {
+        (Some(opened), Some(state)) => Some((opened.state_locked, state)),
+        _ => None,
+    };
+    match run(&mut out, work, lock_timeout, progress, under_lock) {
         Ok(()) => Ok(Applied {
             statements: out.messages,
             serial: work.serial + 1,
@@ -176,26 +253,43 @@ fn run(
     work: &Prepared,
     lock_timeout: Duration,
     progress: &mut dyn FnMut(&str),
+    under_lock: Option<(bool, &State)>,
 ) -> Result<(), Diagnostic> {
     let dialect = work.dialect;
-    let mut now = None;
-    for statement in &work.script {
+    let mut now: Option<Cow<'_, State>> = None;
+    let mut script = &work.script[..];
+    if let Some((state_locked, state)) = under_lock {
+        // The script opens as `open` did, for the state the plan read.
+        let opening = prologue(dialect, &work.schemas, &work.target.time_zone, state_locked);
+        if !script.starts_with(&opening)
+            || state.initialized != work.initialized
+            || state.serial != work.serial
+        {
+            return Err(stale(out.integration, work, state));
+        }
+        script = &script[opening.len()..];
+        now = Some(Cow::Borrowed(state));
+    }
+    for statement in script {
         match statement {
             Statement::Check { sql } => {
                 out.flush()?;
-                // Everything the plan read, read again under the lock.
-                let state = db::read_state(
-                    out.client,
-                    &work.schemas,
-                    dialect,
-                    out.integration,
-                    db::Reading::Guard,
-                )?;
-                if state.initialized != work.initialized || state.fingerprint() != work.fingerprint
-                {
-                    return Err(stale(out.integration, work, &state));
+                if now.is_none() {
+                    // Everything the plan read, read again under the lock.
+                    let state = db::read_state(
+                        out.client,
+                        &work.schemas,
+                        dialect,
+                        out.integration,
+                        db::Reading::Guard,
+                    )?;
+                    if state.initialized != work.initialized
+                        || state.fingerprint() != work.fingerprint
+                    {
+                        return Err(stale(out.integration, work, &state));
+                    }
+                    now = Some(Cow::Owned(state));
                 }
-                now = Some(state);
                 out.doing("checking the deployment")?;
                 out.add(sql)?;
             }
@@ -239,23 +333,32 @@ fn run(
                     out.add(&update)?;
                 }
             }
-            other => {
-                let Some(text) = shown(other, dialect, lock_timeout) else {
-                    continue;
-                };
-                if let Statement::Sql {
-                    step: Some(step), ..
-                } = other
-                    && *step != out.what
-                {
-                    out.doing(step)?;
-                    progress(step);
-                }
-                out.add(&text)?;
-            }
+            other => send(out, other, dialect, lock_timeout, progress)?,
         }
     }
     out.flush()
+}
+
+/// Adds a statement sent as the script shows it, its step announced.
+fn send(
+    out: &mut Sender<'_>,
+    statement: &Statement,
+    dialect: crate::model::Dialect,
+    lock_timeout: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), Diagnostic> {
+    let Some(text) = shown(statement, dialect, lock_timeout) else {
+        return Ok(());
+    };
+    if let Statement::Sql {
+        step: Some(step), ..
+    } = statement
+        && *step != out.what
+    {
+        out.doing(step)?;
+        progress(step);
+    }
+    out.add(&text)
 }
 
 /// Reads the catalog after the changes and returns the statements that

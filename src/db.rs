@@ -92,6 +92,18 @@ pub struct Db {
     /// The role the session runs as: apply makes it the owner of what it
     /// repairs.
     pub current_user: String,
+    /// The apply transaction open on this connection, if any.
+    pub opened: Option<Opened>,
+}
+
+/// An apply's transaction, opened with the lock on veil's state before the
+/// plan read the state (`apply::open`).
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// The messages it sent, as sent.
+    pub sent: Vec<String>,
+    /// Whether it locked the state table (which exists).
+    pub state_locked: bool,
 }
 
 /// The longest any one statement of veil's may run, in milliseconds: a
@@ -261,6 +273,7 @@ pub fn connect(target: &Target) -> Result<Db, Diagnostic> {
         integration: name.to_string(),
         default_search_path: rows.first().cloned().unwrap_or_default(),
         current_user: rows.last().cloned().unwrap_or_default(),
+        opened: None,
     })
 }
 

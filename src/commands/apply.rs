@@ -65,13 +65,16 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
         Ok(planned) => planned,
         Err(failed) => return failed,
     };
-    let prepared: Vec<Prepared> = prepared
+    // Each integration's connection holds its transaction open, with the
+    // lock on veil's state the plan was made under; closing it ends the
+    // transaction, changing nothing.
+    let prepared: Vec<Planned> = prepared
         .into_iter()
         .filter(|p| {
-            options.integrations.is_empty() || options.integrations.contains(&p.integration)
+            options.integrations.is_empty() || options.integrations.contains(&p.0.integration)
         })
         .collect();
-    if !prepared.iter().any(Prepared::has_changes) {
+    if !prepared.iter().any(|(work, _)| work.has_changes()) {
         outcome.output = shown;
         outcome.output.push_str("Nothing to apply.\n");
         outcome.status = Status::Succeeded;
@@ -80,7 +83,32 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
     if !approved(options, shown, progress, &mut outcome) {
         return outcome;
     }
-    run_all(&prepared, options, progress, outcome)
+    run_all(prepared, options, progress, outcome)
+}
+
+/// An integration's prepared plan and the connection and state it was
+/// planned on (`apply::open`).
+type Planned = (Prepared, (db::Db, crate::state::State));
+
+/// Plans online as apply does: each integration's transaction opened and
+/// its lock taken before the state is read.
+fn plan_to_apply(
+    source: ProjectSource<'_>,
+    only: &[String],
+    sensitive_tags: &[String],
+    options: &ApplyOptions<'_>,
+    recover: bool,
+) -> Result<crate::plan::online::Online, (Files, Vec<Diagnostic>)> {
+    let timeout = options.lock_timeout;
+    let open = move |conn: &mut db::Db, integration: &crate::model::Integration| {
+        apply::open(
+            conn,
+            &db::Target::of(integration),
+            &crate::ir::Schemas::of(integration),
+            timeout,
+        )
+    };
+    plan_online(source, only, sensitive_tags, recover, Some(&open))
 }
 
 /// A saved plan's scripts, once its recorded policy files plan to exactly
@@ -88,7 +116,7 @@ pub fn apply(target: &Path, options: &ApplyOptions<'_>, progress: &mut dyn FnMut
 fn saved_plan(
     target: &Path,
     options: &ApplyOptions<'_>,
-) -> Result<(Vec<Prepared>, String), Outcome> {
+) -> Result<(Vec<Planned>, String), Outcome> {
     let saved = load(target).map_err(|d| Outcome::failed(Files::default(), vec![d]))?;
     if saved.offline {
         let offline = Diagnostic::error(
@@ -131,10 +159,11 @@ fn saved_plan(
         ));
         return Err(Outcome::failed(Files::default(), vec![other]));
     }
-    let online = match plan_online(
+    let mut online = match plan_to_apply(
         ProjectSource::Files(&files),
         &only,
         &saved.sensitive_tags,
+        options,
         recover,
     ) {
         Ok(online) => online,
@@ -154,12 +183,16 @@ fn saved_plan(
         }
     };
     let derived = online.prepare_all();
-    drop(online.targets);
     if let Err(d) = same_plan(target, &saved, &derived, &online.plan) {
         return Err(Outcome::failed(Files::default(), vec![d]));
     }
+    let targets = std::mem::take(&mut online.targets);
+    crate::project::drop_aside(online);
     // The plan as it was reviewed, which is the plan derived now.
-    Ok((derived, render::text(&saved.plan, options.color)))
+    Ok((
+        derived.into_iter().zip(targets).collect(),
+        render::text(&saved.plan, options.color),
+    ))
 }
 
 /// A plan of the project directory `target`, its warnings kept in `outcome`.
@@ -167,11 +200,12 @@ fn fresh_plan(
     target: &Path,
     options: &ApplyOptions<'_>,
     outcome: &mut Outcome,
-) -> Result<(Vec<Prepared>, String), Outcome> {
-    match plan_online(
+) -> Result<(Vec<Planned>, String), Outcome> {
+    match plan_to_apply(
         ProjectSource::Dir(target, options.environment),
         options.integrations,
         &[],
+        options,
         options.recover,
     ) {
         Ok(mut online) => {
@@ -179,10 +213,10 @@ fn fresh_plan(
             let prepared = online.prepare_all();
             outcome.files = std::mem::take(&mut online.built.files);
             outcome.diagnostics = std::mem::take(&mut online.built.warnings);
-            // Apply opens its own connections, as for a saved plan; the
-            // model and the compiled SQL are freed meanwhile.
+            let targets = std::mem::take(&mut online.targets);
+            // The model and the compiled SQL are freed meanwhile.
             crate::project::drop_aside(online);
-            Ok((prepared, shown))
+            Ok((prepared.into_iter().zip(targets).collect(), shown))
         }
         Err((files, diagnostics)) => Err(Outcome::failed(files, diagnostics)),
     }
@@ -231,19 +265,30 @@ fn approved(
 
 /// Applies each integration that has changes, one after the other.
 fn run_all(
-    prepared: &[Prepared],
+    prepared: Vec<Planned>,
     options: &ApplyOptions<'_>,
     progress: &mut dyn FnMut(&str),
     mut outcome: Outcome,
 ) -> Outcome {
     let mut applied = Vec::new();
-    for work in prepared.iter().filter(|p| p.has_changes()) {
+    // An integration with nothing to change lets go of its lock now.
+    let prepared: Vec<Planned> = prepared
+        .into_iter()
+        .filter(|(work, _)| work.has_changes())
+        .collect();
+    for (work, (mut conn, planned)) in prepared {
+        let work = &work;
         progress(&format!("applying integration {}", work.integration));
         let mut sent = Vec::new();
         let log = options.log_sql.is_some().then_some(&mut sent);
-        let result = db::connect(&work.target).and_then(|mut conn| {
-            apply::apply(&mut conn, work, options.lock_timeout, progress, log)
-        });
+        let result = apply::apply(
+            &mut conn,
+            work,
+            Some(&planned),
+            options.lock_timeout,
+            progress,
+            log,
+        );
         if let Some(path) = options.log_sql
             && let Err(d) = append_log(path, &sent)
         {

@@ -107,6 +107,7 @@ fn online(dir: &Path, options: &PlanOptions<'_>) -> Outcome {
         options.integrations,
         options.sensitive_tags,
         options.recover,
+        None,
     ) {
         Ok(online) => {
             let output = if options.format == OutputFormat::Sql {

@@ -94,12 +94,17 @@ pub fn guard(dialect: Dialect, schemas: &Schemas, initialized: bool, serial: i64
             deployment_serial(schemas).trim_end_matches(';')
         )
     } else {
-        format!(
-            "(SELECT COUNT(*) FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relname = 'state') = 0",
-            literal(&schemas.system, dialect)
-        )
+        format!("({}) = 0", state_exists(dialect, schemas))
     };
     format!("SELECT CAST(CASE WHEN {test} THEN '1' ELSE {moved} END AS INTEGER) AS planned;")
+}
+
+/// Whether veil's state table exists: a count of 0 or 1.
+pub fn state_exists(dialect: Dialect, schemas: &Schemas) -> String {
+    format!(
+        "SELECT COUNT(*) FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = {} AND c.relname = 'state'",
+        literal(&schemas.system, dialect)
+    )
 }
 
 /// The last deployment's serial (0 before the first).

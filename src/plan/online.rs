@@ -45,12 +45,20 @@ impl Online {
     }
 }
 
+/// What a plan does with each integration's connection before it reads the
+/// state there: apply opens its transaction and takes its lock
+/// (`apply::open`), so that it plans against a deployment no other apply
+/// can move and reads the state once.
+pub type Open<'a> =
+    &'a (dyn Fn(&mut Db, &crate::model::Integration) -> Result<(), Diagnostic> + Sync);
+
 /// Plans every (selected) integration against its database.
 pub fn plan_online(
     source: ProjectSource<'_>,
     only: &[String],
     sensitive_tags: &[String],
     recover: bool,
+    open: Option<Open<'_>>,
 ) -> Result<Online, (Files, Vec<Diagnostic>)> {
     db::prepare_tls();
     let (files, model, warnings) = load_checked(source)?;
@@ -67,7 +75,7 @@ pub fn plan_online(
         || {
             selected
                 .iter()
-                .map(|&i| read_live(&model, i))
+                .map(|&i| read_live(&model, i, open))
                 .collect::<Vec<_>>()
         },
         || lower_and_emit(&model),
@@ -273,7 +281,7 @@ type LiveRead = (Db, State, (Vec<Diagnostic>, Vec<String>));
 
 /// Connects to integration `i`'s database, reads veil's state there and runs
 /// the live checks.
-fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
+fn read_live(model: &Model, i: usize, open: Option<Open<'_>>) -> Result<LiveRead, Diagnostic> {
     let integration = &model.integrations[i];
     let dialect = integration.dialect;
     let tables = declared_tables(model, i);
@@ -284,6 +292,9 @@ fn read_live(model: &Model, i: usize) -> Result<LiveRead, Diagnostic> {
     let (state, checks) = crate::parallel::both(
         || {
             let mut conn = db::connect(&target)?;
+            if let Some(open) = open {
+                open(&mut conn, integration)?;
+            }
             let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
             Ok::<_, Diagnostic>((conn, state))
         },

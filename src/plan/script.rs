@@ -80,6 +80,36 @@ pub enum Statement {
     },
 }
 
+/// The statements that open an apply's transaction, up to the guard: the
+/// settings, then the locks (the state table's where it exists,
+/// `initialized`).
+pub fn prologue(
+    dialect: Dialect,
+    schemas: &Schemas,
+    time_zone: &str,
+    initialized: bool,
+) -> Vec<Statement> {
+    let plain = |sql: String| Statement::Sql { step: None, sql };
+    let waiting = |sql: String| Statement::Sql {
+        step: Some(LOCKING.to_string()),
+        sql,
+    };
+    let mut out = vec![
+        plain(dialect.sql().begin().into()),
+        plain(sql::session_settings(dialect, time_zone)),
+        Statement::LockTimeout,
+    ];
+    // Applies to one database wait for each other from the start, a first
+    // one (with no state table to lock yet) included, where the dialect
+    // can.
+    out.extend(sql::first_lock(dialect, schemas).map(waiting));
+    if initialized {
+        out.push(waiting(sql::lock(dialect, schemas)));
+    }
+    out.push(Statement::LockTimeoutEnd);
+    out
+}
+
 /// The psql variable a hand run passes the key in.
 pub const KEY_VARIABLE: &str = "veil_hash_key";
 
@@ -171,24 +201,8 @@ fn script(
     let dialect = integration.dialect;
     let schemas = &integration.schemas;
     let plain = |sql: String| Statement::Sql { step: None, sql };
-    let waiting = |sql: String| Statement::Sql {
-        step: Some(LOCKING.to_string()),
-        sql,
-    };
     let lock = sql::lock(dialect, schemas);
-    let mut out = vec![
-        plain(dialect.sql().begin().into()),
-        plain(sql::session_settings(dialect, &integration.time_zone)),
-        Statement::LockTimeout,
-    ];
-    // Applies to one database wait for each other from the start, a first
-    // one (with no state table to lock yet) included, where the dialect
-    // can.
-    out.extend(sql::first_lock(dialect, schemas).map(waiting));
-    if initialized {
-        out.push(waiting(lock.clone()));
-    }
-    out.push(Statement::LockTimeoutEnd);
+    let mut out = prologue(dialect, schemas, &integration.time_zone, initialized);
     out.push(Statement::Check {
         sql: sql::guard(dialect, schemas, initialized, recorded.serial),
     });

@@ -798,6 +798,70 @@ const EDITS: [Edit; 12] = [
     },
 ];
 
+/// An apply waits for the lock on veil's state before it reads that state,
+/// so that it plans against what the holder left: here a transaction that
+/// edits a side table by hand while it holds the lock. (An apply that
+/// planned first would find, under the lock, a deployment that had moved
+/// since its plan, and stop.)
+#[test]
+fn apply_plans_under_the_lock_against_what_the_holder_left() {
+    let estate = Estate::new("under_lock");
+    estate.apply();
+    // A change to apply: the contractor joins the analysts.
+    estate.write(
+        POLICY,
+        &IDENTITIES.replace(
+            "    groups: [contractors]\n",
+            "    groups: [contractors, analysts]\n",
+        ),
+    );
+    let edit = format!(
+        "BEGIN;
+         LOCK TABLE immuta_system.state IN EXCLUSIVE MODE;
+         INSERT INTO immuta_system.profile_groups VALUES ({}, 'pii_readers');
+         SELECT pg_catalog.pg_sleep(3);
+         COMMIT;",
+        literal(&estate.analyst)
+    );
+    let mut holder = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"])
+        .args(["-d", &estate.db.name, "-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", &edit])
+        .spawn()
+        .expect("starts psql");
+    // The holder has the lock well before apply asks for it.
+    let locked = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        estate
+            .db
+            .psql("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation WHERE c.relname = 'state' AND l.mode = 'ExclusiveLock' AND l.granted")
+            .is_ok_and(|n| n.trim() == "1")
+    });
+    assert!(locked, "the holder takes the lock");
+    let run = veil(
+        &estate.db,
+        &[
+            "apply",
+            estate.path(),
+            "--auto-approve",
+            "--lock-timeout",
+            "60s",
+        ],
+    );
+    assert!(
+        holder.wait().expect("psql ends").success(),
+        "the holder commits"
+    );
+    let run = ok(run);
+    assert!(
+        run.stdout.contains("drift") && run.stdout.contains("pii_readers"),
+        "the plan applied is made against the hand edit:\n{}",
+        run.stdout
+    );
+    let plan = veil(&estate.db, &["plan", estate.path(), "--detailed-exitcode"]);
+    assert_eq!(plan.status, 0, "{}{}", plan.stdout, plan.stderr);
+}
+
 #[test]
 
 fn hand_edits_that_change_what_users_see_are_drift() {
