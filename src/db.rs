@@ -603,11 +603,21 @@ fn query(
     integration: &str,
     sql: &str,
 ) -> Result<Vec<postgres::Row>, Diagnostic> {
+    query_doing(client, integration, "reading the deployed state", sql)
+}
+
+/// One query, `doing` what its wait and its error say.
+fn query_doing(
+    client: &mut impl postgres::GenericClient,
+    integration: &str,
+    doing: &str,
+    sql: &str,
+) -> Result<Vec<postgres::Row>, Diagnostic> {
     count_round_trip();
-    let _waiting = waiting("reading the deployed state");
+    let _waiting = waiting(doing);
     client
         .query(sql, &[])
-        .map_err(|e| db_error(integration, "reading the deployed state", &e))
+        .map_err(|e| db_error(integration, doing, &e))
 }
 
 /// The objects veil applied, in order, with what the catalog said of each
@@ -685,13 +695,8 @@ fn read_side_tables(
     if present.is_empty() {
         return Ok(());
     }
-    let mut query = |sql: &str| {
-        count_round_trip();
-        let _waiting = waiting("reading the profile side tables");
-        client
-            .query(sql, &[])
-            .map_err(|e| db_error(integration, "reading the profile side tables", &e))
-    };
+    let mut query =
+        |sql: &str| query_doing(client, integration, "reading the profile side tables", sql);
     // Each table as a whole first: when every one holds what the profile
     // rows imply, no user's rows differ and nothing more is read.
     for row in query(&reads::side_totals(dialect, schemas, &present))? {
@@ -759,11 +764,7 @@ fn read_serial(
     if !state.has_table(schemas, "deployments") {
         return Ok(0);
     }
-    count_round_trip();
-    let _waiting = waiting("reading the deployed state");
-    let rows = client
-        .query(&sql::deployment_serial(schemas), &[])
-        .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
+    let rows = query(client, integration, &sql::deployment_serial(schemas))?;
     Ok(rows.first().map_or(0, |r| r.get(0)))
 }
 
@@ -774,11 +775,7 @@ fn read_dependents(
     dialect: Dialect,
     integration: &str,
 ) -> Result<BTreeMap<QualifiedName, Vec<QualifiedName>>, Diagnostic> {
-    count_round_trip();
-    let _waiting = waiting("reading the deployed state");
-    let rows = client
-        .query(&reads::dependents(schemas, dialect), &[])
-        .map_err(|e| db_error(integration, "reading the deployed state", &e))?;
+    let rows = query(client, integration, &reads::dependents(schemas, dialect))?;
     let mut dependents: BTreeMap<QualifiedName, Vec<QualifiedName>> = BTreeMap::new();
     for row in rows {
         let (relation, reader): (String, String) = (row.get(0), row.get(1));
@@ -799,13 +796,7 @@ pub fn read_catalog(
     integration: &str,
     existing: &[ObjectId],
 ) -> Result<BTreeMap<ObjectId, CatalogObject>, Diagnostic> {
-    let mut query = |sql: &str| {
-        count_round_trip();
-        let _waiting = waiting("reading the catalog");
-        client
-            .query(sql, &[])
-            .map_err(|e| db_error(integration, "reading the catalog", &e))
-    };
+    let mut query = |sql: &str| query_doing(client, integration, "reading the catalog", sql);
     let rows = query(&reads::catalog(dialect, schemas))?;
     let mut objects = catalog::collect(rows.iter().map(|r| {
         (
