@@ -191,3 +191,50 @@ fn the_example_warehouse_runs_on_the_emulation_twice() {
         .expect("reads the serial");
     assert_eq!(serial.trim(), "2");
 }
+
+/// Every query a plan reads a Redshift database with (veil's state, the
+/// catalog of its objects, the side tables, the live checks) and the
+/// statements apply sends around them parse as Redshift SQL.
+#[test]
+fn every_query_a_plan_reads_redshift_with_parses() {
+    use veil::dialect::Dialect;
+    use veil::emit::{reads, script};
+    let schemas = veil::ir::Schemas {
+        system: "immuta_system".into(),
+        functions: "immuta_functions".into(),
+        procedures: "immuta_procedures".into(),
+        views: "governed".into(),
+    };
+    let dialect = Dialect::Redshift;
+    let sides = veil::emit::SIDE_TABLES;
+    let tables = [reads::TableName {
+        database: "analytics",
+        schema: "public",
+        table: "orders",
+    }];
+    let queries = [
+        reads::existing_objects(&schemas, dialect),
+        reads::dependents(&schemas, dialect),
+        reads::state_rows(&schemas, true),
+        reads::state_texts(&schemas),
+        reads::profiles(&schemas),
+        reads::policy_files(&schemas),
+        reads::catalog(dialect, &schemas),
+        reads::key(dialect, &schemas),
+        reads::rules_digest(dialect, &schemas),
+        reads::side_totals(dialect, &schemas, &sides),
+        reads::side_digests(dialect, &schemas, &sides),
+        reads::side_rows(dialect, &schemas, &sides, &["ann", "o'brien"]),
+        reads::columns(dialect, &tables),
+        reads::grants(dialect, "analytics", &tables),
+        script::state_exists(dialect, &schemas),
+        script::deployment_serial(&schemas),
+        script::guard(dialect, &schemas, true, 7),
+        script::lock(dialect, &schemas),
+    ];
+    let parser = RedshiftSqlDialect {};
+    for sql in queries {
+        Parser::parse_sql(&parser, &sql)
+            .unwrap_or_else(|e| panic!("does not parse as Redshift: {e}\n{sql}"));
+    }
+}
