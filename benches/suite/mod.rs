@@ -218,9 +218,15 @@ impl Database {
     }
 }
 
+/// Whether the suite keeps its databases (and the roles that own objects
+/// in them): `VEIL_BENCH_KEEP`.
+pub fn keep() -> bool {
+    std::env::var_os("VEIL_BENCH_KEEP").is_some()
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
-        if std::env::var_os("VEIL_BENCH_KEEP").is_none() {
+        if !keep() {
             admin(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name

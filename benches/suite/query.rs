@@ -39,7 +39,10 @@ pub fn run(
         measure(&db, &role, rows, users.max(1), runs.max(1), out)
     }));
     drop(db);
-    super::admin(&format!("DROP ROLE IF EXISTS {role}"));
+    // A kept database still holds the role's grants.
+    if !super::keep() {
+        super::admin(&format!("DROP ROLE IF EXISTS {role}"));
+    }
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
