@@ -199,3 +199,93 @@ fn an_environment_names_only_integrations_the_project_has() {
         run.stderr
     );
 }
+
+/// Two integrations in one apply: each plans under its own lock, taken
+/// before anything is applied, so that an integration another apply holds
+/// stops the whole apply with nothing changed anywhere (not the first
+/// applied and the second refused); free, both are applied in turn.
+#[test]
+fn one_apply_of_two_integrations_takes_both_locks_before_changing_either() {
+    let (left, right) = (Database::create("two_left"), Database::create("two_right"));
+    for db in [&left, &right] {
+        db.psql("CREATE TABLE public.people (id integer, email text); INSERT INTO public.people VALUES (1, 'a@x.io');")
+            .expect("creates the table");
+    }
+    let dir = Scratch::new("two_integrations");
+    let policy = |method: &str| {
+        let one = POLICY.replace("using hash", &format!("using {method}"));
+        one.replace("@DB@", &left.name).replace(
+            "source crm.people {\n",
+            "source crm.people {\n  integration = app\n",
+        ) + &one
+            .replace("integration app", "integration other")
+            .replace("@DB@", &right.name)
+            .replace("VEIL_APP_URL", "VEIL_OTHER_URL")
+            .replace(
+                "source crm.people {\n",
+                "source crm.people {\n  integration = other\n",
+            )
+            .replace("crm.people", "crm2.people")
+    };
+    std::fs::write(dir.path().join("identities.yaml"), "users:\n  ann: {}\n").expect("writes");
+    std::fs::write(dir.path().join("p.veil"), policy("hash")).expect("writes");
+    let path = dir.path().to_str().expect("utf-8");
+    let veil = || {
+        Veil::new()
+            .env("VEIL_APP_URL", left.url())
+            .env("VEIL_OTHER_URL", right.url())
+    };
+    let run = veil().args(["apply", path, "--auto-approve"]).succeeds();
+    assert!(
+        run.stdout.contains("Applied: app, other."),
+        "{}",
+        run.stdout
+    );
+    veil()
+        .args(["plan", path, "--detailed-exitcode"])
+        .succeeds();
+
+    // A change to both, while another session holds the second's lock.
+    std::fs::write(dir.path().join("p.veil"), policy("null")).expect("writes");
+    let mut holder = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", &right.name])
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg("BEGIN; LOCK TABLE immuta_system.state IN EXCLUSIVE MODE; SELECT pg_catalog.pg_sleep(4); COMMIT;")
+        .spawn()
+        .expect("starts psql");
+    let locked = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        right
+            .psql("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation WHERE c.relname = 'state' AND l.mode = 'ExclusiveLock' AND l.granted")
+            .is_ok_and(|n| n.trim() == "1")
+    });
+    assert!(locked, "the holder takes the lock");
+    let run = veil()
+        .args(["apply", path, "--auto-approve", "--lock-timeout", "1s"])
+        .fails();
+    assert!(
+        holder.wait().expect("psql ends").success(),
+        "the holder commits"
+    );
+    assert!(
+        run.stderr.contains("another apply is running"),
+        "{}",
+        run.stderr
+    );
+    for (db, name) in [(&left, "app"), (&right, "other")] {
+        let view = db
+            .psql("SELECT pg_catalog.pg_get_viewdef('governed.people'::regclass)")
+            .expect("reads the view");
+        assert!(view.contains("f_veil_hash"), "{name} was changed: {view}");
+    }
+    // Free again, one apply does both.
+    let run = veil().args(["apply", path, "--auto-approve"]).succeeds();
+    assert!(
+        run.stdout.contains("Applied: app, other."),
+        "{}",
+        run.stdout
+    );
+    veil()
+        .args(["plan", path, "--detailed-exitcode"])
+        .succeeds();
+}
