@@ -23,6 +23,12 @@ access crm.people { allow everyone }
 mask email on crm.people using hash
 "#;
 
+/// The table the sources govern, with one row.
+fn people(db: &Database) {
+    db.psql("CREATE TABLE public.people (id integer, email text); INSERT INTO public.people VALUES (1, 'a@x.io');")
+        .expect("creates the table");
+}
+
 fn project(db: &Database, staging: &Database) -> Scratch {
     let dir = Scratch::new("environments");
     std::fs::write(dir.path().join("p.veil"), POLICY.replace("@DB@", &db.name)).expect("writes");
@@ -45,8 +51,7 @@ fn each_environment_deploys_to_its_own_database_and_no_other() {
         Database::create("env_staging"),
     );
     for db in [&prod, &staging] {
-        db.psql("CREATE TABLE public.people (id integer, email text); INSERT INTO public.people VALUES (1, 'a@x.io');")
-            .expect("creates the table");
+        people(db);
     }
     let dir = project(&prod, &staging);
     let path = dir.path().to_str().expect("utf-8");
@@ -208,8 +213,7 @@ fn an_environment_names_only_integrations_the_project_has() {
 fn one_apply_of_two_integrations_takes_both_locks_before_changing_either() {
     let (left, right) = (Database::create("two_left"), Database::create("two_right"));
     for db in [&left, &right] {
-        db.psql("CREATE TABLE public.people (id integer, email text); INSERT INTO public.people VALUES (1, 'a@x.io');")
-            .expect("creates the table");
+        people(db);
     }
     let dir = Scratch::new("two_integrations");
     let policy = |method: &str| {
@@ -247,19 +251,7 @@ fn one_apply_of_two_integrations_takes_both_locks_before_changing_either() {
 
     // A change to both, while another session holds the second's lock.
     std::fs::write(dir.path().join("p.veil"), policy("null")).expect("writes");
-    let mut holder = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", &right.name])
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg("BEGIN; LOCK TABLE immuta_system.state IN EXCLUSIVE MODE; SELECT pg_catalog.pg_sleep(4); COMMIT;")
-        .spawn()
-        .expect("starts psql");
-    let locked = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        right
-            .psql("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation WHERE c.relname = 'state' AND l.mode = 'ExclusiveLock' AND l.granted")
-            .is_ok_and(|n| n.trim() == "1")
-    });
-    assert!(locked, "the holder takes the lock");
+    let mut holder = right.hold_state_lock("", 4);
     let run = veil()
         .args(["apply", path, "--auto-approve", "--lock-timeout", "1s"])
         .fails();

@@ -816,28 +816,10 @@ fn apply_plans_under_the_lock_against_what_the_holder_left() {
         ),
     );
     let edit = format!(
-        "BEGIN;
-         LOCK TABLE immuta_system.state IN EXCLUSIVE MODE;
-         INSERT INTO immuta_system.profile_groups VALUES ({}, 'pii_readers');
-         SELECT pg_catalog.pg_sleep(3);
-         COMMIT;",
+        "INSERT INTO immuta_system.profile_groups VALUES ({}, 'pii_readers');",
         literal(&estate.analyst)
     );
-    let mut holder = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"])
-        .args(["-d", &estate.db.name, "-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .args(["-c", &edit])
-        .spawn()
-        .expect("starts psql");
-    // The holder has the lock well before apply asks for it.
-    let locked = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        estate
-            .db
-            .psql("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation WHERE c.relname = 'state' AND l.mode = 'ExclusiveLock' AND l.granted")
-            .is_ok_and(|n| n.trim() == "1")
-    });
-    assert!(locked, "the holder takes the lock");
+    let mut holder = estate.db.hold_state_lock(&edit, 3);
     let run = veil(
         &estate.db,
         &[

@@ -157,6 +157,27 @@ impl Database {
         run(&self.name, sql)
     }
 
+    /// Another session that holds the lock on veil's state (in
+    /// `<prefix>_system`, the default prefix) while it runs `sql`, then
+    /// sleeps `seconds` and commits; returned once it holds the lock. Wait
+    /// for it to end.
+    pub fn hold_state_lock(&self, sql: &str, seconds: u32) -> std::process::Child {
+        let script = format!(
+            "BEGIN; LOCK TABLE immuta_system.state IN EXCLUSIVE MODE; {sql} SELECT pg_catalog.pg_sleep({seconds}); COMMIT;"
+        );
+        let holder = psql_command(&self.name, "postgres")
+            .args(["-c", &script])
+            .spawn()
+            .expect("starts psql");
+        let held = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            self.psql("SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation WHERE c.relname = 'state' AND l.mode = 'ExclusiveLock' AND l.granted")
+                .is_ok_and(|n| n.trim() == "1")
+        });
+        assert!(held, "the other session takes the lock");
+        holder
+    }
+
     /// Runs a query; rows as `a|b` lines.
     pub fn query(&self, sql: &str) -> Result<String, String> {
         run(&self.name, sql)
