@@ -10,7 +10,6 @@ use crate::ir::Schemas;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use crate::plan::script::{KEY_VARIABLE, LOCKING, Prepared, Statement, prologue, shown};
 use crate::state::State;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -89,42 +88,48 @@ pub fn open(
     }
 }
 
-/// Runs a prepared plan: every statement of its script, in one transaction.
-/// A failure rolls everything back, and so does a deployment that moved
-/// since the plan was made. `sent`, when given, receives the text of every
-/// message as sent (the key as its placeholder). On a connection [`open`]
-/// opened before the plan read `planned`, the transaction goes on from the
-/// guard: the state the plan read under the lock is the state now.
+/// Runs the rest of a prepared plan's script in the transaction [`open`]
+/// opened on `db` before the plan read `planned` under the lock: the state
+/// the plan read is the state now. A failure rolls everything back.
+/// `sent`, when given, receives the text of every message as sent, the
+/// opening included (the key as its placeholder).
 pub fn apply(
     db: &mut Db,
     work: &Prepared,
-    planned: Option<&State>,
+    planned: &State,
     lock_timeout: Duration,
     progress: &mut dyn FnMut(&str),
     mut sent: Option<&mut Vec<String>>,
 ) -> Result<Applied, Diagnostic> {
-    let opened = db.opened.take();
-    let mut messages = 0;
-    if let Some(opened) = &opened {
-        messages = opened.sent.len();
-        if let Some(sent) = sent.as_deref_mut() {
-            sent.extend(opened.sent.iter().cloned());
-        }
+    let Some(opened) = db.opened.take() else {
+        return Err(Diagnostic::error(
+            Code::ApplyFailed,
+            format!(
+                "integration `{}`: no transaction was opened before the plan (a bug in veil)",
+                work.integration
+            ),
+        )
+        .help("nothing was changed"));
+    };
+    if let Some(sent) = sent.as_deref_mut() {
+        sent.extend(opened.sent.iter().cloned());
     }
     let mut out = Sender {
         client: &mut db.client,
         integration: &work.integration,
         pending: String::new(),
-        messages,
+        messages: opened.sent.len(),
         sent,
         what: "starting the transaction".into(),
         commit: work.dialect.sql().commit(),
     };
-    let under_lock = match (&opened, planned) {
-        (Some(opened), Some(state)) => Some((opened.state_locked, state)),
-        _ => None,
-    };
-    match run(&mut out, work, lock_timeout, progress, under_lock) {
+    match run(
+        &mut out,
+        work,
+        lock_timeout,
+        progress,
+        (opened.state_locked, planned),
+    ) {
         Ok(()) => Ok(Applied {
             statements: out.messages,
             serial: work.serial + 1,
@@ -253,43 +258,22 @@ fn run(
     work: &Prepared,
     lock_timeout: Duration,
     progress: &mut dyn FnMut(&str),
-    under_lock: Option<(bool, &State)>,
+    (state_locked, now): (bool, &State),
 ) -> Result<(), Diagnostic> {
     let dialect = work.dialect;
-    let mut now: Option<Cow<'_, State>> = None;
-    let mut script = &work.script[..];
-    if let Some((state_locked, state)) = under_lock {
-        // The script opens as `open` did, for the state the plan read.
-        let opening = prologue(dialect, &work.schemas, &work.target.time_zone, state_locked);
-        if !script.starts_with(&opening)
-            || state.initialized != work.initialized
-            || state.serial != work.serial
-        {
-            return Err(stale(out.integration, work, state));
-        }
-        script = &script[opening.len()..];
-        now = Some(Cow::Borrowed(state));
+    // The script opens as `open` did, for the state the plan read.
+    let opening = prologue(dialect, &work.schemas, &work.target.time_zone, state_locked);
+    if !work.script.starts_with(&opening)
+        || now.initialized != work.initialized
+        || now.serial != work.serial
+    {
+        return Err(stale(out.integration, work, now));
     }
-    for statement in script {
+    for statement in &work.script[opening.len()..] {
         match statement {
             Statement::Check { sql } => {
-                out.flush()?;
-                if now.is_none() {
-                    // Everything the plan read, read again under the lock.
-                    let state = db::read_state(
-                        out.client,
-                        &work.schemas,
-                        dialect,
-                        out.integration,
-                        db::Reading::Guard,
-                    )?;
-                    if state.initialized != work.initialized
-                        || state.fingerprint() != work.fingerprint
-                    {
-                        return Err(stale(out.integration, work, &state));
-                    }
-                    now = Some(Cow::Owned(state));
-                }
+                // The guard a hand run of the script gets; here the lock
+                // has held since the plan read the state.
                 out.doing("checking the deployment")?;
                 out.add(sql)?;
             }
@@ -319,13 +303,12 @@ fn run(
             }
             Statement::RecordCatalog { objects, rewritten } => {
                 out.flush()?;
-                let recorded = now.as_ref().map(|s| &s.recorded_catalog);
                 let updates = record_catalog(
                     out.client,
                     work,
                     objects,
                     rewritten,
-                    recorded,
+                    &now.recorded_catalog,
                     out.integration,
                 )?;
                 out.doing("recording what the catalog says")?;
@@ -368,7 +351,7 @@ fn record_catalog(
     work: &Prepared,
     objects: &[ObjectId],
     rewritten: &[ObjectId],
-    recorded: Option<&BTreeMap<ObjectId, CatalogObject>>,
+    recorded: &BTreeMap<ObjectId, CatalogObject>,
     integration: &str,
 ) -> Result<Vec<String>, Diagnostic> {
     // The tables whose rows the catalog record holds: they exist now.
@@ -385,7 +368,7 @@ fn record_catalog(
         let before = if rewritten.contains(id) {
             None
         } else {
-            recorded.and_then(|r| r.get(id))
+            recorded.get(id)
         };
         let found = catalog.get(id);
         if found == before {

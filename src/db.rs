@@ -513,25 +513,18 @@ impl Db {
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
         let integration = self.integration.clone();
-        read_state(
-            &mut self.client,
-            schemas,
-            dialect,
-            &integration,
-            Reading::Plan,
-        )
+        read_state(&mut self.client, schemas, dialect, &integration)
     }
 }
 
 /// Reads veil's state and the catalog through any client (a connection or
 /// a transaction), in a fixed number of queries whatever the number of
 /// objects.
-pub fn read_state(
+fn read_state(
     client: &mut impl postgres::GenericClient,
     schemas: &Schemas,
     dialect: Dialect,
     integration: &str,
-    reading: Reading,
 ) -> Result<State, Diagnostic> {
     let mut state = State::default();
     // 1. veil's schemas and every relation and routine in them.
@@ -581,20 +574,9 @@ pub fn read_state(
     state.catalog = read_catalog(client, schemas, dialect, integration, &state.existing)?;
     if state.initialized {
         // 6. The side tables' digests, and the rows that differ.
-        read_side_tables(client, schemas, dialect, integration, &mut state, reading)?;
+        read_side_tables(client, schemas, dialect, integration, &mut state)?;
     }
     Ok(state)
-}
-
-/// What a read of the state is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reading {
-    /// A plan: everything, and the side-table rows that differ from the
-    /// profile rows, to show them.
-    Plan,
-    /// Apply's check under the lock that nothing moved since the plan: its
-    /// fingerprint only (the side tables' digests, not which rows differ).
-    Guard,
 }
 
 /// One query of a plan's reads.
@@ -686,7 +668,6 @@ fn read_side_tables(
     dialect: Dialect,
     integration: &str,
     state: &mut State,
-    reading: Reading,
 ) -> Result<(), Diagnostic> {
     let present: Vec<&str> = crate::emit::SIDE_TABLES
         .into_iter()
@@ -701,9 +682,6 @@ fn read_side_tables(
     // rows imply, no user's rows differ and nothing more is read.
     for row in query(&reads::side_totals(dialect, schemas, &present))? {
         state.side_totals.insert(row.get(0), row_digest(&row, 1));
-    }
-    if reading == Reading::Guard {
-        return Ok(());
     }
     let expected = catalog::expected_totals(&state.deployed.profiles);
     let none = RowDigest::default();

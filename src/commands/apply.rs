@@ -284,7 +284,7 @@ fn run_all(
         let result = apply::apply(
             &mut conn,
             work,
-            Some(&planned),
+            &planned,
             options.lock_timeout,
             progress,
             log,

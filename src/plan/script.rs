@@ -65,9 +65,9 @@ pub enum Statement {
     LockTimeout,
     /// The end of that bound, where the dialect needs one.
     LockTimeoutEnd,
-    /// The deployment is the one planned. Apply reads everything the plan
-    /// read and compares its fingerprint first; the SQL is the guard a hand
-    /// run gets: it fails unless the deployment serial is the planned one.
+    /// The deployment is the one planned: the SQL fails unless the
+    /// deployment serial is the planned one. (Apply has held the lock since
+    /// its plan read the state; a hand run of the script relies on this.)
     Check { sql: String },
     /// A new hashing key for the table, sent as a parameter, only when the
     /// table holds none.
