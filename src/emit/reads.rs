@@ -177,8 +177,9 @@ fn row_text(columns: &[&str], dialect: Dialect) -> String {
 
 /// The digest query of every side table as a whole: per table, the row
 /// count and two sums of slices of each row's SHA-256, the row read with
-/// its user (`side_row_of`), so that a row moved from one user to another
-/// moves the sums. `present` are the side tables that exist.
+/// its user as `catalog::expected_totals` reads it (the user's length in
+/// bytes, `:`, the user, the row), so that a row moved from one user to
+/// another moves the sums. `present` are the side tables that exist.
 pub fn side_totals(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
     side_digest_queries(dialect, schemas, present, |side| {
         let row = format!(

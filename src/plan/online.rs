@@ -151,9 +151,10 @@ fn against_database(
         plan.access_impact_known = false;
         plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
     } else if !deploys_same_files(built, state) {
-        let before = match only_identities_changed(built, state) {
-            true => Ok(with_deployed_users(&built.model, &state.deployed.profiles)),
-            false => deployed_model(state),
+        let before = if only_identities_changed(built, state) {
+            Ok(with_deployed_users(&built.model, &state.deployed.profiles))
+        } else {
+            deployed_model(state)
         };
         match before {
             Ok(before) => {
