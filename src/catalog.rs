@@ -6,6 +6,7 @@
 //! record, and everything that differs is drift. Comparing the rows is
 //! pure; the queries are `emit::reads`'s, and `db` runs them.
 
+use crate::hash::RowHash;
 use crate::ir::Profile;
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
 use serde::{Deserialize, Serialize};
@@ -87,14 +88,14 @@ pub fn key_object(rows: &str, fingerprint: &str) -> CatalogObject {
     }
 }
 
-/// A digest of one user's rows in one side table: how many, and two sums of
-/// 48-bit slices of each row's SHA-256 (order does not matter; a row added
-/// or changed by hand moves them).
+/// A digest of some rows of a side table: how many, and two sums of a hash
+/// of each row ([`RowHash`]). Order does not matter; a row added or
+/// changed by hand moves them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RowDigest {
     pub rows: u64,
-    pub low: u128,
-    pub high: u128,
+    pub low: i128,
+    pub high: i128,
 }
 
 /// The rows a profile implies in each side table, as the digest reads them.
@@ -120,37 +121,52 @@ fn dedup(values: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// The digest of some rows, as the digest query computes it.
-pub fn digest(rows: &[String]) -> RowDigest {
+pub fn digest(rows: &[String], hash: RowHash) -> RowDigest {
     let mut d = RowDigest::default();
+    let mut scratch = Vec::new();
     for row in rows {
-        d.add(row.as_bytes());
+        d.add(hash, row.as_bytes(), &mut scratch);
     }
     d
 }
 
 impl RowDigest {
-    /// Counts one row of text (its bytes) in.
-    fn add(&mut self, row: &[u8]) {
-        let hash = Sha256::digest(row);
-        let slice = |from: usize| -> u128 {
-            // 12 hex digits are 6 bytes.
-            hash[from..from + 6]
-                .iter()
-                .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+    /// Counts one row of text (its bytes) in; `scratch` is room to escape it.
+    fn add(&mut self, hash: RowHash, row: &[u8], scratch: &mut Vec<u8>) {
+        let (low, high) = match hash {
+            RowHash::Sha256 => {
+                let hash = Sha256::digest(row);
+                let slice = |from: usize| -> i128 {
+                    // 12 hex digits are 6 bytes.
+                    hash[from..from + 6]
+                        .iter()
+                        .fold(0i128, |acc, b| (acc << 8) | i128::from(*b))
+                };
+                (slice(0), slice(6))
+            }
+            RowHash::PostgresText => {
+                scratch.clear();
+                crate::hash::postgres_escape(row, scratch);
+                let hash = |seed| i128::from(crate::hash::postgres_text_hash(scratch, seed));
+                (hash(0), hash(1))
+            }
         };
         self.rows += 1;
-        self.low += slice(0);
-        self.high += slice(6);
+        self.low += low;
+        self.high += high;
     }
 }
 
 /// The digests the deployed profile rows imply, by (side table, user).
-pub fn expected_digests(profiles: &[Profile]) -> BTreeMap<(String, String), RowDigest> {
+pub fn expected_digests(
+    profiles: &[Profile],
+    hash: RowHash,
+) -> BTreeMap<(String, String), RowDigest> {
     let mut out = BTreeMap::new();
     for p in profiles {
         for (table, rows) in side_row_texts(p) {
             if !rows.is_empty() {
-                out.insert((table.to_string(), p.user.clone()), digest(&rows));
+                out.insert((table.to_string(), p.user.clone()), digest(&rows, hash));
             }
         }
     }
@@ -160,9 +176,9 @@ pub fn expected_digests(profiles: &[Profile]) -> BTreeMap<(String, String), RowD
 /// The digest of each side table as a whole that the deployed profile rows
 /// imply: every row read with its user, as `emit::reads::side_totals`
 /// reads it (the user's length in bytes, `:`, the user, the row).
-pub fn expected_totals(profiles: &[Profile]) -> BTreeMap<&'static str, RowDigest> {
+pub fn expected_totals(profiles: &[Profile], hash: RowHash) -> BTreeMap<&'static str, RowDigest> {
     let mut out: BTreeMap<&'static str, RowDigest> = BTreeMap::new();
-    let mut text = Vec::new();
+    let (mut text, mut scratch) = (Vec::new(), Vec::new());
     for p in profiles {
         for (table, rows) in side_row_texts(p) {
             let digest = out.entry(table).or_default();
@@ -172,7 +188,7 @@ pub fn expected_totals(profiles: &[Profile]) -> BTreeMap<&'static str, RowDigest
                 text.push(b':');
                 text.extend_from_slice(p.user.as_bytes());
                 text.extend_from_slice(row.as_bytes());
-                digest.add(&text);
+                digest.add(hash, &text, &mut scratch);
             }
         }
     }
@@ -326,9 +342,11 @@ mod tests {
 
     #[test]
     fn digests_ignore_order_and_see_every_row() {
-        let a = digest(&["x".into(), "y".into()]);
-        assert_eq!(a, digest(&["y".into(), "x".into()]));
-        assert_ne!(a, digest(&["x".into()]));
-        assert_ne!(a, digest(&["x".into(), "z".into()]));
+        for hash in [RowHash::Sha256, RowHash::PostgresText] {
+            let a = digest(&["x".into(), "y".into()], hash);
+            assert_eq!(a, digest(&["y".into(), "x".into()], hash));
+            assert_ne!(a, digest(&["x".into()], hash));
+            assert_ne!(a, digest(&["x".into(), "z".into()], hash));
+        }
     }
 }

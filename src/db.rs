@@ -683,7 +683,8 @@ fn read_side_tables(
     for row in query(&reads::side_totals(dialect, schemas, &present))? {
         state.side_totals.insert(row.get(0), row_digest(&row, 1));
     }
-    let expected = catalog::expected_totals(&state.deployed.profiles);
+    let hash = dialect.sql().side_row_hash();
+    let expected = catalog::expected_totals(&state.deployed.profiles, hash);
     let none = RowDigest::default();
     let differs = expected
         .iter()
@@ -699,7 +700,7 @@ fn read_side_tables(
     for row in query(&reads::side_digests(dialect, schemas, &present))? {
         found.insert((row.get(0), row.get(1)), row_digest(&row, 2));
     }
-    let expected = catalog::expected_digests(&state.deployed.profiles);
+    let expected = catalog::expected_digests(&state.deployed.profiles, hash);
     state.side_drift = catalog::side_drift(&expected, &found);
     if !state.side_drift.is_empty() {
         let users: Vec<&str> = state.side_drift.keys().map(String::as_str).collect();
@@ -720,7 +721,7 @@ fn read_side_tables(
 /// A digest as a digest query returns it from column `at` on: the row
 /// count, then the two sums as text (NULL over no rows).
 fn row_digest(row: &postgres::Row, at: usize) -> RowDigest {
-    let number = |i: usize| -> u128 {
+    let number = |i: usize| -> i128 {
         row.get::<_, Option<String>>(i)
             .and_then(|t| t.parse().ok())
             .unwrap_or_default()

@@ -322,6 +322,12 @@ pub trait SqlDialect: Sync {
     /// and (Redshift) character length, numeric precision and scale.
     fn relations_query(&self, skip: &str) -> String;
 
+    /// How the side-table digests hash each row: SHA-256 unless the
+    /// database has a cheaper hash veil computes too.
+    fn side_row_hash(&self) -> crate::hash::RowHash {
+        crate::hash::RowHash::Sha256
+    }
+
     /// The SHA-256 of `row` (an expression of text), as 64 hex digits.
     fn row_hash(&self, row: &str) -> String;
 

@@ -5,6 +5,7 @@
 
 use super::profile;
 use super::quote::{ident, literal, qualified};
+use crate::hash::RowHash;
 use crate::ir::Schemas;
 use crate::model::Dialect;
 
@@ -120,29 +121,38 @@ pub fn key(dialect: Dialect, schemas: &Schemas) -> String {
         .key_query(&qualified(&[&schemas.system, "hash_key"]))
 }
 
-/// The access-rule table's rows: how many, and the two sums of slices of
-/// each row's SHA-256 the side-table digests use.
+/// The access-rule table's rows: how many, and the two sums of 48-bit
+/// slices of each row's SHA-256.
 pub fn rules_digest(dialect: Dialect, schemas: &Schemas) -> String {
     let row = format!(
         "x.\"source\" || ':' || CAST(x.\"rule_set\" AS {})",
         dialect.sql().number_text(12)
     );
+    let count = format!(
+        "CAST(pg_catalog.count(*) AS {})",
+        dialect.sql().number_text(20)
+    );
+    // SHA-256 on every dialect: the digest is recorded with the catalog at
+    // each apply and compared with the next plan's.
     digest(
         dialect,
-        &format!(
-            "CAST(pg_catalog.count(*) AS {})",
-            dialect.sql().number_text(20)
-        ),
-        &row,
+        RowHash::Sha256,
+        (&count, &row),
         &qualified(&[&schemas.system, profile::RULES]),
         None,
     )
 }
 
-/// `SELECT lead, slice 1, slice 13` of the SHA-256 of each `row` of `table`
-/// (as `x`), each row hashed once; per `x.group` when given (`lead` may
-/// name it as `d.group`).
-fn digest(dialect: Dialect, lead: &str, row: &str, table: &str, group: Option<&str>) -> String {
+/// `SELECT lead, sum 1, sum 2` of a hash of each `row` of `table` (as
+/// `x`), each row hashed once; per `x.group` when given (`lead` may name
+/// it as `d.group`). The hash is as `catalog::RowDigest` computes it.
+fn digest(
+    dialect: Dialect,
+    hash: RowHash,
+    (lead, row): (&str, &str),
+    table: &str,
+    group: Option<&str>,
+) -> String {
     let sql = dialect.sql();
     let (keep, by) = match group {
         Some(column) => (
@@ -151,11 +161,24 @@ fn digest(dialect: Dialect, lead: &str, row: &str, table: &str, group: Option<&s
         ),
         None => (String::new(), String::new()),
     };
+    let (h, sums) = match hash {
+        RowHash::Sha256 => (
+            sql.row_hash(row),
+            [sql.digest_slice("d.h", 1), sql.digest_slice("d.h", 13)],
+        ),
+        // The escaped text is ASCII: the same bytes whatever the server's
+        // encoding, and the same as veil escapes the UTF-8 it expects.
+        RowHash::PostgresText => (
+            format!("pg_catalog.encode(pg_catalog.convert_to({row}, 'UTF8'), 'escape')"),
+            [0, 1].map(|seed| {
+                format!("CAST(pg_catalog.sum(pg_catalog.hashtextextended(d.h, {seed})) AS text)")
+            }),
+        ),
+    };
     format!(
-        "SELECT {lead}, {}, {} FROM (SELECT {keep}{} AS h FROM {table} AS x{}) AS d{by}",
-        sql.digest_slice("d.h", 1),
-        sql.digest_slice("d.h", 13),
-        sql.row_hash(row),
+        "SELECT {lead}, {}, {} FROM (SELECT {keep}{h} AS h FROM {table} AS x{}) AS d{by}",
+        sums[0],
+        sums[1],
         sql.fence(),
     )
 }
@@ -176,7 +199,8 @@ fn row_text(columns: &[&str], dialect: Dialect) -> String {
 }
 
 /// The digest query of every side table as a whole: per table, the row
-/// count and two sums of slices of each row's SHA-256, the row read with
+/// count and two sums of a hash of each row (the dialect's
+/// `side_row_hash`), the row read with
 /// its user as `catalog::expected_totals` reads it (the user's length in
 /// bytes, `:`, the user, the row), so that a row moved from one user to
 /// another moves the sums. `present` are the side tables that exist.
@@ -196,7 +220,7 @@ pub fn side_totals(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> Str
 }
 
 /// The digest query per side table and user: the row count and two sums
-/// of slices of each row's SHA-256. Read only when a table's totals
+/// of a hash of each row. Read only when a table's totals
 /// differ, to find the users whose rows do.
 pub fn side_digests(dialect: Dialect, schemas: &Schemas, present: &[&str]) -> String {
     side_digest_queries(dialect, schemas, present, |side| {
@@ -225,7 +249,13 @@ fn side_digest_queries(
         .map(|side| {
             let (lead, row, group) = shape(side);
             let table = qualified(&[&schemas.system, side.table]);
-            digest(dialect, &lead, &row, &table, group)
+            digest(
+                dialect,
+                dialect.sql().side_row_hash(),
+                (&lead, &row),
+                &table,
+                group,
+            )
         })
         .collect::<Vec<_>>()
         .join("\nUNION ALL\n")
