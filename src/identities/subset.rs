@@ -810,6 +810,48 @@ mod tests {
             "the example project's file takes the fast path"
         );
     }
+    /// Files one to three bytes away from a valid one (a byte removed,
+    /// added or replaced by YAML punctuation): where the subset reads one,
+    /// the full reader reads the same.
+    #[test]
+    fn mutated_files_read_alike() {
+        let base = "groups: [analysts, \"data-eng\", ops]\nattributes:\n  region: [eu, us]\n\
+                    purposes:\n  research: Studies of usage (internal)  # note\n\
+                    projects:\n  p1:\n    purposes:\n    - research\n\
+                    users:\n  alice:\n    groups: [analysts, ops]\n\
+                    \x20   attributes: { region: [eu], dept: x }\n    projects: [p1]\n\
+                    \x20   current_project: p1\n    acknowledged: [research]\n\
+                    \x20   approved: ['sales.orders']\n  bob: {}\n  carol:\n    groups:\n    - ops\n";
+        let punctuation = b" \n:-,[]{}#'\"ab_1.~&*!|>?%@`\\\t";
+        let mut dice = Dice(0x0bad_cafe, 1);
+        let mut fast = 0;
+        for _ in 0..30_000 {
+            let mut bytes = base.as_bytes().to_vec();
+            for _ in 0..1 + dice.roll(3) {
+                let at = dice.roll(bytes.len());
+                let byte = punctuation[dice.roll(punctuation.len())];
+                match dice.roll(3) {
+                    0 => drop(bytes.remove(at)),
+                    1 => bytes.insert(at, byte),
+                    _ => bytes[at] = byte,
+                }
+            }
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let Some(quick) = read(&text) else { continue };
+            fast += 1;
+            let full = super::super::read_yaml(FileId(0), &text).unwrap_or_else(|error| {
+                panic!(
+                    "the subset reads\n{text}\nwhich the full reader refuses: {}",
+                    error.message
+                )
+            });
+            assert_eq!(format!("{quick:?}"), format!("{full:?}"), "in\n{text}");
+        }
+        assert!(fast > 1_000, "{fast} mutated files read by the subset");
+    }
+
     #[test]
     fn deep_nesting_is_left_to_the_full_reader() {
         let deep = format!("groups: {}a{}\n", "[".repeat(100_000), "]".repeat(100_000));
