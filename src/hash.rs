@@ -107,7 +107,7 @@ pub enum RowHash {
     /// PostgreSQL's `hashtextextended` of the row's text as `encode(…,
     /// 'escape')` writes its UTF-8 bytes, under seeds 0 and 1. Far cheaper
     /// for the server than SHA-256, which sets up a context for every
-    /// call: 0.1 µs a row against 2 µs.
+    /// call (about 2 µs): 180,000 rows in 0.11 s against 0.47–0.64 s.
     PostgresText,
 }
 

@@ -1,7 +1,8 @@
 //! `identities.yaml`: the declared vocabulary (groups, attribute keys and
-//! values, purposes, projects) and the users, read with serde (`serde-saphyr`) into typed
-//! structures. Every name keeps the span it was read from, so the checker can
-//! point at it; YAML errors point at their line and column.
+//! values, purposes, projects) and the users, read into typed structures:
+//! by `identities::subset` when the file is written in the plain shape, else with
+//! serde (`serde-saphyr`). Every name keeps the span it was read from, so
+//! the checker can point at it; YAML errors point at their line and column.
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::{FileId, Node, Span, floor_char_boundary};

@@ -1,7 +1,8 @@
 //! A reader for the plain shape `identities.yaml` is nearly always written
 //! in: block mappings and block lists, one-line flow lists and mappings,
 //! plain and simply quoted scalars, and comments. It reads an estate's file
-//! of 20,000 users about ten times faster than the full YAML parser.
+//! of 20,000 users about four times faster than the full YAML parser
+//! (0.13 s against 0.55 s for 4.6 MB).
 //!
 //! It is a fast path and nothing more. On anything outside that shape, and
 //! on anything the full reader might read differently or refuse (a null, a
