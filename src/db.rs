@@ -495,17 +495,15 @@ impl Db {
         sql: &str,
         mut each: impl FnMut(&postgres::Row) -> T,
     ) -> Result<Vec<T>, Diagnostic> {
-        use postgres::fallible_iterator::FallibleIterator as _;
-        count_round_trip();
-        let _waiting = waiting("checking the catalog");
         let integration = self.integration.clone();
-        let fail = |e: postgres::Error| db_error(&integration, "checking the catalog", &e);
-        let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
-        let mut rows = self.client.query_raw(sql, no_params).map_err(&fail)?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(&fail)? {
-            out.push(each(&row));
-        }
+        each_row(
+            &mut self.client,
+            &integration,
+            "checking the catalog",
+            sql,
+            |row| out.push(each(row)),
+        )?;
         Ok(out)
     }
 
@@ -550,19 +548,32 @@ fn read_state(
     if state.initialized {
         // 2. What veil applied; 3. the profile rows; 4. the policy files.
         read_records(client, schemas, integration, &mut state)?;
+        let doing = "reading the deployed state";
         if state.has_table(schemas, "profile") {
-            let rows = query(client, integration, &reads::profiles(schemas))?;
-            state.deployed.profiles = rows.iter().map(profile_from_row).collect();
+            let profiles = &mut state.deployed.profiles;
+            each_row(
+                client,
+                integration,
+                doing,
+                &reads::profiles(schemas),
+                |row| profiles.push(profile_from_row(row)),
+            )?;
         }
         if state.has_table(schemas, "policy_files") {
-            let rows = query(client, integration, &reads::policy_files(schemas))?;
-            for row in rows {
-                let (path, text): (String, String) = (row.get(0), row.get(1));
-                match state.policy_files.last_mut() {
-                    Some((last, body)) if *last == path => body.push_str(&text),
-                    _ => state.policy_files.push((path, text)),
-                }
-            }
+            let files = &mut state.policy_files;
+            each_row(
+                client,
+                integration,
+                doing,
+                &reads::policy_files(schemas),
+                |row| {
+                    let (path, text): (&str, &str) = (row.get(0), row.get(1));
+                    match files.last_mut() {
+                        Some((last, body)) if last == path => body.push_str(text),
+                        _ => files.push((path.to_string(), text.to_string())),
+                    }
+                },
+            )?;
         }
     }
     // 5. The deployment serial; the views that read veil's relations; what
@@ -602,6 +613,28 @@ fn query_doing(
         .map_err(|e| db_error(integration, doing, &e))
 }
 
+/// One query, `doing` what its wait and its error say, each row handed to
+/// `each` as it arrives: a large read is never held twice, as rows and as
+/// what they are read into.
+fn each_row(
+    client: &mut impl postgres::GenericClient,
+    integration: &str,
+    doing: &str,
+    sql: &str,
+    mut each: impl FnMut(&postgres::Row),
+) -> Result<(), Diagnostic> {
+    use postgres::fallible_iterator::FallibleIterator as _;
+    count_round_trip();
+    let _waiting = waiting(doing);
+    let fail = |e: postgres::Error| db_error(integration, doing, &e);
+    let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+    let mut rows = client.query_raw(sql, no_params).map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        each(&row);
+    }
+    Ok(())
+}
+
 /// The objects veil applied, in order, with what the catalog said of each
 /// after the apply, and their texts (in parts: a Redshift VARCHAR holds
 /// 64 kB; rows of an earlier veil hold their text in the state row).
@@ -611,41 +644,42 @@ fn read_records(
     integration: &str,
     state: &mut State,
 ) -> Result<(), Diagnostic> {
-    let rows = query(
-        client,
-        integration,
-        &reads::state_rows(schemas, state.records_catalog),
-    )?;
-    for row in rows {
-        let kind: String = row.get(0);
-        let name: String = row.get(1);
-        let columns: Option<String> = row.get(3);
-        let catalog: Option<String> = row.get(4);
-        let Some(kind) = ObjectKind::parse(&kind) else {
+    let doing = "reading the deployed state";
+    let sql = reads::state_rows(schemas, state.records_catalog);
+    let (recorded, objects) = (&mut state.recorded_catalog, &mut state.deployed.objects);
+    each_row(client, integration, doing, &sql, |row| {
+        let columns: Option<&str> = row.get(3);
+        let catalog: Option<&str> = row.get(4);
+        let Some(kind) = ObjectKind::parse(row.get(0)) else {
             // A row no veil writes: the plan sees the object as not
             // applied, and creates or replaces it.
-            continue;
+            return;
         };
-        let id = ObjectId::new(kind, QualifiedName::parse(&name));
-        if let Some(object) = catalog.and_then(|c| serde_json::from_str(&c).ok()) {
-            state.recorded_catalog.insert(id.clone(), object);
+        let id = ObjectId::new(kind, QualifiedName::parse(row.get(1)));
+        if let Some(object) = catalog.and_then(|c| serde_json::from_str(c).ok()) {
+            recorded.insert(id.clone(), object);
         }
-        state.deployed.objects.push(Object {
+        objects.push(Object {
             id,
             sql: row.get(2),
-            columns: columns.and_then(|c| serde_json::from_str(&c).ok()),
+            columns: columns.and_then(|c| serde_json::from_str(c).ok()),
         });
-    }
+    })?;
     if state.has_table(schemas, "state_text") {
-        let rows = query(client, integration, &reads::state_texts(schemas))?;
         let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
         // Keyed by the texts the state rows hold.
-        for row in rows {
-            texts
-                .entry((row.get(0), row.get(1), row.get(2)))
-                .or_default()
-                .push_str(&row.get::<_, String>(3));
-        }
+        each_row(
+            client,
+            integration,
+            doing,
+            &reads::state_texts(schemas),
+            |row| {
+                texts
+                    .entry((row.get(0), row.get(1), row.get(2)))
+                    .or_default()
+                    .push_str(row.get(3));
+            },
+        )?;
         for object in &mut state.deployed.objects {
             let (kind, name) = (object.kind().to_string(), object.name().to_string());
             let key = |field: &str| (kind.clone(), name.clone(), field.to_string());

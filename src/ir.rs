@@ -253,21 +253,55 @@ pub struct Profile {
 /// Lowers a checked model. Integrations are independent and lowered on
 /// separate threads.
 pub fn lower(model: &Model) -> Project {
+    let mut project = lower_but_views(model);
+    for (i, integration) in project.integrations.iter_mut().enumerate() {
+        integration.views = lower_views(model, i, |_, view| view);
+    }
+    project
+}
+
+/// Lowers a checked model but for its views: an emitter that lowers each
+/// view as it emits it (`Views::FromModel`) never holds them all, a third
+/// of a large project's IR.
+pub fn lower_but_views(model: &Model) -> Project {
     let integrations =
         crate::parallel::map(model.integrations.len(), |i| lower_integration(model, i));
     Project { integrations }
 }
 
+/// Where an emitter takes each integration's views from.
+#[derive(Debug, Clone, Copy)]
+pub enum Views<'a> {
+    /// `Integration::views`, lowered by [`lower`].
+    Lowered,
+    /// The model, one view at a time ([`lower_views`]), the IR made by
+    /// [`lower_but_views`].
+    FromModel(&'a Model),
+}
+
+/// The views of integration `i`, in the project's order, each lowered
+/// and handed to `each(k, view)` at once; what `each` gives back.
+pub fn lower_views<T>(model: &Model, i: usize, mut each: impl FnMut(usize, View) -> T) -> Vec<T> {
+    let dialect = model.integrations[i].dialect;
+    let rules = eval::access_rules_by_source(model);
+    sources_of(model, i)
+        .into_iter()
+        .enumerate()
+        .map(|(k, s)| each(k, lower_view(model, s, &rules[s], dialect)))
+        .collect()
+}
+
+/// The sources of integration `i`, in the project's order.
+fn sources_of(model: &Model, i: usize) -> Vec<usize> {
+    (0..model.sources.len())
+        .filter(|&s| model.sources[s].integration == i)
+        .collect()
+}
+
 fn lower_integration(model: &Model, i: usize) -> Integration {
     let integration = &model.integrations[i];
-    let sources: Vec<usize> = (0..model.sources.len())
-        .filter(|&s| model.sources[s].integration == i)
-        .collect();
+    let sources = sources_of(model, i);
     let rules = eval::access_rules_by_source(model);
-    let views = sources
-        .iter()
-        .map(|&s| lower_view(model, s, &rules[s], integration.dialect))
-        .collect();
     let ours: std::collections::HashSet<&str> = sources
         .iter()
         .map(|&s| model.sources[s].id.as_str())
@@ -304,7 +338,7 @@ fn lower_integration(model: &Model, i: usize) -> Integration {
         grant_to: integration.grant_to.clone(),
         expose_profile: integration.expose_profile,
         time_zone: integration.time_zone.clone(),
-        views,
+        views: Vec::new(),
         profiles,
         valid_tables: lower_valid_tables(model, &sources, &rules),
     }

@@ -25,7 +25,12 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit, environment: Option<&
             Ok(checked) => checked,
             Err((files, diagnostics)) => return Outcome::failed(files, diagnostics),
         };
-    let ir = ir::lower(&model);
+    // `--emit ir` shows the views; SQL lowers each as it writes it.
+    let ir = if emit == Emit::Ir {
+        ir::lower(&model)
+    } else {
+        ir::lower_but_views(&model)
+    };
     let mut outcome = Outcome {
         files,
         diagnostics: warnings,
@@ -47,7 +52,7 @@ pub fn compile(dir: &Path, out: Option<&Path>, emit: Emit, environment: Option<&
     };
     let written = Output::create(out, &ir).and_then(|output| {
         let compiled = compile_each(
-            &ir,
+            (&ir, ir::Views::FromModel(&model)),
             ProfileRows::Render,
             &|integration, position, object| output.write(integration, position, object),
         );

@@ -16,22 +16,35 @@ pub struct Compiled {
     pub objects: Vec<Object>,
 }
 
-/// Compiles a checked project's IR to SQL objects, per integration.
+/// Compiles a checked project's IR (`ir::lower`) to SQL objects, per
+/// integration.
 pub fn compile_ir(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    compile_each(project, ProfileRows::Render, &|_, _, object| object)
+    compile_each(
+        (project, ir::Views::Lowered),
+        ProfileRows::Render,
+        &|_, _, object| object,
+    )
 }
 
-/// Compiles the objects a plan compares: all but the profile rows, which a
-/// plan compares row by row from the IR.
-pub fn compile_for_plan(project: &ir::Project) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
-    compile_each(project, ProfileRows::Omit, &|_, _, object| object)
-}
-
-/// Compiles like [`compile_ir`], handing each object to
-/// `each(integration, position, object)` as soon as it is rendered and
-/// keeping what it gives back.
-pub fn compile_each(
+/// Compiles the objects a plan compares of `model` lowered but for its
+/// views (`ir::lower_but_views`): all but the profile rows, which a plan
+/// compares row by row from the IR.
+pub fn compile_for_plan(
     project: &ir::Project,
+    model: &crate::model::Model,
+) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
+    compile_each(
+        (project, ir::Views::FromModel(model)),
+        ProfileRows::Omit,
+        &|_, _, object| object,
+    )
+}
+
+/// Compiles like [`compile_ir`], the views taken from `views`, handing
+/// each object to `each(integration, position, object)` as soon as it is
+/// rendered and keeping what it gives back.
+pub fn compile_each(
+    (project, views): (&ir::Project, ir::Views<'_>),
     rows: ProfileRows,
     each: &(dyn Fn(usize, usize, Object) -> Object + Sync),
 ) -> Result<Vec<Compiled>, Vec<Diagnostic>> {
@@ -40,7 +53,8 @@ pub fn compile_each(
         return Err(diagnostics);
     }
     let rendered = crate::parallel::map(project.integrations.len(), |i| {
-        render_integration(&project.integrations[i], rows, &|position, object| {
+        let integration = (&project.integrations[i], views);
+        render_integration(integration, i, rows, &|position, object| {
             each(i, position, object)
         })
     });

@@ -235,7 +235,8 @@ pub enum ProfileRows {
 /// key, profile view and routines, then the profile rows and the views side
 /// by side.
 pub fn render_integration(
-    integration: &Integration,
+    (integration, views): (&Integration, ir::Views<'_>),
+    index: usize,
     rows: ProfileRows,
     each: Each<'_>,
 ) -> Result<Vec<Object>, EmitError> {
@@ -260,12 +261,21 @@ pub fn render_integration(
             ProfileRows::Render => r.profile_rows().map(|o| Some(each(profile_position, o))),
         },
         || {
-            integration
-                .views
-                .iter()
-                .enumerate()
-                .map(|(i, view)| Ok(each(profile_position + 1 + i, r.view(view)?)))
-                .collect::<Result<Vec<Object>, EmitError>>()
+            let emit =
+                |k: usize, view: &ir::View| Ok(each(profile_position + 1 + k, r.view(view)?));
+            match views {
+                ir::Views::Lowered => integration
+                    .views
+                    .iter()
+                    .enumerate()
+                    .map(|(k, view)| emit(k, view))
+                    .collect::<Result<Vec<Object>, EmitError>>(),
+                ir::Views::FromModel(model) => {
+                    ir::lower_views(model, index, |k, view| emit(k, &view))
+                        .into_iter()
+                        .collect()
+                }
+            }
         },
     );
     objects.extend(profile?);

@@ -73,8 +73,11 @@ pub fn build(dir: &Path, environment: Option<&str>) -> Result<Built, (Files, Vec
 pub(super) fn lower_and_emit(
     model: &Model,
 ) -> Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>> {
-    let ir = ir::lower(model);
-    compile_for_plan(&ir).map(|compiled| (ir, compiled))
+    // A plan needs of the IR only what is not in the SQL (schemas, profile
+    // rows): each view is lowered as it is emitted.
+    let ir = ir::lower_but_views(model);
+    let compiled = compile_for_plan(&ir, model)?;
+    Ok((ir, compiled))
 }
 
 pub(super) fn finish(

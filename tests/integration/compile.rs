@@ -13,6 +13,12 @@ use veil::{ir, project};
 
 /// Compiles a project directory, panicking with the diagnostics if it fails.
 fn compile_dir(dir: &Path) -> Vec<Compiled> {
+    compile_ir(&ir::lower(&model_of(dir))).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// A project directory's checked model, panicking with the diagnostics if
+/// it fails.
+fn model_of(dir: &Path) -> veil::model::Model {
     let project = project::load(dir).unwrap_or_else(|e| {
         panic!(
             "{}:\n{}",
@@ -21,7 +27,7 @@ fn compile_dir(dir: &Path) -> Vec<Compiled> {
         )
     });
     let checked = project.check();
-    let model = checked.model.unwrap_or_else(|| {
+    checked.model.unwrap_or_else(|| {
         panic!(
             "{}:\n{}",
             dir.display(),
@@ -32,8 +38,27 @@ fn compile_dir(dir: &Path) -> Vec<Compiled> {
                 false
             )
         )
-    });
-    compile_ir(&ir::lower(&model)).unwrap_or_else(|d| panic!("{d:?}"))
+    })
+}
+
+/// `compile` and a plan lower each view as they emit it; the snapshots
+/// are of the IR lowered whole: both give every object alike.
+#[test]
+fn views_lowered_one_at_a_time_emit_as_the_whole_ir() {
+    for dir in projects() {
+        let model = model_of(&dir);
+        let whole = compile_ir(&ir::lower(&model)).unwrap_or_else(|d| panic!("{d:?}"));
+        let lazily = veil::emit::compile_each(
+            (&ir::lower_but_views(&model), ir::Views::FromModel(&model)),
+            veil::emit::ProfileRows::Render,
+            &|_, _, object| object,
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(whole.len(), lazily.len(), "{}", dir.display());
+        for (a, b) in whole.iter().zip(&lazily) {
+            assert_eq!(listing(a), listing(b), "{}", dir.display());
+        }
+    }
 }
 
 fn projects() -> Vec<PathBuf> {
