@@ -9,8 +9,8 @@ use crate::emit::{reads, script as sql};
 use crate::ir::{Profile, Schemas};
 use crate::live;
 use crate::model::{Dialect, Integration};
-use crate::object::{Object, ObjectId, ObjectKind, QualifiedName};
-use crate::state::State;
+use crate::object::{ObjectId, ObjectKind, QualifiedName};
+use crate::state::{Applied, AppliedText, State};
 use crate::verify;
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
@@ -635,9 +635,10 @@ fn each_row(
     Ok(())
 }
 
-/// The objects veil applied, in order, with what the catalog said of each
-/// after the apply, and their texts (in parts: a Redshift VARCHAR holds
-/// 64 kB; rows of an earlier veil hold their text in the state row).
+/// The objects veil applied, in order, each with its checksum and with
+/// what the catalog said of it after the apply (rows of an earlier veil
+/// hold their texts too); [`Db::read_texts`] reads the texts of those a
+/// plan changes.
 fn read_records(
     client: &mut impl postgres::GenericClient,
     schemas: &Schemas,
@@ -648,31 +649,65 @@ fn read_records(
     let sql = reads::state_rows(schemas, state.records_catalog);
     let (recorded, objects) = (&mut state.recorded_catalog, &mut state.deployed.objects);
     each_row(client, integration, doing, &sql, |row| {
-        let columns: Option<&str> = row.get(3);
-        let catalog: Option<&str> = row.get(4);
         let Some(kind) = ObjectKind::parse(row.get(0)) else {
             // A row no veil writes: the plan sees the object as not
             // applied, and creates or replaces it.
             return;
         };
         let id = ObjectId::new(kind, QualifiedName::parse(row.get(1)));
-        if let Some(object) = catalog.and_then(|c| serde_json::from_str(c).ok()) {
+        let (sql, columns): (Option<&str>, Option<&str>) = (row.get(3), row.get(4));
+        if let Some(object) = row
+            .get::<_, Option<&str>>(5)
+            .and_then(|c| serde_json::from_str(c).ok())
+        {
             recorded.insert(id.clone(), object);
         }
-        objects.push(Object {
-            id,
-            sql: row.get(2),
+        let text = sql.filter(|s| !s.is_empty()).map(|sql| AppliedText {
+            sql: sql.to_string(),
             columns: columns.and_then(|c| serde_json::from_str(c).ok()),
         });
+        objects.push(Applied {
+            id,
+            checksum: row
+                .get::<_, Option<&str>>(2)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            text,
+        });
     })?;
-    if state.has_table(schemas, "state_text") {
+    Ok(())
+}
+
+impl Db {
+    /// The recorded texts of the applied objects `wanted` (those without
+    /// one yet), read into `state`, in one query.
+    pub fn read_texts(
+        &mut self,
+        schemas: &Schemas,
+        dialect: Dialect,
+        state: &mut State,
+        wanted: &std::collections::HashSet<ObjectId>,
+    ) -> Result<(), Diagnostic> {
+        let missing: Vec<&Applied> = state
+            .deployed
+            .objects
+            .iter()
+            .filter(|o| o.text.is_none() && wanted.contains(&o.id))
+            .collect();
+        if missing.is_empty() || !state.has_table(schemas, "state_text") {
+            return Ok(());
+        }
+        let names: Vec<String> = missing.iter().map(|o| o.name().to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sql = reads::state_texts(schemas, dialect, &names);
         let mut texts: BTreeMap<(String, String, String), String> = BTreeMap::new();
-        // Keyed by the texts the state rows hold.
+        let integration = self.integration.clone();
         each_row(
-            client,
-            integration,
-            doing,
-            &reads::state_texts(schemas),
+            &mut self.client,
+            &integration,
+            "reading the recorded SQL of what changes",
+            &sql,
             |row| {
                 texts
                     .entry((row.get(0), row.get(1), row.get(2)))
@@ -681,17 +716,17 @@ fn read_records(
             },
         )?;
         for object in &mut state.deployed.objects {
-            let (kind, name) = (object.kind().to_string(), object.name().to_string());
-            let key = |field: &str| (kind.clone(), name.clone(), field.to_string());
-            if let Some(sql) = texts.remove(&key("sql")) {
-                object.sql = sql;
+            if object.text.is_some() || !wanted.contains(&object.id) {
+                continue;
             }
-            if let Some(columns) = texts.remove(&key("columns")) {
-                object.columns = serde_json::from_str(&columns).ok();
-            }
+            let (kind, name) = (object.id.kind.to_string(), object.name().to_string());
+            let mut take = |field: &str| texts.remove(&(kind.clone(), name.clone(), field.into()));
+            let sql = take("sql").unwrap_or_default();
+            let columns = take("columns").and_then(|c| serde_json::from_str(&c).ok());
+            object.text = Some(AppliedText { sql, columns });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A digest of every user's side-table rows, and the rows of those whose

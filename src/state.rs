@@ -49,8 +49,45 @@ pub struct State {
 #[derive(Debug, Clone, Default)]
 pub struct Deployed {
     /// The objects applied, in the order they were (the profile excepted).
-    pub objects: Vec<Object>,
+    pub objects: Vec<Applied>,
     pub profiles: Vec<Profile>,
+}
+
+/// An object as veil's record of the last apply has it: the checksum of
+/// its SQL, and its SQL and columns where a plan reads them: for the
+/// objects it changes or drops, to show what changes (the SQL of 5,000
+/// views is 22 MB that a plan changing nothing would read for nothing).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub id: ObjectId,
+    /// [`checksum`] of its SQL.
+    pub checksum: String,
+    pub text: Option<AppliedText>,
+}
+
+/// An applied object's SQL and (for views) columns, as recorded.
+#[derive(Debug, Clone, Default)]
+pub struct AppliedText {
+    pub sql: String,
+    pub columns: Option<Vec<(String, String)>>,
+}
+
+impl Applied {
+    /// A compiled object as its apply records it.
+    pub fn of(object: &Object) -> Applied {
+        Applied {
+            id: object.id.clone(),
+            checksum: checksum(&object.sql),
+            text: Some(AppliedText {
+                sql: object.sql.clone(),
+                columns: object.columns.clone(),
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &QualifiedName {
+        &self.id.name
+    }
 }
 
 /// The deployed objects of a compiled integration: what a previous apply
@@ -60,7 +97,7 @@ pub fn deployed_from(objects: &[Object], profiles: &[Profile]) -> Deployed {
         objects: objects
             .iter()
             .filter(|o| o.kind() != ObjectKind::Profile)
-            .cloned()
+            .map(Applied::of)
             .collect(),
         profiles: profiles.to_vec(),
     }
@@ -89,7 +126,7 @@ impl State {
         );
         let mut text = String::new();
         for o in &self.deployed.objects {
-            text.push_str(&format!("{} {} {}\n", o.kind(), o.name(), checksum(&o.sql)));
+            text.push_str(&format!("{} {} {}\n", o.id.kind, o.name(), o.checksum));
         }
         part("the objects veil applied", text);
         let mut text = String::new();

@@ -76,17 +76,20 @@ pub fn state_rows(schemas: &Schemas, records_catalog: bool) -> String {
     } else {
         "NULL"
     };
+    // `sql_text` and `columns_json` hold the texts in rows of an earlier
+    // veil; empty and NULL since the texts moved to `state_text`.
     format!(
-        "SELECT object_kind, object_name, sql_text, columns_json, {recorded} FROM {} ORDER BY position",
+        "SELECT object_kind, object_name, checksum, sql_text, columns_json, {recorded} FROM {} ORDER BY position",
         qualified(&[&schemas.system, "state"])
     )
 }
 
-/// The texts of the objects, in parts.
-pub fn state_texts(schemas: &Schemas) -> String {
+/// The texts, in parts, of the objects named `names`.
+pub fn state_texts(schemas: &Schemas, dialect: Dialect, names: &[&str]) -> String {
     format!(
-        "SELECT object_kind, object_name, field, text FROM {} ORDER BY object_kind, object_name, field, part",
-        qualified(&[&schemas.system, "state_text"])
+        "SELECT object_kind, object_name, field, text FROM {} WHERE object_name {} ORDER BY object_kind, object_name, field, part",
+        qualified(&[&schemas.system, "state_text"]),
+        in_list(names.iter().copied(), dialect)
     )
 }
 

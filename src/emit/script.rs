@@ -127,7 +127,7 @@ pub fn add_catalog_column(dialect: Dialect, schemas: &Schemas) -> String {
 /// What was recorded at the last apply, and what the plan changes, for
 /// [`state_rows`].
 pub struct Recorded<'a> {
-    pub objects: &'a [Object],
+    pub objects: &'a [crate::state::Applied],
     /// The objects the plan creates, replaces or recreates.
     pub changed: HashSet<&'a ObjectId>,
     pub serial: i64,
@@ -150,11 +150,11 @@ pub fn state_rows(
     let lit = |s: &str| literal(s, dialect);
     let version = lit(env!("CARGO_PKG_VERSION"));
     let clock = dialect.clock();
-    let before: HashMap<&ObjectId, (usize, &Object)> = recorded
+    let before: HashMap<&ObjectId, usize> = recorded
         .objects
         .iter()
         .enumerate()
-        .map(|(position, o)| (&o.id, (position, o)))
+        .map(|(position, o)| (&o.id, position))
         .collect();
     let objects: Vec<&Object> = objects
         .iter()
@@ -176,7 +176,7 @@ pub fn state_rows(
     }
     let mut rewritten = Vec::new();
     for (position, object) in objects.iter().enumerate() {
-        if let Some((old_position, _)) = before.get(&object.id) {
+        if let Some(old_position) = before.get(&object.id) {
             if *old_position == position && !recorded.changed.contains(&object.id) {
                 continue;
             }

@@ -10,7 +10,7 @@ use crate::emit::{Compiled, compile_for_plan};
 use crate::ir;
 use crate::model::Model;
 use crate::project::{ProjectSource, load_checked};
-use crate::state::{Deployed, State, deployed_from};
+use crate::state::{Deployed, State, checksum, deployed_from};
 use std::path::Path;
 
 /// A checked, compiled project.
@@ -19,6 +19,8 @@ pub struct Built {
     pub model: Model,
     pub ir: ir::Project,
     pub compiled: Vec<Compiled>,
+    /// Per integration, the checksum of each compiled object's SQL.
+    pub checksums: Vec<Vec<String>>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -50,7 +52,7 @@ impl Built {
         IntegrationPlan {
             name: compiled.integration.clone(),
             dialect: compiled.dialect,
-            changes: super::diff_objects(compiled, deployed),
+            changes: super::diff_objects(compiled, &self.checksums[i], deployed),
             profile: super::diff_profiles(&lowered.profiles, &deployed.profiles),
             drift: Vec::new(),
             access_impact: Vec::new(),
@@ -69,29 +71,36 @@ pub fn build(dir: &Path, environment: Option<&str>) -> Result<Built, (Files, Vec
     finish(files, model, warnings, lowered)
 }
 
+/// A project lowered and emitted: its IR, its SQL and the SQL's
+/// checksums.
+pub(super) type Lowered = (ir::Project, Vec<Compiled>, Vec<Vec<String>>);
+
 /// The model lowered and emitted, or the emitter's errors.
-pub(super) fn lower_and_emit(
-    model: &Model,
-) -> Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>> {
+pub(super) fn lower_and_emit(model: &Model) -> Result<Lowered, Vec<Diagnostic>> {
     // A plan needs of the IR only what is not in the SQL (schemas, profile
     // rows): each view is lowered as it is emitted.
     let ir = ir::lower_but_views(model);
     let compiled = compile_for_plan(&ir, model)?;
-    Ok((ir, compiled))
+    let checksums = compiled
+        .iter()
+        .map(|c| c.objects.iter().map(|o| checksum(&o.sql)).collect())
+        .collect();
+    Ok((ir, compiled, checksums))
 }
 
 pub(super) fn finish(
     files: Files,
     model: Model,
     mut warnings: Vec<Diagnostic>,
-    lowered: Result<(ir::Project, Vec<Compiled>), Vec<Diagnostic>>,
+    lowered: Result<Lowered, Vec<Diagnostic>>,
 ) -> Result<Built, (Files, Vec<Diagnostic>)> {
     match lowered {
-        Ok((ir, compiled)) => Ok(Built {
+        Ok((ir, compiled, checksums)) => Ok(Built {
             files,
             model,
             ir,
             compiled,
+            checksums,
             warnings,
         }),
         Err(mut found) => {

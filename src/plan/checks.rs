@@ -71,8 +71,8 @@ fn dependent_views(compiled: &Compiled, state: &State, plan: &IntegrationPlan) -
     let managed: HashSet<&QualifiedName> = compiled
         .objects
         .iter()
-        .chain(&state.deployed.objects)
         .map(|o| o.name())
+        .chain(state.deployed.objects.iter().map(|o| o.name()))
         .collect();
     for change in plan
         .changes

@@ -14,8 +14,8 @@ pub mod sources;
 use crate::emit::Compiled;
 use crate::ir::Profile;
 use crate::model::Dialect;
-use crate::object::{Object, ObjectId, ObjectKind};
-use crate::state::Deployed;
+use crate::object::{ObjectId, ObjectKind};
+use crate::state::{Applied, AppliedText, Deployed};
 use serde::Serialize;
 use similar::TextDiff;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -157,9 +157,16 @@ pub struct EscapeHatch {
 /// The object changes that turn `deployed` into `planned`, in order: drops
 /// of objects no longer planned first (last created, first dropped), then
 /// every other change in the planned order.
-pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
-    let by_id: HashMap<&ObjectId, &Object> = deployed.objects.iter().map(|o| (&o.id, o)).collect();
+///
+/// `checksums` are those of `planned`'s objects (`state::checksum`): an
+/// applied object whose recorded checksum is its compiled SQL's is
+/// unchanged, and its recorded text is not needed (nor read); the texts of
+/// the others are ([`texts_needed`]).
+pub fn diff_objects(planned: &Compiled, checksums: &[String], deployed: &Deployed) -> Vec<Change> {
+    let by_id: HashMap<&ObjectId, &Applied> = deployed.objects.iter().map(|o| (&o.id, o)).collect();
     let wanted: HashSet<&ObjectId> = planned.objects.iter().map(|o| &o.id).collect();
+    let none = AppliedText::default();
+    let text = |o: &Applied| o.text.clone().unwrap_or_default();
     let mut changes: Vec<Change> = deployed
         .objects
         .iter()
@@ -169,30 +176,37 @@ pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
             action: Action::Drop,
             id: o.id.clone(),
             reason: None,
-            diff: unified(&o.sql, ""),
+            diff: unified(&text(o).sql, ""),
             sql: String::new(),
         })
         .collect();
     let planned = planned
         .objects
         .iter()
-        .filter(|o| o.kind() != ObjectKind::Profile);
-    for object in planned {
+        .zip(checksums)
+        .filter(|(o, _)| o.kind() != ObjectKind::Profile);
+    for (object, checksum) in planned {
         let deployed = by_id.get(&object.id);
-        let action = match deployed {
-            None => Action::Create,
-            Some(old) if old.sql == object.sql => continue,
-            Some(old) if old.columns.is_some() && old.columns != object.columns => Action::Recreate,
-            Some(_) => Action::Replace,
+        let old = deployed.map(|o| o.text.as_ref().unwrap_or(&none));
+        let action = match (deployed, &old) {
+            (None, _) => Action::Create,
+            (Some(applied), _) if applied.text.is_none() && applied.checksum == *checksum => {
+                continue;
+            }
+            (_, Some(old)) if old.sql == object.sql => continue,
+            (_, Some(old)) if old.columns.is_some() && old.columns != object.columns => {
+                Action::Recreate
+            }
+            (Some(_), _) => Action::Replace,
         };
-        let old = deployed.map_or("", |o| o.sql.as_str());
-        let reason = match (action, deployed) {
-            (Action::Recreate, Some(d)) => Some(column_changes(
-                d.columns.as_deref().unwrap_or_default(),
+        let old = old.unwrap_or(&none);
+        let reason = (action == Action::Recreate).then(|| {
+            column_changes(
+                old.columns.as_deref().unwrap_or_default(),
                 object.columns.as_deref().unwrap_or_default(),
-            )),
-            _ => None,
-        };
+            )
+        });
+        let old = old.sql.as_str();
         changes.push(Change {
             action,
             id: object.id.clone(),
@@ -202,6 +216,28 @@ pub fn diff_objects(planned: &Compiled, deployed: &Deployed) -> Vec<Change> {
         });
     }
     changes
+}
+
+/// The applied objects whose recorded texts [`diff_objects`] needs: those
+/// the plan drops, and those whose recorded checksum is not their
+/// compiled SQL's.
+pub fn texts_needed(
+    planned: &Compiled,
+    checksums: &[String],
+    deployed: &Deployed,
+) -> HashSet<ObjectId> {
+    let compiled: HashMap<&ObjectId, &String> = planned
+        .objects
+        .iter()
+        .map(|o| &o.id)
+        .zip(checksums)
+        .collect();
+    deployed
+        .objects
+        .iter()
+        .filter(|o| compiled.get(&o.id).is_none_or(|sum| **sum != o.checksum))
+        .map(|o| o.id.clone())
+        .collect()
 }
 
 /// Why a view's columns make it be created again, in words: the columns

@@ -86,7 +86,17 @@ pub fn plan_online(
     let mut errors = Vec::new();
     for (&i, read) in selected.iter().zip(reads) {
         match read {
-            Ok((conn, state, (live_errors, warnings))) => {
+            Ok((mut conn, mut state, (live_errors, warnings))) => {
+                // The recorded SQL of what changes, for its diff.
+                let wanted =
+                    super::texts_needed(&built.compiled[i], &built.checksums[i], &state.deployed);
+                let integration = &built.model.integrations[i];
+                let schemas = ir::Schemas::of(integration);
+                if let Err(d) = conn.read_texts(&schemas, integration.dialect, &mut state, &wanted)
+                {
+                    errors.push(d);
+                    continue;
+                }
                 let mut plan = built.integration_plan(i, &state.deployed);
                 plan.warnings = warnings;
                 let database = Read {

@@ -216,7 +216,7 @@ fn every_query_a_plan_reads_redshift_with_parses() {
         reads::existing_objects(&schemas, dialect),
         reads::dependents(&schemas, dialect),
         reads::state_rows(&schemas, true),
-        reads::state_texts(&schemas),
+        reads::state_texts(&schemas, dialect, &["governed.orders", "o'brien"]),
         reads::profiles(&schemas),
         reads::policy_files(&schemas),
         reads::catalog(dialect, &schemas),

@@ -379,3 +379,32 @@ fn lost_state_is_diagnosed_and_recovered_keeping_the_key() {
     assert_ne!(run.status, 0);
     assert!(run.stderr.contains("nothing to recover"), "{}", run.stderr);
 }
+
+/// A plan reads the recorded SQL of what it changes only, and diffs
+/// against it; a recorded checksum altered by hand makes it read the text,
+/// which is the compiled SQL: no change.
+#[test]
+fn a_plan_diffs_what_changes_against_its_recorded_sql() {
+    let estate = Estate::new("review_recorded_sql");
+    ok(estate.veil(&["apply", estate.path(), "--auto-approve"]));
+    estate
+        .db
+        .psql(
+            "UPDATE immuta_system.state SET checksum = repeat('0', 64) WHERE object_kind = 'view'",
+        )
+        .expect("alters the checksum");
+    let plan = estate.veil(&["plan", estate.path(), "--detailed-exitcode"]);
+    assert_eq!(plan.status, 0, "{}{}", plan.stdout, plan.stderr);
+    estate.write(
+        &POLICY.replace("using hash", "using null"),
+        &identities(&estate.db),
+    );
+    let plan = ok(estate.veil(&["plan", estate.path()]));
+    let removed = r#"-    WHEN (NOT me."d1") THEN CAST("immuta_functions"."f_veil_hash"("#;
+    let added = r#"+    WHEN (NOT me."d1") THEN CAST(NULL AS varchar(100))"#;
+    assert!(
+        plan.stdout.contains(removed) && plan.stdout.contains(added),
+        "{}",
+        plan.stdout
+    );
+}
