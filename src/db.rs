@@ -1027,19 +1027,19 @@ impl Db {
             })
             .collect();
         let path = live::path_schemas(&self.default_search_path);
-        let columns: Vec<live::CatalogColumn> =
-            self.query_each(&reads::columns(dialect, &names), |row| {
-                live::CatalogColumn {
-                    database: row.get(0),
-                    schema: row.get(1),
-                    table: row.get(2),
-                    column: row.get(3),
-                    data_type: row.get(4),
-                    char_length: int(row, 5),
-                    precision: int(row, 6),
-                    scale: int(row, 7),
-                }
-            })?;
+        let mut columns = live::ColumnsFound::new(dialect, tables);
+        self.query_each(&reads::columns(dialect, &names), |row| {
+            columns.add(live::CatalogColumn {
+                database: row.get(0),
+                schema: row.get(1),
+                table: row.get(2),
+                column: row.get(3),
+                data_type: row.get(4),
+                char_length: int(row, 5),
+                precision: int(row, 6),
+                scale: int(row, 7),
+            })
+        })?;
         let grants: Vec<live::CatalogGrant> = self
             .query(&reads::grants(dialect, database, &names), &[])?
             .iter()
@@ -1066,7 +1066,6 @@ impl Db {
             &self.integration,
             dialect,
             database,
-            tables,
             &columns,
             &grants,
             &exposure,
