@@ -666,8 +666,15 @@ mod tests {
             scale: None,
         };
         for dialect in [Dialect::Postgres, Dialect::Redshift] {
-            let (errors, _) =
-                rows_findings("i", dialect, "db", &declared, &[pan.clone()], &[], &[]);
+            let (errors, _) = rows_findings(
+                "i",
+                dialect,
+                "db",
+                &declared,
+                std::slice::from_ref(&pan),
+                &[],
+                &[],
+            );
             let codes: Vec<Code> = errors.iter().map(|e| e.code).collect();
             assert_eq!(codes, [Code::PlanColumnType], "{dialect:?}: {errors:?}");
             assert!(errors[0].message.contains("pay.cards_aws"), "{errors:?}");
