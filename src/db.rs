@@ -10,7 +10,7 @@ use crate::ir::{Profile, Schemas};
 use crate::live;
 use crate::model::{Dialect, Integration};
 use crate::object::{ObjectId, ObjectKind, QualifiedName};
-use crate::state::{Applied, AppliedText, State};
+use crate::state::{Applied, AppliedText, RecordedFile, State};
 use crate::verify;
 use postgres::{Client, NoTls};
 use serde::{Deserialize, Serialize};
@@ -561,19 +561,24 @@ fn read_state(
         }
         if state.has_table(schemas, "policy_files") {
             let files = &mut state.policy_files;
-            each_row(
-                client,
-                integration,
-                doing,
-                &reads::policy_files(schemas),
-                |row| {
-                    let (path, text): (&str, &str) = (row.get(0), row.get(1));
-                    match files.last_mut() {
-                        Some((last, body)) if last == path => body.push_str(text),
-                        _ => files.push((path.to_string(), text.to_string())),
+            let sql = reads::policy_files(dialect, schemas);
+            each_row(client, integration, doing, &sql, |row| {
+                let (path, sum, text): (&str, &str, Option<&str>) =
+                    (row.get(0), row.get(1), row.get(2));
+                if files.last().is_none_or(|f| f.path != path) {
+                    files.push(RecordedFile {
+                        path: path.to_string(),
+                        parts: Vec::new(),
+                        text: text.map(|_| String::new()),
+                    });
+                }
+                if let Some(file) = files.last_mut() {
+                    file.parts.push(sum.to_string());
+                    if let (Some(body), Some(text)) = (&mut file.text, text) {
+                        body.push_str(text);
                     }
-                },
-            )?;
+                }
+            })?;
         }
     }
     // 5. The deployment serial; the views that read veil's relations; what
@@ -680,6 +685,35 @@ fn read_records(
 }
 
 impl Db {
+    /// The texts of the policy files recorded at the last apply, read into
+    /// `state`, in one query.
+    pub fn read_policy_texts(
+        &mut self,
+        schemas: &Schemas,
+        state: &mut State,
+    ) -> Result<(), Diagnostic> {
+        if state.policy_files.iter().all(|f| f.text.is_some()) {
+            return Ok(());
+        }
+        let mut texts: BTreeMap<String, String> = BTreeMap::new();
+        let integration = self.integration.clone();
+        each_row(
+            &mut self.client,
+            &integration,
+            "reading the policies of the last apply",
+            &reads::policy_texts(schemas),
+            |row| {
+                texts.entry(row.get(0)).or_default().push_str(row.get(1));
+            },
+        )?;
+        for file in &mut state.policy_files {
+            if file.text.is_none() {
+                file.text = Some(texts.remove(&file.path).unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
     /// The recorded texts of the applied objects `wanted` (those without
     /// one yet), read into `state`, in one query.
     pub fn read_texts(

@@ -38,11 +38,24 @@ pub struct State {
     /// The state table records catalogs (a deployment by an earlier veil
     /// lacks the column; apply adds it).
     pub records_catalog: bool,
-    /// The project files recorded at the last apply (path, text).
-    pub policy_files: Vec<(String, String)>,
+    /// The project files recorded at the last apply, by path.
+    pub policy_files: Vec<RecordedFile>,
     /// For each relation in veil's schemas, the views elsewhere (or not
     /// veil's) that read it: dropping it would fail.
     pub dependents: BTreeMap<QualifiedName, Vec<QualifiedName>>,
+}
+
+/// A project file recorded at the last apply: the checksum of each part
+/// it is stored in (`emit::script::part_checksums`), and its text where a
+/// plan reads it: when the files differ from the project's, to load the
+/// policies they held (and always for the environment's name). The files
+/// of a large project are megabytes a plan changing nothing would read for
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct RecordedFile {
+    pub path: String,
+    pub parts: Vec<String>,
+    pub text: Option<String>,
 }
 
 /// What is deployed in one integration, as far as the plan compares it.

@@ -104,8 +104,20 @@ pub fn profiles(schemas: &Schemas) -> String {
     )
 }
 
-/// The policy files of the last apply, in parts.
-pub fn policy_files(schemas: &Schemas) -> String {
+/// The policy files of the last apply: each part's checksum (as
+/// `emit::script::part_checksums` computes it), and the text of the
+/// environment's name.
+pub fn policy_files(dialect: Dialect, schemas: &Schemas) -> String {
+    format!(
+        "SELECT path, {}, CASE WHEN path = {} THEN text END FROM {} ORDER BY path, part",
+        dialect.sql().row_hash("text"),
+        literal(crate::project::ENVIRONMENT, dialect),
+        qualified(&[&schemas.system, "policy_files"])
+    )
+}
+
+/// The texts of the policy files of the last apply, in parts.
+pub fn policy_texts(schemas: &Schemas) -> String {
     format!(
         "SELECT path, text FROM {} ORDER BY path, part",
         qualified(&[&schemas.system, "policy_files"])

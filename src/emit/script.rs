@@ -21,6 +21,14 @@ pub const TEXT_PART_BYTES: usize = 60_000;
 /// Parts per `INSERT` of a text in parts: about a megabyte a statement.
 const PARTS_PER_INSERT: usize = 16;
 
+/// The checksum (`state::checksum`) of each part a policy file's `text` is
+/// recorded in.
+pub fn part_checksums(text: &str) -> Vec<String> {
+    chunks(text, TEXT_PART_BYTES)
+        .map(crate::state::checksum)
+        .collect()
+}
+
 /// `text` in pieces of at most `max` bytes, cut at character boundaries.
 pub fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
     let mut rest = text;
@@ -131,7 +139,7 @@ pub struct Recorded<'a> {
     /// The objects the plan creates, replaces or recreates.
     pub changed: HashSet<&'a ObjectId>,
     pub serial: i64,
-    pub policy_files: &'a [(String, String)],
+    pub policy_files: &'a [crate::state::RecordedFile],
 }
 
 /// The statements that record veil's state after the changes: the state
@@ -188,10 +196,10 @@ pub fn state_rows(
     // The policies this deployment enforces, in parts a Redshift VARCHAR
     // holds: the files that changed, appeared or went, and only those; the
     // parts of a file in statements of about a megabyte.
-    let before: HashMap<&str, &str> = recorded
+    let before: HashMap<&str, &[String]> = recorded
         .policy_files
         .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .map(|f| (f.path.as_str(), f.parts.as_slice()))
         .collect();
     let after: HashMap<&str, &str> = policy_files
         .iter()
@@ -201,7 +209,11 @@ pub fn state_rows(
     paths.sort_unstable();
     paths.dedup();
     for path in paths {
-        if before.get(path) == after.get(path) {
+        let unchanged = match (before.get(path), after.get(path)) {
+            (Some(parts), Some(text)) => *parts == part_checksums(text).as_slice(),
+            _ => false,
+        };
+        if unchanged {
             continue;
         }
         out.push(format!(

@@ -170,7 +170,15 @@ pub fn offline(
             initialized: deployed.is_some(),
             records_catalog: deployed.is_some(),
             policy_files: match (&deployed, base) {
-                (Some(_), Some(b)) => b.policy_files(),
+                (Some(_), Some(b)) => b
+                    .policy_files()
+                    .into_iter()
+                    .map(|(path, text)| crate::state::RecordedFile {
+                        path,
+                        parts: crate::emit::script::part_checksums(&text),
+                        text: Some(text),
+                    })
+                    .collect(),
                 _ => Vec::new(),
             },
             deployed: deployed.unwrap_or_default(),

@@ -71,14 +71,14 @@ pub fn plan_online(
     let selected = selected(&model, only);
     // Reading the databases waits on them; lowering and emitting is work
     // for this machine: do both at once.
-    let (reads, lowered) = crate::parallel::both(
+    let (reads, (lowered, project_files)) = crate::parallel::both(
         || {
             selected
                 .iter()
                 .map(|&i| read_live(&model, i, open))
                 .collect::<Vec<_>>()
         },
-        || lower_and_emit(&model),
+        || (lower_and_emit(&model), file_checksums(&files)),
     );
     let built = finish(files, model, warnings, lowered)?;
     let mut integrations = Vec::new();
@@ -87,13 +87,8 @@ pub fn plan_online(
     for (&i, read) in selected.iter().zip(reads) {
         match read {
             Ok((mut conn, mut state, (live_errors, warnings))) => {
-                // The recorded SQL of what changes, for its diff.
-                let wanted =
-                    super::texts_needed(&built.compiled[i], &built.checksums[i], &state.deployed);
-                let integration = &built.model.integrations[i];
-                let schemas = ir::Schemas::of(integration);
-                if let Err(d) = conn.read_texts(&schemas, integration.dialect, &mut state, &wanted)
-                {
+                let files = compare_files(&project_files, &state);
+                if let Err(d) = read_what_changes(&built, i, &mut conn, &mut state, files) {
                     errors.push(d);
                     continue;
                 }
@@ -103,6 +98,7 @@ pub fn plan_online(
                     state: &state,
                     conn: &conn,
                     live_errors,
+                    files,
                 };
                 let options = (recover, sensitive(&built.model, sensitive_tags));
                 errors.append(&mut against_database(
@@ -135,6 +131,78 @@ struct Read<'a> {
     conn: &'a Db,
     /// The live checks' errors.
     live_errors: Vec<Diagnostic>,
+    files: FilesCompared,
+}
+
+/// The project's files against those recorded at the last apply.
+#[derive(Debug, Clone, Copy)]
+struct FilesCompared {
+    /// The files deployed are the files planned: nobody's access changes,
+    /// and there is nothing to load twice.
+    same: bool,
+    /// The deployment's policies are the project's, and only the users
+    /// changed: every recorded file but `identities.yaml` is the project's.
+    only_identities: bool,
+}
+
+/// Each project file's path and part checksums, sorted by path.
+fn file_checksums(files: &Files) -> Vec<(String, Vec<String>)> {
+    let mut sums: Vec<(String, Vec<String>)> = files
+        .iter()
+        .map(|(_, f)| (f.path.clone(), crate::emit::script::part_checksums(&f.text)))
+        .collect();
+    sums.sort_unstable();
+    sums
+}
+
+/// The project's files (`file_checksums`) against the recorded ones.
+fn compare_files(project: &[(String, Vec<String>)], state: &State) -> FilesCompared {
+    let mut recorded: Vec<(&str, &[String])> = state
+        .policy_files
+        .iter()
+        .map(|f| (f.path.as_str(), f.parts.as_slice()))
+        .collect();
+    recorded.sort_unstable();
+    let current: Vec<(&str, &[String])> = project
+        .iter()
+        .map(|(p, sums)| (p.as_str(), sums.as_slice()))
+        .collect();
+    fn others<'f>(files: &[(&'f str, &'f [String])]) -> Vec<(&'f str, &'f [String])> {
+        files
+            .iter()
+            .filter(|(path, _)| !path.ends_with(crate::project::IDENTITIES))
+            .copied()
+            .collect()
+    }
+    let recorded_identities = recorded
+        .iter()
+        .any(|(p, _)| p.ends_with(crate::project::IDENTITIES));
+    FilesCompared {
+        same: state.initialized && recorded == current,
+        only_identities: state.initialized
+            && recorded_identities
+            && others(&recorded) == others(&current),
+    }
+}
+
+/// What a plan reads only where something changed: the recorded SQL of
+/// the objects it changes or drops (for their diff), and the recorded
+/// policies when more than the users changed (for the access impact).
+fn read_what_changes(
+    built: &Built,
+    i: usize,
+    conn: &mut Db,
+    state: &mut State,
+    files: FilesCompared,
+) -> Result<(), Diagnostic> {
+    let wanted = super::texts_needed(&built.compiled[i], &built.checksums[i], &state.deployed);
+    let integration = &built.model.integrations[i];
+    let schemas = ir::Schemas::of(integration);
+    conn.read_texts(&schemas, integration.dialect, state, &wanted)?;
+    if state.initialized && !files.same && !files.only_identities {
+        conn.read_policy_texts(&schemas, state)?;
+    }
+    Ok(())
 }
 
 /// What the database adds to integration `i`'s plan: a recovery when
@@ -152,6 +220,7 @@ fn against_database(
         state,
         conn,
         mut live_errors,
+        files,
     } = read;
     let mut errors: Vec<Diagnostic> = other_environment(built, i, state).into_iter().collect();
     if recover && let Err(d) = plan_recovery(compiled, lowered, state, &conn.current_user, plan) {
@@ -160,8 +229,8 @@ fn against_database(
     if plan.recovery && !state.initialized {
         plan.access_impact_known = false;
         plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
-    } else if !deploys_same_files(built, state) {
-        let before = if only_identities_changed(built, state) {
+    } else if !files.same {
+        let before = if files.only_identities {
             Ok(with_deployed_users(&built.model, &state.deployed.profiles))
         } else {
             deployed_model(state)
@@ -197,8 +266,8 @@ fn other_environment(built: &Built, i: usize, state: &State) -> Option<Diagnosti
     let deployed = state
         .policy_files
         .iter()
-        .find(|(path, _)| path == crate::project::ENVIRONMENT)
-        .map(|(_, name)| name.as_str())?;
+        .find(|f| f.path == crate::project::ENVIRONMENT)
+        .and_then(|f| f.text.as_deref())?;
     let planned = built.model.environment.as_deref();
     if !state.initialized || planned == Some(deployed) {
         return None;
@@ -219,50 +288,6 @@ fn other_environment(built: &Built, i: usize, state: &State) -> Option<Diagnosti
             integration.connection_env
         )),
     )
-}
-
-/// The files deployed are the files planned: nobody's access changes, and
-/// there is nothing to load twice.
-fn deploys_same_files(built: &Built, state: &State) -> bool {
-    let mut recorded: Vec<(&str, &str)> = state
-        .policy_files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    let mut current: Vec<(&str, &str)> = built
-        .files
-        .iter()
-        .map(|(_, f)| (f.path.as_str(), f.text.as_str()))
-        .collect();
-    recorded.sort_unstable();
-    current.sort_unstable();
-    state.initialized && recorded == current
-}
-
-/// The deployment's policies are the project's, and only the users
-/// changed: every recorded file but `identities.yaml` is the project's.
-fn only_identities_changed(built: &Built, state: &State) -> bool {
-    fn others<'a>(files: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
-        let mut files: Vec<(&str, &str)> = files
-            .filter(|(path, _)| !path.ends_with(crate::project::IDENTITIES))
-            .collect();
-        files.sort_unstable();
-        files
-    }
-    let recorded = state
-        .policy_files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()));
-    let current = built
-        .files
-        .iter()
-        .map(|(_, f)| (f.path.as_str(), f.text.as_str()));
-    state.initialized
-        && others(recorded) == others(current)
-        && state
-            .policy_files
-            .iter()
-            .any(|(p, _)| p.ends_with(crate::project::IDENTITIES))
 }
 
 /// The policies the deployment enforces when only the users changed: the

@@ -14,23 +14,27 @@ pub fn deployed_model(state: &crate::state::State) -> Result<Model, String> {
     if !state.initialized {
         return Ok(empty_model());
     }
+    let unavailable = "access impact unavailable: the policies recorded at the last apply do not load with this veil";
+    // Their texts are read (`db::Db::read_policy_texts`) before this is.
+    let text =
+        |f: &crate::state::RecordedFile| f.text.clone().ok_or_else(|| unavailable.to_string());
     let identities = state
         .policy_files
         .iter()
-        .find(|(path, _)| path.ends_with(project::IDENTITIES))
-        .map(|(_, text)| text.as_str());
+        .find(|f| f.path.ends_with(project::IDENTITIES))
+        .map(text)
+        .transpose()?;
     let policies: Vec<(String, String)> = state
         .policy_files
         .iter()
-        .filter(|(path, _)| path.ends_with(".veil"))
-        .cloned()
-        .collect();
-    let unavailable = "access impact unavailable: the policies recorded at the last apply do not load with this veil";
+        .filter(|f| f.path.ends_with(".veil"))
+        .map(|f| Ok((f.path.clone(), text(f)?)))
+        .collect::<Result<_, String>>()?;
     let Some(identities) = identities else {
         return Err(unavailable.into());
     };
     let project =
-        project::load_texts(&policies, identities).map_err(|_| unavailable.to_string())?;
+        project::load_texts(&policies, &identities).map_err(|_| unavailable.to_string())?;
     project.check().model.ok_or_else(|| unavailable.to_string())
 }
 
