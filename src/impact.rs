@@ -137,44 +137,59 @@ pub fn impact(
         })
         .collect();
     let everyone: Vec<usize> = (0..people.len()).collect();
-    let mut answers = Answers::new(&old, &new, people.len());
-    let mut grouped: std::collections::BTreeMap<Change, Vec<usize>> = Default::default();
-    for id in ids {
-        // A source whose policy changed may look different to anyone;
-        // another only to the users whose entry changed.
-        let who = if changed.contains(id) {
-            &everyone
-        } else {
-            &moved
-        };
-        if who.is_empty() {
-            continue;
-        }
-        let (o, n) = (old.index.get(id).copied(), new.index.get(id).copied());
-        for part in answers.split(id, (o, n), who, &people) {
-            let person = &people[part[0]];
-            let decide = |v: &Version<'_>, s: Option<usize>, user: Option<&User>| {
-                Some((s?, explain::decide(v.model, &v.rules[s?], s?, user?)))
+    let ids: Vec<&str> = ids.into_iter().collect();
+    // The sources are independent: half on each core, each half with its
+    // own answers (0.87 s → about half at 5,000 sources and 20,000 users).
+    let cores = crate::parallel::cores().clamp(1, 2);
+    let size = ids.len().div_ceil(cores).max(1);
+    let chunks: Vec<&[&str]> = ids.chunks(size).collect();
+    let halves = crate::parallel::map(chunks.len(), |c| {
+        let mut answers = Answers::new(&old, &new, people.len());
+        let mut grouped: std::collections::BTreeMap<Change, Vec<usize>> = Default::default();
+        for &id in chunks[c] {
+            // A source whose policy changed may look different to anyone;
+            // another only to the users whose entry changed.
+            let who = if changed.contains(id) {
+                &everyone
+            } else {
+                &moved
             };
-            let before = decide(&old, o, person.old);
-            let after = decide(&new, n, person.new);
-            if let (Some((_, a)), Some((_, b))) = (&before, &after)
-                && a == b
-                && !changed.contains(id)
-            {
+            if who.is_empty() {
                 continue;
             }
-            let mut found = Vec::new();
-            compare(
-                id,
-                (old.model, before.as_ref()),
-                (new.model, after.as_ref()),
-                sensitive_tags,
-                &mut found,
-            );
-            for change in found {
-                grouped.entry(change).or_default().extend(&part);
+            let (o, n) = (old.index.get(id).copied(), new.index.get(id).copied());
+            for part in answers.split(id, (o, n), who, &people) {
+                let person = &people[part[0]];
+                let decide = |v: &Version<'_>, s: Option<usize>, user: Option<&User>| {
+                    Some((s?, explain::decide(v.model, &v.rules[s?], s?, user?)))
+                };
+                let before = decide(&old, o, person.old);
+                let after = decide(&new, n, person.new);
+                if let (Some((_, a)), Some((_, b))) = (&before, &after)
+                    && a == b
+                    && !changed.contains(id)
+                {
+                    continue;
+                }
+                let mut found = Vec::new();
+                compare(
+                    id,
+                    (old.model, before.as_ref()),
+                    (new.model, after.as_ref()),
+                    sensitive_tags,
+                    &mut found,
+                );
+                for change in found {
+                    grouped.entry(change).or_default().extend(&part);
+                }
             }
+        }
+        grouped
+    });
+    let mut grouped: std::collections::BTreeMap<Change, Vec<usize>> = Default::default();
+    for half in halves {
+        for (change, members) in half {
+            grouped.entry(change).or_default().extend(members);
         }
     }
     grouped
