@@ -69,16 +69,18 @@ pub fn plan_online(
         return Err((files, vec![unknown]));
     }
     let selected = selected(&model, only);
+    let tags = sensitive(&model, sensitive_tags);
     // Reading the databases waits on them; lowering and emitting is work
     // for this machine: do both at once.
-    let (reads, (lowered, project_files)) = crate::parallel::both(
+    let (reads, lowered) = crate::parallel::both(
         || {
+            let project_files = file_checksums(&files);
             selected
                 .iter()
-                .map(|&i| read_live(&model, i, open))
+                .map(|&i| read_live(&model, i, open, (&project_files, tags)))
                 .collect::<Vec<_>>()
         },
-        || (lower_and_emit(&model), file_checksums(&files)),
+        || lower_and_emit(&model),
     );
     let built = finish(files, model, warnings, lowered)?;
     let mut integrations = Vec::new();
@@ -86,9 +88,13 @@ pub fn plan_online(
     let mut errors = Vec::new();
     for (&i, read) in selected.iter().zip(reads) {
         match read {
-            Ok((mut conn, mut state, (live_errors, warnings))) => {
-                let files = compare_files(&project_files, &state);
-                if let Err(d) = read_what_changes(&built, i, &mut conn, &mut state, files) {
+            Ok(LiveRead {
+                mut conn,
+                mut state,
+                checks: (live_errors, warnings),
+                impact,
+            }) => {
+                if let Err(d) = read_what_changes(&built, i, &mut conn, &mut state) {
                     errors.push(d);
                     continue;
                 }
@@ -98,11 +104,10 @@ pub fn plan_online(
                     state: &state,
                     conn: &conn,
                     live_errors,
-                    files,
+                    impact,
                 };
-                let options = (recover, sensitive(&built.model, sensitive_tags));
                 errors.append(&mut against_database(
-                    &built, i, database, options, &mut plan,
+                    &built, i, database, recover, &mut plan,
                 ));
                 integrations.push(plan);
                 targets.push((conn, state));
@@ -131,8 +136,14 @@ struct Read<'a> {
     conn: &'a Db,
     /// The live checks' errors.
     live_errors: Vec<Diagnostic>,
-    files: FilesCompared,
+    impact: EarlyImpact,
 }
+
+/// The access impact against the policies a database enforces, computed
+/// on the thread that read its state as soon as it did, beside the
+/// lowering and the live checks; `None` where the files deployed are the
+/// project's (nobody's access changes).
+type EarlyImpact = Option<Result<Vec<crate::impact::Impact>, String>>;
 
 /// The project's files against those recorded at the last apply.
 #[derive(Debug, Clone, Copy)]
@@ -185,24 +196,47 @@ fn compare_files(project: &[(String, Vec<String>)], state: &State) -> FilesCompa
     }
 }
 
-/// What a plan reads only where something changed: the recorded SQL of
-/// the objects it changes or drops (for their diff), and the recorded
-/// policies when more than the users changed (for the access impact).
+/// What a plan reads only where an object changed: the recorded SQL of
+/// the objects it changes or drops, for their diff.
 fn read_what_changes(
     built: &Built,
     i: usize,
     conn: &mut Db,
     state: &mut State,
-    files: FilesCompared,
 ) -> Result<(), Diagnostic> {
     let wanted = super::texts_needed(&built.compiled[i], &built.checksums[i], &state.deployed);
     let integration = &built.model.integrations[i];
     let schemas = ir::Schemas::of(integration);
-    conn.read_texts(&schemas, integration.dialect, state, &wanted)?;
-    if state.initialized && !files.same && !files.only_identities {
-        conn.read_policy_texts(&schemas, state)?;
+    conn.read_texts(&schemas, integration.dialect, state, &wanted)
+}
+
+/// The access impact of the project against what integration `i`'s
+/// database enforces (`state`): against the deployed users when only they
+/// changed, else against the policies recorded at the last apply, whose
+/// texts are read for it.
+fn early_impact(
+    model: &Model,
+    i: usize,
+    (conn, state): (&mut Db, &mut State),
+    files: FilesCompared,
+    sensitive_tags: &[String],
+) -> Result<EarlyImpact, Diagnostic> {
+    if files.same {
+        return Ok(None);
     }
-    Ok(())
+    let before = if files.only_identities {
+        Ok(with_deployed_users(model, &state.deployed.profiles))
+    } else {
+        if state.initialized {
+            let schemas = ir::Schemas::of(&model.integrations[i]);
+            conn.read_policy_texts(&schemas, state)?;
+        }
+        deployed_model(state)
+    };
+    let name = &model.integrations[i].name;
+    Ok(Some(before.map(|before| {
+        crate::impact::impact(&before, model, name, sensitive_tags)
+    })))
 }
 
 /// What the database adds to integration `i`'s plan: a recovery when
@@ -212,7 +246,7 @@ fn against_database(
     built: &Built,
     i: usize,
     read: Read<'_>,
-    (recover, sensitive_tags): (bool, &[String]),
+    recover: bool,
     plan: &mut IntegrationPlan,
 ) -> Vec<Diagnostic> {
     let (compiled, lowered) = (&built.compiled[i], &built.ir.integrations[i]);
@@ -220,7 +254,7 @@ fn against_database(
         state,
         conn,
         mut live_errors,
-        files,
+        impact,
     } = read;
     let mut errors: Vec<Diagnostic> = other_environment(built, i, state).into_iter().collect();
     if recover && let Err(d) = plan_recovery(compiled, lowered, state, &conn.current_user, plan) {
@@ -229,21 +263,9 @@ fn against_database(
     if plan.recovery && !state.initialized {
         plan.access_impact_known = false;
         plan.warnings.push("access impact not computed: veil's record of the last apply is lost; after the recovery the policies are enforced as planned".into());
-    } else if !files.same {
-        let before = if files.only_identities {
-            Ok(with_deployed_users(&built.model, &state.deployed.profiles))
-        } else {
-            deployed_model(state)
-        };
-        match before {
-            Ok(before) => {
-                plan.access_impact = crate::impact::impact(
-                    &before,
-                    &built.model,
-                    &compiled.integration,
-                    sensitive_tags,
-                )
-            }
+    } else if let Some(impact) = impact {
+        match impact {
+            Ok(impact) => plan.access_impact = impact,
             Err(why) => {
                 plan.access_impact_known = false;
                 plan.warnings.push(why);
@@ -313,31 +335,51 @@ fn with_deployed_users(model: &Model, profiles: &[ir::Profile]) -> Model {
 }
 
 /// What a plan reads from one integration's database.
-type LiveRead = (Db, State, (Vec<Diagnostic>, Vec<String>));
+/// What a plan read of one database before the project was lowered.
+struct LiveRead {
+    conn: Db,
+    state: State,
+    /// The live checks' errors and warnings.
+    checks: (Vec<Diagnostic>, Vec<String>),
+    impact: EarlyImpact,
+}
 
 /// Connects to integration `i`'s database, reads veil's state there and runs
 /// the live checks.
-fn read_live(model: &Model, i: usize, open: Option<Open<'_>>) -> Result<LiveRead, Diagnostic> {
+fn read_live(
+    model: &Model,
+    i: usize,
+    open: Option<Open<'_>>,
+    (project_files, sensitive_tags): (&[(String, Vec<String>)], &[String]),
+) -> Result<LiveRead, Diagnostic> {
     let integration = &model.integrations[i];
     let dialect = integration.dialect;
     let tables = declared_tables(model, i);
     let target = db::Target::of(integration);
     let database = dialect.catalog_name(&integration.database);
     // veil's state and the declared tables' catalog are independent reads:
-    // side by side, on two connections.
+    // side by side, on two connections; the access impact as soon as the
+    // state is read, while the live checks still run.
     let (state, checks) = crate::parallel::both(
         || {
             let mut conn = db::connect(&target)?;
             if let Some(open) = open {
                 open(&mut conn, integration)?;
             }
-            let state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
-            Ok::<_, Diagnostic>((conn, state))
+            let mut state = conn.read_state(&ir::Schemas::of(integration), dialect)?;
+            let files = compare_files(project_files, &state);
+            let impact = early_impact(model, i, (&mut conn, &mut state), files, sensitive_tags)?;
+            Ok::<_, Diagnostic>((conn, state, impact))
         },
         || db::connect(&target)?.live_checks(dialect, &database, &tables),
     );
-    let (conn, state) = state?;
-    Ok((conn, state, checks?))
+    let (conn, state, impact) = state?;
+    Ok(LiveRead {
+        conn,
+        state,
+        checks: checks?,
+        impact,
+    })
 }
 
 /// The tables integration `i`'s sources declare, as the live checks
