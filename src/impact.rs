@@ -352,13 +352,16 @@ impl<'v, 'm> Answers<'v, 'm> {
         {
             return parts.clone();
         }
-        let mut by_key: HashMap<Vec<u8>, usize> = HashMap::new();
+        // One key buffer for every user, copied only for a new part; the
+        // keys are the users' own answers, so a fast hash is enough.
+        let mut by_key: crate::hash::FastMap<Vec<u8>, usize> = Default::default();
         let mut parts: Vec<Vec<usize>> = Vec::new();
         let (old, new) = (self.old, self.new);
+        let mut key = Vec::with_capacity(cache_key.0.len() + cache_key.1.len() + 2);
         for &p in who {
             let person = &people[p];
             let (old_answers, new_answers) = self.answers(p, person);
-            let mut key = Vec::with_capacity(cache_key.0.len() + cache_key.1.len() + 2);
+            key.clear();
             for (user, answers, reads, version) in [
                 (person.old, old_answers, &cache_key.0, old),
                 (person.new, new_answers, &cache_key.1, new),
@@ -378,10 +381,10 @@ impl<'v, 'm> Answers<'v, 'm> {
                 }
                 key.push(3);
             }
-            match by_key.get(&key) {
+            match by_key.get(key.as_slice()) {
                 Some(&part) => parts[part].push(p),
                 None => {
-                    by_key.insert(key, parts.len());
+                    by_key.insert(key.clone(), parts.len());
                     parts.push(vec![p]);
                 }
             }
