@@ -279,6 +279,20 @@ fn a_wide_masked_source_applies_on_redshift() {
         )
         .expect("ann reads");
     assert!(!rows.contains("secret"), "{rows}");
+    // A change reads back the view's recorded SQL, in its parts, for the
+    // diff, and the recorded policies, for the access impact.
+    let file = dir.path().join("shop.veil");
+    let policy = std::fs::read_to_string(&file).expect("reads");
+    std::fs::write(&file, policy.replace("using hash", "using null")).expect("writes");
+    let plan = ok(veil_with(&["plan", path], &env)).stdout;
+    // The last column's old line is past the first 64 kB part.
+    let removed = r#"-    WHEN (NOT me."d1") THEN CAST("immuta_functions"."f_veil_hash"(me."hash_key", 'shop.wide', CAST(t."c449""#;
+    assert!(
+        plan.contains("~ replace view governed.wide")
+            && plan.contains(removed)
+            && plan.contains("mask changed: shop.wide.c000 (null)"),
+        "{plan}"
+    );
 }
 
 #[test]
