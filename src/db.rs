@@ -488,25 +488,6 @@ impl Db {
             .map_err(|e| db_error(&integration, "checking the catalog", &e))
     }
 
-    /// Runs a query and maps each row as it arrives, so the rows are never
-    /// all held at once.
-    fn query_each<T>(
-        &mut self,
-        sql: &str,
-        mut each: impl FnMut(&postgres::Row) -> T,
-    ) -> Result<Vec<T>, Diagnostic> {
-        let integration = self.integration.clone();
-        let mut out = Vec::new();
-        each_row(
-            &mut self.client,
-            &integration,
-            "checking the catalog",
-            sql,
-            |row| out.push(each(row)),
-        )?;
-        Ok(out)
-    }
-
     /// Reads what veil has deployed, in a fixed number of queries whatever
     /// the number of objects.
     pub fn read_state(&mut self, schemas: &Schemas, dialect: Dialect) -> Result<State, Diagnostic> {
@@ -1061,19 +1042,27 @@ impl Db {
             })
             .collect();
         let path = live::path_schemas(&self.default_search_path);
+        // Taken in as the rows arrive: 150,000 of them at 5,000 sources.
         let mut columns = live::ColumnsFound::new(dialect, tables);
-        self.query_each(&reads::columns(dialect, &names), |row| {
-            columns.add(live::CatalogColumn {
-                database: row.get(0),
-                schema: row.get(1),
-                table: row.get(2),
-                column: row.get(3),
-                data_type: row.get(4),
-                char_length: int(row, 5),
-                precision: int(row, 6),
-                scale: int(row, 7),
-            })
-        })?;
+        let sql = reads::columns(dialect, &names);
+        each_row(
+            &mut self.client,
+            &self.integration,
+            "checking the catalog",
+            &sql,
+            |row| {
+                columns.add(live::CatalogColumn {
+                    database: row.get(0),
+                    schema: row.get(1),
+                    table: row.get(2),
+                    column: row.get(3),
+                    data_type: row.get(4),
+                    char_length: int(row, 5),
+                    precision: int(row, 6),
+                    scale: int(row, 7),
+                })
+            },
+        )?;
         let grants: Vec<live::CatalogGrant> = self
             .query(&reads::grants(dialect, database, &names), &[])?
             .iter()

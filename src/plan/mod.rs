@@ -166,7 +166,6 @@ pub fn diff_objects(planned: &Compiled, checksums: &[String], deployed: &Deploye
     let by_id: HashMap<&ObjectId, &Applied> = deployed.objects.iter().map(|o| (&o.id, o)).collect();
     let wanted: HashSet<&ObjectId> = planned.objects.iter().map(|o| &o.id).collect();
     let none = AppliedText::default();
-    let text = |o: &Applied| o.text.clone().unwrap_or_default();
     let mut changes: Vec<Change> = deployed
         .objects
         .iter()
@@ -176,7 +175,7 @@ pub fn diff_objects(planned: &Compiled, checksums: &[String], deployed: &Deploye
             action: Action::Drop,
             id: o.id.clone(),
             reason: None,
-            diff: unified(&text(o).sql, ""),
+            diff: unified(o.text.as_ref().map_or("", |t| t.sql.as_str()), ""),
             sql: String::new(),
         })
         .collect();
